@@ -1,0 +1,437 @@
+//! Tool descriptions, typed tools for authors, and their erased form.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::{CallContext, Error};
+
+/// Hints about a tool's behaviour, in MCP's vocabulary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolAnnotations {
+    /// The tool does not change anything.
+    #[serde(
+        rename = "readOnlyHint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub read_only: Option<bool>,
+    /// The tool may delete or overwrite.
+    #[serde(
+        rename = "destructiveHint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub destructive: Option<bool>,
+    /// Calling twice with the same arguments has no further effect.
+    #[serde(
+        rename = "idempotentHint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idempotent: Option<bool>,
+    /// The tool reaches outside a closed domain (the web, other people).
+    #[serde(
+        rename = "openWorldHint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub open_world: Option<bool>,
+}
+
+impl ToolAnnotations {
+    /// A read-only, idempotent tool.
+    pub fn read_only() -> Self {
+        ToolAnnotations {
+            read_only: Some(true),
+            destructive: Some(false),
+            idempotent: Some(true),
+            open_world: None,
+        }
+    }
+}
+
+/// What a model (or an MCP client) is told about a tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolSpec {
+    /// `[a-z][a-z0-9_]*` for our own tools; as given by MCP servers.
+    pub name: String,
+    /// A human title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What the tool does, written for a model.
+    pub description: String,
+    /// The arguments' JSON Schema; its root is always `"type": "object"`.
+    pub input_schema: Map<String, Value>,
+    /// The structured result's JSON Schema, when the tool declares one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Map<String, Value>>,
+    /// Behaviour hints.
+    #[serde(default)]
+    pub annotations: ToolAnnotations,
+    /// OAuth scopes the tool needs (any one of them is not enough: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+}
+
+impl ToolSpec {
+    /// Checks the invariants: a valid name and a root object schema.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.name.is_empty() || self.name.len() > 64 {
+            return Err(Error::internal(format!(
+                "tool name `{}` must be 1 to 64 characters",
+                self.name
+            )));
+        }
+        if self.input_schema.get("type") != Some(&Value::String("object".into())) {
+            return Err(Error::internal(format!(
+                "tool `{}`: input schema root must be \"type\": \"object\"",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// One block of a tool result, in MCP's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Content {
+    /// Plain text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// An image, base64-encoded.
+    Image {
+        /// Base64 data.
+        data: String,
+        /// The MIME type (`image/png`).
+        #[serde(rename = "mimeType")]
+        mime_type: String,
+    },
+    /// A link to a resource the client may fetch.
+    ResourceLink {
+        /// The resource URI.
+        uri: String,
+        /// A name for it.
+        name: String,
+        /// Its MIME type.
+        #[serde(rename = "mimeType", default, skip_serializing_if = "Option::is_none")]
+        mime_type: Option<String>,
+        /// What it is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+    },
+}
+
+impl Content {
+    /// A text block.
+    pub fn text(text: impl Into<String>) -> Self {
+        Content::Text { text: text.into() }
+    }
+}
+
+/// The result of a tool call.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolOutput {
+    /// What the model reads.
+    pub content: Vec<Content>,
+    /// The same result as JSON, for programs.
+    #[serde(
+        rename = "structuredContent",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub structured: Option<Value>,
+    /// The tool ran but failed; the content says why, for the model.
+    #[serde(default)]
+    pub is_error: bool,
+}
+
+impl ToolOutput {
+    /// A successful text result.
+    pub fn text(text: impl Into<String>) -> Self {
+        ToolOutput {
+            content: vec![Content::text(text)],
+            structured: None,
+            is_error: false,
+        }
+    }
+
+    /// A successful JSON result, with the JSON also as text for the model.
+    pub fn json(value: Value) -> Self {
+        let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
+        ToolOutput {
+            content: vec![Content::text(text)],
+            structured: Some(value),
+            is_error: false,
+        }
+    }
+
+    /// A failed call, explained for the model.
+    pub fn error(message: impl Into<String>) -> Self {
+        ToolOutput {
+            content: vec![Content::text(message)],
+            structured: None,
+            is_error: true,
+        }
+    }
+}
+
+/// A typed tool, as provider crates write them.
+///
+/// ```
+/// use connector_core::{CallContext, Error, Tool};
+/// use schemars::JsonSchema;
+/// use serde::{Deserialize, Serialize};
+///
+/// /// Adds two numbers.
+/// struct Add;
+///
+/// #[derive(Deserialize, JsonSchema)]
+/// struct AddArgs {
+///     /// The first number.
+///     a: i64,
+///     /// The second number.
+///     b: i64,
+/// }
+///
+/// impl Tool for Add {
+///     const NAME: &'static str = "add_numbers";
+///     const DESCRIPTION: &'static str = "Adds two integers.";
+///     type Args = AddArgs;
+///     type Output = i64;
+///     async fn call(&self, _cx: &CallContext, args: AddArgs) -> Result<i64, Error> {
+///         Ok(args.a + args.b)
+///     }
+/// }
+///
+/// let tool = connector_core::DynTool::new(Add).unwrap();
+/// assert_eq!(tool.spec().input_schema["type"], "object");
+/// ```
+pub trait Tool: Send + Sync + 'static {
+    /// `[a-z][a-z0-9_]*`, `<verb>_<noun>`.
+    const NAME: &'static str;
+    /// What the tool does, for a model.
+    const DESCRIPTION: &'static str;
+    /// The arguments; their schema becomes the tool's input schema.
+    type Args: DeserializeOwned + JsonSchema + Send;
+    /// The result, returned to the model as JSON.
+    type Output: Serialize + Send;
+
+    /// Behaviour hints.
+    fn annotations(&self) -> ToolAnnotations {
+        ToolAnnotations::default()
+    }
+
+    /// Scopes the tool needs.
+    fn scopes(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Runs the tool.
+    fn call(
+        &self,
+        cx: &CallContext,
+        args: Self::Args,
+    ) -> impl Future<Output = Result<Self::Output, Error>> + Send;
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+trait ErasedTool: Send + Sync {
+    fn call<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        args: Value,
+    ) -> BoxFuture<'a, Result<ToolOutput, Error>>;
+}
+
+struct Erased<T>(T);
+
+impl<T: Tool> ErasedTool for Erased<T> {
+    fn call<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        args: Value,
+    ) -> BoxFuture<'a, Result<ToolOutput, Error>> {
+        Box::pin(async move {
+            let args: T::Args = serde_path_to_error::deserialize(args).map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                if path == "." {
+                    Error::invalid_arguments(format!("invalid arguments: {inner}"))
+                } else {
+                    Error::invalid_arguments(format!("invalid argument `{path}`: {inner}"))
+                }
+            })?;
+            let out = self.0.call(cx, args).await?;
+            let value = serde_json::to_value(out)
+                .map_err(|e| Error::internal(format!("tool `{}` output: {e}", T::NAME)))?;
+            Ok(ToolOutput::json(value))
+        })
+    }
+}
+
+/// A tool with its types erased and its spec computed once.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct DynTool {
+    spec: Arc<ToolSpec>,
+    inner: Arc<dyn ErasedTool>,
+}
+
+impl std::fmt::Debug for DynTool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynTool")
+            .field("name", &self.spec.name)
+            .finish()
+    }
+}
+
+/// The JSON Schema (draft 2020-12) of `T`, as an object map.
+pub fn schema_for<T: JsonSchema>() -> Map<String, Value> {
+    let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let schema = generator.into_root_schema_for::<T>();
+    match schema.to_value() {
+        Value::Object(map) => map,
+        other => {
+            let mut map = Map::new();
+            map.insert("allOf".into(), Value::Array(vec![other]));
+            map
+        }
+    }
+}
+
+impl DynTool {
+    /// Erases `tool`, computing its schema. Fails when the arguments' schema
+    /// is not an object or the name is invalid.
+    pub fn new<T: Tool>(tool: T) -> Result<Self, Error> {
+        let mut input_schema = schema_for::<T::Args>();
+        // The argument type's own doc comment is not the tool's description.
+        input_schema.remove("description");
+        let spec = ToolSpec {
+            name: T::NAME.to_owned(),
+            title: None,
+            description: T::DESCRIPTION.to_owned(),
+            input_schema,
+            output_schema: None,
+            annotations: tool.annotations(),
+            scopes: tool.scopes(),
+        };
+        if !crate::metadata::is_valid_tool_name(&spec.name) {
+            return Err(Error::internal(format!(
+                "tool name `{}` must match [a-z][a-z0-9_]*",
+                spec.name
+            )));
+        }
+        spec.validate()?;
+        Ok(DynTool {
+            spec: Arc::new(spec),
+            inner: Arc::new(Erased(tool)),
+        })
+    }
+
+    /// The tool's spec.
+    pub fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+
+    /// The tool's name.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// Decodes `args`, runs the tool and returns its JSON result.
+    /// Arguments that do not decode give an [`crate::ErrorKind::InvalidArguments`]
+    /// naming the field.
+    pub async fn call(&self, cx: &CallContext, args: Value) -> Result<ToolOutput, Error> {
+        self.inner.call(cx, args).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    struct Echo;
+
+    #[derive(Deserialize, JsonSchema)]
+    struct EchoArgs {
+        /// What to echo.
+        text: String,
+        #[serde(default)]
+        times: Option<u32>,
+    }
+
+    impl Tool for Echo {
+        const NAME: &'static str = "echo_text";
+        const DESCRIPTION: &'static str = "Echoes text.";
+        type Args = EchoArgs;
+        type Output = String;
+        async fn call(&self, _cx: &CallContext, args: EchoArgs) -> Result<String, Error> {
+            Ok(args.text.repeat(args.times.unwrap_or(1) as usize))
+        }
+    }
+
+    #[tokio::test]
+    async fn typed_tool_erases_with_object_schema() {
+        let t = DynTool::new(Echo).unwrap();
+        let s = t.spec();
+        assert_eq!(s.input_schema["type"], "object");
+        assert_eq!(
+            s.input_schema["properties"]["text"]["description"],
+            "What to echo."
+        );
+        assert_eq!(s.input_schema["required"], serde_json::json!(["text"]));
+        let cx = CallContext::new("u1");
+        let out = t
+            .call(&cx, serde_json::json!({"text": "ab", "times": 2}))
+            .await
+            .unwrap();
+        assert_eq!(out.structured, Some(serde_json::json!("abab")));
+        assert!(!out.is_error);
+    }
+
+    #[tokio::test]
+    async fn bad_arguments_name_the_field() {
+        let t = DynTool::new(Echo).unwrap();
+        let cx = CallContext::new("u1");
+        let err = t
+            .call(&cx, serde_json::json!({"text": 5}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArguments);
+        assert!(
+            err.model_message().contains("text"),
+            "{}",
+            err.model_message()
+        );
+        let err = t.call(&cx, serde_json::json!({})).await.unwrap_err();
+        assert!(
+            err.model_message().contains("text"),
+            "{}",
+            err.model_message()
+        );
+    }
+
+    #[test]
+    fn output_serializes_in_mcp_shape() {
+        let out = ToolOutput::json(serde_json::json!({"a": 1}));
+        let v = serde_json::to_value(&out).unwrap();
+        assert_eq!(v["content"][0]["type"], "text");
+        assert_eq!(v["structuredContent"]["a"], 1);
+        assert_eq!(v["isError"], false);
+    }
+}

@@ -1,0 +1,309 @@
+//! The token vault: where each user's tokens live, always encrypted.
+//!
+//! [`TokenStore`] is the storage backend: raw sealed bytes under structured
+//! keys, single-use takes and expiring locks. Three backends implement it:
+//! [`MemoryStore`] (tests), [`EmbeddedStore`] (the default, one `redb` file)
+//! and [`RedisStore`] (production, single node or cluster). [`Vault`] sits on
+//! top: it seals every value with AES-256-GCM ([`Keyring`]) bound to the
+//! value's key name, and speaks in [`TokenRecord`]s.
+
+mod config;
+mod crypto;
+mod embedded;
+pub mod key;
+mod memory;
+mod redis;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use self::config::{StoreBackend, StoreConfig};
+pub use self::crypto::{KEYS_ENV, Keyring};
+pub use self::embedded::EmbeddedStore;
+pub use self::key::StoreKey;
+pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
+use crate::{Error, Secret};
+
+/// Proof of holding a lock, given back to [`TokenStore::unlock`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockToken(pub String);
+
+/// A storage backend for sealed values. Values are opaque bytes; the
+/// [`Vault`] encrypts them before they get here.
+#[async_trait]
+pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
+    /// `"memory"`, `"embedded"` or `"redis"`.
+    fn backend(&self) -> &'static str;
+
+    /// Whether several processes share this store (and so need its locks to
+    /// coordinate refreshes).
+    fn is_shared(&self) -> bool;
+
+    /// The value under `key`.
+    async fn get(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, Error>;
+
+    /// Stores `value` under `key`, expiring after `ttl` when given. A key
+    /// with a user and no ttl is listed by [`TokenStore::list`].
+    async fn set(&self, key: &StoreKey, value: &[u8], ttl: Option<Duration>) -> Result<(), Error>;
+
+    /// Deletes `key`; whether it existed.
+    async fn delete(&self, key: &StoreKey) -> Result<bool, Error>;
+
+    /// Gets and deletes `key` atomically: of two concurrent takes, at most
+    /// one sees the value (single-use states).
+    async fn take(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, Error>;
+
+    /// The keys of `user` in `namespace` stored without a ttl, sorted.
+    async fn list(&self, namespace: &str, user: &str) -> Result<Vec<StoreKey>, Error>;
+
+    /// Tries to take the lock `key` for `ttl`; `None` if someone holds it.
+    async fn try_lock(&self, key: &StoreKey, ttl: Duration) -> Result<Option<LockToken>, Error>;
+
+    /// Releases a lock taken with `token` (a no-op if it expired and someone
+    /// else took it since).
+    async fn unlock(&self, key: &StoreKey, token: &LockToken) -> Result<(), Error>;
+}
+
+/// Which of a user's tokens: provider, user, account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenKey {
+    /// The provider id.
+    pub provider: String,
+    /// The user id, as the embedding application names users.
+    pub user: String,
+    /// The account at the provider (a user may connect several); `default`
+    /// when the application does not distinguish.
+    pub account: String,
+}
+
+/// The account name used when none is given.
+pub const DEFAULT_ACCOUNT: &str = "default";
+
+impl TokenKey {
+    /// The key of `user`'s tokens at `provider`, account `account`
+    /// (`None`: [`DEFAULT_ACCOUNT`]).
+    pub fn new(provider: &str, user: &str, account: Option<&str>) -> Self {
+        TokenKey {
+            provider: provider.to_owned(),
+            user: user.to_owned(),
+            account: account.unwrap_or(DEFAULT_ACCOUNT).to_owned(),
+        }
+    }
+
+    /// The store key of the token record.
+    pub fn store_key(&self) -> StoreKey {
+        StoreKey::new(
+            key::NS_TOKEN,
+            Some(&self.user),
+            &[&self.provider, &self.account],
+        )
+    }
+
+    /// The store key of the refresh lock.
+    pub fn lock_key(&self) -> StoreKey {
+        StoreKey::new(
+            key::NS_LOCK,
+            Some(&self.user),
+            &[&self.provider, &self.account],
+        )
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// One stored grant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// The access token.
+    pub access_token: Secret,
+    /// The refresh token, when the provider gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<Secret>,
+    /// Usually `Bearer`.
+    pub token_type: String,
+    /// The scopes actually granted.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// When the access token expires (Unix seconds), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// Who issued the token (the token endpoint's origin or the issuer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// A human label for the account (an email, a workspace name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_label: Option<String>,
+    /// When the grant was first stored (Unix seconds).
+    pub created_at: i64,
+    /// When the record was last written (Unix seconds).
+    pub updated_at: i64,
+    /// Provider-specific fields from the token response that are not secret
+    /// (team id, bot user id, ...).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl TokenRecord {
+    /// Whether the access token expires within `margin` from now.
+    pub fn expires_within(&self, margin: Duration) -> bool {
+        match self.expires_at {
+            Some(at) => at - now_unix() <= margin.as_secs() as i64,
+            None => false,
+        }
+    }
+}
+
+/// The encrypted vault: a [`TokenStore`] plus a [`Keyring`]. Cheap to clone.
+#[derive(Clone)]
+pub struct Vault {
+    store: Arc<dyn TokenStore>,
+    keyring: Arc<Keyring>,
+}
+
+impl fmt::Debug for Vault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vault")
+            .field("store", &self.store)
+            .field("keyring", &self.keyring)
+            .finish()
+    }
+}
+
+impl Vault {
+    /// A vault over `store`, sealing with `keyring`.
+    pub fn new(store: Arc<dyn TokenStore>, keyring: Keyring) -> Self {
+        Vault {
+            store,
+            keyring: Arc::new(keyring),
+        }
+    }
+
+    /// An in-memory vault with a random key, for tests and examples.
+    pub fn in_memory() -> Result<Self, Error> {
+        let (keyring, _) = Keyring::generate("mem")?;
+        Ok(Vault::new(Arc::new(MemoryStore::new()), keyring))
+    }
+
+    /// The backend.
+    pub fn store(&self) -> &Arc<dyn TokenStore> {
+        &self.store
+    }
+
+    /// The keyring.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    fn seal<T: Serialize>(&self, key: &StoreKey, value: &T) -> Result<Vec<u8>, Error> {
+        let plain = serde_json::to_vec(value)
+            .map_err(|e| Error::internal(format!("serializing a vault value: {e}")))?;
+        self.keyring.seal(key.logical().as_bytes(), &plain)
+    }
+
+    fn open<T: DeserializeOwned>(&self, key: &StoreKey, sealed: &[u8]) -> Result<T, Error> {
+        let plain = self.keyring.open(key.logical().as_bytes(), sealed)?;
+        serde_json::from_slice(&plain).map_err(|e| {
+            Error::store(format!(
+                "value under {} does not decode: {}",
+                key.logical(),
+                e.classify_str()
+            ))
+        })
+    }
+
+    /// Seals `value` and stores it under `key`.
+    pub async fn put_value<T: Serialize + Sync>(
+        &self,
+        key: &StoreKey,
+        value: &T,
+        ttl: Option<Duration>,
+    ) -> Result<(), Error> {
+        let sealed = self.seal(key, value)?;
+        self.store.set(key, &sealed, ttl).await
+    }
+
+    /// Reads and opens the value under `key`.
+    pub async fn get_value<T: DeserializeOwned>(&self, key: &StoreKey) -> Result<Option<T>, Error> {
+        match self.store.get(key).await? {
+            Some(sealed) => self.open(key, &sealed).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Takes (gets and deletes, atomically) and opens the value under `key`.
+    pub async fn take_value<T: DeserializeOwned>(
+        &self,
+        key: &StoreKey,
+    ) -> Result<Option<T>, Error> {
+        match self.store.take(key).await? {
+            Some(sealed) => self.open(key, &sealed).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Deletes the value under `key`.
+    pub async fn delete_value(&self, key: &StoreKey) -> Result<bool, Error> {
+        self.store.delete(key).await
+    }
+
+    /// The token record of `key`.
+    pub async fn load_token(&self, key: &TokenKey) -> Result<Option<TokenRecord>, Error> {
+        self.get_value(&key.store_key()).await
+    }
+
+    /// Stores the token record of `key`.
+    pub async fn save_token(&self, key: &TokenKey, record: &TokenRecord) -> Result<(), Error> {
+        self.put_value(&key.store_key(), record, None).await
+    }
+
+    /// Deletes the token record of `key`.
+    pub async fn delete_token(&self, key: &TokenKey) -> Result<bool, Error> {
+        self.store.delete(&key.store_key()).await
+    }
+
+    /// Every token key of `user`, sorted by provider then account.
+    pub async fn list_tokens(&self, user: &str) -> Result<Vec<TokenKey>, Error> {
+        let keys = self.store.list(key::NS_TOKEN, user).await?;
+        let mut out: Vec<TokenKey> = keys
+            .into_iter()
+            .filter_map(|k| match k.parts() {
+                [provider, account] => Some(TokenKey {
+                    provider: provider.clone(),
+                    user: user.to_owned(),
+                    account: account.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+}
+
+trait ClassifyStr {
+    fn classify_str(&self) -> &'static str;
+}
+
+impl ClassifyStr for serde_json::Error {
+    // Never echo the plaintext (serde's message can quote input).
+    fn classify_str(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "io error",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "unexpected shape",
+            serde_json::error::Category::Eof => "truncated",
+        }
+    }
+}

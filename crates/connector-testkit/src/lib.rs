@@ -1,0 +1,5 @@
+//! Test support for the connectors workspace. Never a dependency of
+//! production code.
+
+pub mod oauth_server;
+pub mod redis;

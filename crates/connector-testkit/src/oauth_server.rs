@@ -1,0 +1,1 @@
+//! A strict fake OAuth 2.0 authorization server.

@@ -1,0 +1,1 @@
+//! Spawns a real `redis-server` on a free loopback port.

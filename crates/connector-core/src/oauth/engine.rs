@@ -1,0 +1,1239 @@
+//! The engine itself: `begin`, `complete`, `access`, `disconnect`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use oauth2::basic::{
+    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse,
+    BasicTokenIntrospectionResponse, BasicTokenType,
+};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, RevocationUrl, Scope, StandardRevocableToken, StandardTokenResponse,
+    TokenResponse, TokenUrl,
+};
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::http::{self, HttpError};
+use super::{OAuthProvider, check_endpoint_url};
+use crate::vault::{StoreKey, TokenKey, TokenRecord, Vault, now_unix};
+use crate::{ClientAuthMethod, Error, ErrorKind, Secret};
+
+const NS_REAUTH: &str = "reauth";
+const STATE_BYTES: u32 = 32;
+
+/// Extra token response fields we keep: scalars whose name does not suggest
+/// a secret (`id_token`, `authed_user.access_token` and the like are dropped).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+struct ExtraFields(Map<String, Value>);
+
+impl oauth2::ExtraTokenFields for ExtraFields {}
+
+impl ExtraFields {
+    fn non_secret(&self) -> Map<String, Value> {
+        self.0
+            .iter()
+            .filter(|(k, v)| {
+                let k = k.to_ascii_lowercase();
+                let secret_like =
+                    k.contains("token") || k.contains("secret") || k.contains("password");
+                !secret_like && !v.is_object() && !v.is_array()
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+type TokenResp = StandardTokenResponse<ExtraFields, BasicTokenType>;
+type Client = oauth2::Client<
+    BasicErrorResponse,
+    TokenResp,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointSet,
+>;
+
+/// Tunables of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Refresh when the access token expires within this margin.
+    pub refresh_margin: Duration,
+    /// A random extra margin in `[0, jitter)`, so that many workers do not
+    /// all refresh in the same second.
+    pub refresh_jitter: Duration,
+    /// How long an authorization may take (the state's lifetime).
+    pub state_ttl: Duration,
+    /// How long the cross-process refresh lock lives if its holder dies.
+    pub lock_ttl: Duration,
+    /// How long to wait for another process's refresh before failing.
+    pub lock_wait: Duration,
+    /// Timeout of one token-endpoint request.
+    pub request_timeout: Duration,
+    /// Attempts at a token-endpoint request that fails transiently.
+    pub max_attempts: u32,
+    /// The first retry's backoff (doubled each time, with jitter).
+    pub retry_backoff: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            refresh_margin: Duration::from_secs(60),
+            refresh_jitter: Duration::from_secs(30),
+            state_ttl: Duration::from_secs(600),
+            lock_ttl: Duration::from_secs(30),
+            lock_wait: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(15),
+            max_attempts: 3,
+            retry_backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Builds an [`OAuthEngine`].
+#[derive(Debug)]
+pub struct OAuthEngineBuilder {
+    vault: Vault,
+    providers: Vec<OAuthProvider>,
+    options: EngineOptions,
+    http: Option<reqwest::Client>,
+}
+
+impl OAuthEngineBuilder {
+    /// Adds a provider.
+    pub fn provider(mut self, provider: OAuthProvider) -> Self {
+        self.providers.push(provider);
+        self
+    }
+
+    /// Sets the tunables.
+    pub fn options(mut self, options: EngineOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Uses `client` for token-endpoint calls. It must not follow redirects
+    /// (a redirected POST can turn into a GET that leaks the code in a URL).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Checks the providers' endpoints and builds the engine. Does no I/O.
+    pub fn build(self) -> Result<OAuthEngine, Error> {
+        let mut providers = HashMap::new();
+        for p in self.providers {
+            check_endpoint_url(&p.id, "authorize_url", &p.spec.authorize_url)?;
+            check_endpoint_url(&p.id, "token_url", &p.spec.token_url)?;
+            if let Some(u) = &p.spec.revocation_url {
+                check_endpoint_url(&p.id, "revocation_url", u)?;
+            }
+            if let Some(u) = &p.spec.userinfo_url {
+                check_endpoint_url(&p.id, "userinfo_url", u)?;
+            }
+            if providers.contains_key(&p.id) {
+                return Err(Error::config(format!("provider `{}` declared twice", p.id)));
+            }
+            providers.insert(p.id.clone(), p);
+        }
+        let http = match self.http {
+            Some(c) => c,
+            None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(self.options.request_timeout)
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .map_err(|e| Error::internal(format!("building the HTTP client: {e}")))?,
+        };
+        Ok(OAuthEngine {
+            inner: Arc::new(Inner {
+                vault: self.vault,
+                providers,
+                options: self.options,
+                http,
+                flights: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+}
+
+/// Runs OAuth2 flows and keeps each user's tokens valid. Cheap to clone.
+///
+/// Refreshes are single-flight per (provider, user, account): inside a
+/// process through a per-key mutex, across processes through the store's
+/// lock (a Redis `SET NX PX`), and the stored token is read again once the
+/// lock is held, so a token refreshed by another worker is used rather than
+/// refreshed twice. A rotated refresh token is saved before the new access
+/// token is handed out.
+#[derive(Clone)]
+pub struct OAuthEngine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    vault: Vault,
+    providers: HashMap<String, OAuthProvider>,
+    options: EngineOptions,
+    http: reqwest::Client,
+    flights: Mutex<HashMap<TokenKey, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for OAuthEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut ids: Vec<&str> = self.inner.providers.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        f.debug_struct("OAuthEngine")
+            .field("providers", &ids)
+            .field("vault", &self.inner.vault)
+            .finish()
+    }
+}
+
+/// What [`OAuthEngine::begin_with`] needs.
+#[derive(Debug, Clone, Default)]
+pub struct BeginParams {
+    /// The user the grant will belong to.
+    pub user: String,
+    /// The provider id.
+    pub provider: String,
+    /// Which of the user's accounts this grant is for (default `default`).
+    pub account: Option<String>,
+    /// Scopes to ask for; empty: the provider's defaults.
+    pub scopes: Vec<String>,
+    /// Where the provider sends the browser back; `None`: the configured one.
+    pub redirect_uri: Option<String>,
+    /// Extra authorization URL parameters for this request only.
+    pub extra_params: Vec<(String, String)>,
+}
+
+/// An authorization to send the user's browser to.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    /// The authorization URL (carries the state and the PKCE challenge, no secret).
+    pub url: url::Url,
+    /// The state, to match the callback with.
+    pub state: String,
+    /// The redirect URI the callback will arrive at.
+    pub redirect_uri: String,
+}
+
+/// The query parameters of an authorization callback.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CallbackParams {
+    /// The authorization code.
+    pub code: Option<String>,
+    /// The state.
+    pub state: Option<String>,
+    /// An error code (`access_denied`, ...).
+    pub error: Option<String>,
+    /// The error's description.
+    pub error_description: Option<String>,
+}
+
+impl CallbackParams {
+    /// Parses the query string of a callback URL.
+    pub fn from_query(query: &str) -> Self {
+        let mut p = CallbackParams::default();
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            let v = Some(v.into_owned());
+            match k.as_ref() {
+                "code" => p.code = v,
+                "state" => p.state = v,
+                "error" => p.error = v,
+                "error_description" => p.error_description = v,
+                _ => {}
+            }
+        }
+        p
+    }
+}
+
+/// A completed connection.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// Whose tokens, where.
+    pub key: TokenKey,
+    /// The scopes actually granted.
+    pub scopes: Vec<String>,
+    /// When the access token expires.
+    pub expires_at: Option<i64>,
+    /// Whether a refresh token was issued.
+    pub has_refresh_token: bool,
+}
+
+/// One of a user's connections, as `status` reports it. Holds no token.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionStatus {
+    /// The provider id.
+    pub provider: String,
+    /// The account.
+    pub account: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// When the access token expires (Unix seconds).
+    pub expires_at: Option<i64>,
+    /// Whether a refresh token is stored.
+    pub has_refresh_token: bool,
+    /// Whether the user must authorize again.
+    pub needs_reauthorization: bool,
+    /// Why, when they must.
+    pub reason: Option<String>,
+    /// A label for the account, if known.
+    pub account_label: Option<String>,
+}
+
+/// What [`OAuthEngine::disconnect`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisconnectOutcome {
+    /// Whether the grant was revoked at the provider.
+    pub revoked: bool,
+    /// Why revocation did not happen, when it did not.
+    pub revocation_note: Option<String>,
+    /// Whether stored tokens were deleted.
+    pub deleted: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct PendingAuthorization {
+    user: String,
+    provider: String,
+    account: Option<String>,
+    verifier: Secret,
+    redirect_uri: String,
+    scopes: Vec<String>,
+    created_at: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ReauthMarker {
+    reason: String,
+    at: i64,
+}
+
+enum Grant<'a> {
+    Code {
+        code: &'a str,
+        verifier: &'a Secret,
+        redirect_uri: &'a str,
+    },
+    Refresh(&'a Secret),
+}
+
+impl OAuthEngine {
+    /// A builder over `vault`.
+    pub fn builder(vault: Vault) -> OAuthEngineBuilder {
+        OAuthEngineBuilder {
+            vault,
+            providers: Vec::new(),
+            options: EngineOptions::default(),
+            http: None,
+        }
+    }
+
+    /// The vault tokens are kept in.
+    pub fn vault(&self) -> &Vault {
+        &self.inner.vault
+    }
+
+    /// The provider `id`.
+    pub fn provider(&self, id: &str) -> Result<&OAuthProvider, Error> {
+        self.inner.providers.get(id).ok_or_else(|| {
+            Error::new(
+                ErrorKind::UnknownProvider,
+                format!("no OAuth2 provider `{id}` is registered or configured"),
+            )
+        })
+    }
+
+    /// The ids of the providers the engine knows, sorted.
+    pub fn provider_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.inner.providers.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn client(&self, p: &OAuthProvider) -> Result<Client, Error> {
+        let client_id = p
+            .client_id
+            .as_ref()
+            .ok_or_else(|| Error::config(format!("[providers.{}]: client_id is not set", p.id)))?;
+        let auth_url = AuthUrl::new(p.spec.authorize_url.clone())
+            .map_err(|e| Error::config(format!("[providers.{}].authorize_url: {e}", p.id)))?;
+        let token_url = TokenUrl::new(p.spec.token_url.clone())
+            .map_err(|e| Error::config(format!("[providers.{}].token_url: {e}", p.id)))?;
+        let revocation = p
+            .spec
+            .revocation_url
+            .as_ref()
+            .map(|u| RevocationUrl::new(u.clone()))
+            .transpose()
+            .map_err(|e| Error::config(format!("[providers.{}].revocation_url: {e}", p.id)))?;
+        let mut client = oauth2::Client::new(ClientId::new(client_id.clone()))
+            .set_auth_uri(auth_url)
+            .set_token_uri(token_url)
+            .set_revocation_url_option(revocation);
+        match p.spec.client_auth {
+            ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost => {
+                let secret = p.client_secret.as_ref().ok_or_else(|| {
+                    Error::config(format!(
+                        "[providers.{}]: the client secret is not set (client_secret_env)",
+                        p.id
+                    ))
+                })?;
+                client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+                client = client.set_auth_type(
+                    if p.spec.client_auth == ClientAuthMethod::ClientSecretBasic {
+                        AuthType::BasicAuth
+                    } else {
+                        AuthType::RequestBody
+                    },
+                );
+            }
+            _ => client = client.set_auth_type(AuthType::RequestBody),
+        }
+        Ok(client)
+    }
+
+    /// Starts an authorization: the URL to send the user to. The state (at
+    /// least 128 random bits) is stored single-use, with the PKCE verifier,
+    /// for [`EngineOptions::state_ttl`].
+    pub async fn begin(
+        &self,
+        user: &str,
+        provider: &str,
+        scopes: &[String],
+        redirect_uri: Option<&str>,
+    ) -> Result<AuthorizationRequest, Error> {
+        self.begin_with(BeginParams {
+            user: user.to_owned(),
+            provider: provider.to_owned(),
+            scopes: scopes.to_vec(),
+            redirect_uri: redirect_uri.map(str::to_owned),
+            ..BeginParams::default()
+        })
+        .await
+    }
+
+    /// [`OAuthEngine::begin`] with every option.
+    pub async fn begin_with(&self, params: BeginParams) -> Result<AuthorizationRequest, Error> {
+        let p = self.provider(&params.provider)?;
+        let client = self.client(p)?;
+        let redirect_uri = params
+            .redirect_uri
+            .clone()
+            .or_else(|| p.redirect_uri.clone())
+            .ok_or_else(|| {
+                Error::config(format!("[providers.{}]: redirect_uri is not set", p.id))
+            })?;
+        let redirect = RedirectUrl::new(redirect_uri.clone())
+            .map_err(|e| Error::config(format!("redirect URI: {e}")))?;
+        let scopes = if params.scopes.is_empty() {
+            p.spec.default_scopes.clone()
+        } else {
+            params.scopes.clone()
+        };
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let state = CsrfToken::new_random_len(STATE_BYTES);
+        let mut req = client
+            .authorize_url(|| state.clone())
+            .set_pkce_challenge(challenge)
+            .set_redirect_uri(std::borrow::Cow::Owned(redirect));
+        if !scopes.is_empty() {
+            if p.spec.scope_separator == " " {
+                req = req.add_scopes(scopes.iter().cloned().map(Scope::new));
+            } else {
+                req = req.add_scope(Scope::new(scopes.join(&p.spec.scope_separator)));
+            }
+        }
+        for (k, v) in p
+            .spec
+            .extra_authorize_params
+            .iter()
+            .chain(&params.extra_params)
+        {
+            req = req.add_extra_param(k.clone(), v.clone());
+        }
+        let (url, state) = req.url();
+        let pending = PendingAuthorization {
+            user: params.user.clone(),
+            provider: p.id.clone(),
+            account: params.account.clone(),
+            verifier: Secret::new(verifier.into_secret()),
+            redirect_uri: redirect_uri.clone(),
+            scopes,
+            created_at: now_unix(),
+        };
+        // Kept a minute past its lifetime so an expired state can be told
+        // apart from an unknown one.
+        let ttl = self.inner.options.state_ttl + Duration::from_secs(60);
+        self.inner
+            .vault
+            .put_value(&state_key(state.secret()), &pending, Some(ttl))
+            .await?;
+        tracing::info!(user = %params.user, provider = %p.id, "authorization started");
+        Ok(AuthorizationRequest {
+            url,
+            state: state.secret().clone(),
+            redirect_uri,
+        })
+    }
+
+    /// Handles a callback's query parameters: an `error` (such as
+    /// `access_denied`) consumes the state and is reported; otherwise the
+    /// code is exchanged. `expected_user`, when given, must own the state.
+    pub async fn handle_callback(
+        &self,
+        params: &CallbackParams,
+        expected_user: Option<&str>,
+    ) -> Result<Connection, Error> {
+        let state = params
+            .state
+            .as_deref()
+            .ok_or_else(|| Error::oauth("the callback carries no state"))?;
+        if let Some(error) = &params.error {
+            let pending = self.take_state(state, expected_user).await;
+            let provider = pending
+                .as_ref()
+                .map(|p| p.provider.clone())
+                .unwrap_or_default();
+            let what = match error.as_str() {
+                "access_denied" => "the user denied access".to_owned(),
+                other => format!(
+                    "the provider refused the authorization ({})",
+                    sanitize(other)
+                ),
+            };
+            let desc = params
+                .error_description
+                .as_deref()
+                .map(|d| format!(": {}", sanitize(d)))
+                .unwrap_or_default();
+            return Err(Error::oauth(format!("{what}{desc}"))
+                .with_provider(provider)
+                .with_model_message("The user did not grant access."));
+        }
+        let code = params
+            .code
+            .as_deref()
+            .ok_or_else(|| Error::oauth("the callback carries neither a code nor an error"))?;
+        self.complete_for(state, code, expected_user).await
+    }
+
+    /// Completes an authorization: consumes the state (replayed, expired or
+    /// unknown states are errors), exchanges the code with the verifier and
+    /// stores the tokens with the scopes actually granted.
+    pub async fn complete(&self, state: &str, code: &str) -> Result<Connection, Error> {
+        self.complete_for(state, code, None).await
+    }
+
+    /// [`OAuthEngine::complete`], refusing a state issued for another user
+    /// than `expected_user`.
+    pub async fn complete_for(
+        &self,
+        state: &str,
+        code: &str,
+        expected_user: Option<&str>,
+    ) -> Result<Connection, Error> {
+        let pending = self.take_state(state, expected_user).await?;
+        let p = self.provider(&pending.provider)?;
+        let resp = self
+            .token_request(
+                p,
+                Grant::Code {
+                    code,
+                    verifier: &pending.verifier,
+                    redirect_uri: &pending.redirect_uri,
+                },
+            )
+            .await?;
+        let key = TokenKey::new(&p.id, &pending.user, pending.account.as_deref());
+        let now = now_unix();
+        let scopes = granted_scopes(&resp, &pending.scopes, &p.spec.scope_separator);
+        let record = TokenRecord {
+            access_token: Secret::new(resp.access_token().secret().clone()),
+            refresh_token: resp
+                .refresh_token()
+                .map(|t| Secret::new(t.secret().clone())),
+            token_type: token_type_name(resp.token_type()),
+            scopes: scopes.clone(),
+            expires_at: resp.expires_in().map(|d| now + d.as_secs() as i64),
+            issuer: issuer_of(&p.spec.token_url),
+            account_label: None,
+            created_at: now,
+            updated_at: now,
+            extra: resp.extra_fields().non_secret(),
+        };
+        self.inner.vault.save_token(&key, &record).await?;
+        let _ = self.inner.vault.delete_value(&reauth_key(&key)).await;
+        tracing::info!(user = %key.user, provider = %key.provider, account = %key.account,
+            scopes = %scopes.join(" "), "connected");
+        Ok(Connection {
+            key,
+            scopes,
+            expires_at: record.expires_at,
+            has_refresh_token: record.refresh_token.is_some(),
+        })
+    }
+
+    async fn take_state(
+        &self,
+        state: &str,
+        expected_user: Option<&str>,
+    ) -> Result<PendingAuthorization, Error> {
+        if state.is_empty() || state.len() > 512 {
+            return Err(Error::oauth("the callback's state is malformed"));
+        }
+        let pending: PendingAuthorization = self
+            .inner
+            .vault
+            .take_value(&state_key(state))
+            .await?
+            .ok_or_else(|| {
+                Error::oauth(
+                    "unknown or already used authorization state (a replayed or forged callback); start the authorization again",
+                )
+            })?;
+        if now_unix() - pending.created_at > self.inner.options.state_ttl.as_secs() as i64 {
+            return Err(Error::oauth(
+                "the authorization state has expired; start the authorization again",
+            )
+            .with_provider(pending.provider));
+        }
+        if let Some(u) = expected_user
+            && u != pending.user
+        {
+            return Err(Error::oauth(
+                "the authorization state was issued for another user; start the authorization again",
+            )
+            .with_provider(pending.provider));
+        }
+        Ok(pending)
+    }
+
+    /// A valid access token for the user's account at `provider`, refreshed
+    /// first when it expires within the margin. The returned record holds the
+    /// token and the granted scopes.
+    pub async fn access(
+        &self,
+        user: &str,
+        provider: &str,
+        account: Option<&str>,
+    ) -> Result<TokenRecord, Error> {
+        let key = TokenKey::new(provider, user, account);
+        let record = self.load_or_missing(&key).await?;
+        if !record.expires_within(self.margin()) {
+            return Ok(record);
+        }
+        self.refresh_single_flight(&key, &record, false).await
+    }
+
+    /// Refreshes now, whatever the expiry (for example after a 401). Still
+    /// single-flight: if another caller refreshed meanwhile, that token is
+    /// returned.
+    pub async fn refresh(
+        &self,
+        user: &str,
+        provider: &str,
+        account: Option<&str>,
+    ) -> Result<TokenRecord, Error> {
+        let key = TokenKey::new(provider, user, account);
+        let record = self.load_or_missing(&key).await?;
+        self.refresh_single_flight(&key, &record, true).await
+    }
+
+    async fn load_or_missing(&self, key: &TokenKey) -> Result<TokenRecord, Error> {
+        // Check the provider first: an unknown provider is a clearer error.
+        self.provider(&key.provider)?;
+        match self.inner.vault.load_token(key).await? {
+            Some(r) => Ok(r),
+            None => {
+                let marker: Option<ReauthMarker> =
+                    self.inner.vault.get_value(&reauth_key(key)).await?;
+                Err(match marker {
+                    Some(m) => Error::reauthorization_required(&key.provider, m.reason),
+                    None => Error::authorization_required(&key.provider),
+                })
+            }
+        }
+    }
+
+    fn margin(&self) -> Duration {
+        let o = &self.inner.options;
+        let jitter_ms = o.refresh_jitter.as_millis() as u64;
+        let extra = if jitter_ms == 0 {
+            0
+        } else {
+            rand::thread_rng().gen_range(0..jitter_ms)
+        };
+        o.refresh_margin + Duration::from_millis(extra)
+    }
+
+    /// Whether `current` can be used instead of refreshing `stale`: another
+    /// caller replaced the token and it is not expired.
+    fn refreshed_by_other(stale: &TokenRecord, current: &TokenRecord) -> bool {
+        current.access_token != stale.access_token && !current.expires_within(Duration::ZERO)
+    }
+
+    async fn refresh_single_flight(
+        &self,
+        key: &TokenKey,
+        stale: &TokenRecord,
+        forced: bool,
+    ) -> Result<TokenRecord, Error> {
+        let flight = {
+            let mut flights = self
+                .inner
+                .flights
+                .lock()
+                .map_err(|_| Error::internal("refresh flight map poisoned"))?;
+            flights.entry(key.clone()).or_default().clone()
+        };
+        let result = {
+            let _guard = flight.lock().await;
+            self.refresh_locked(key, stale, forced).await
+        };
+        if let Ok(mut flights) = self.inner.flights.lock()
+            && flights.get(key).is_some_and(|f| Arc::strong_count(f) <= 2)
+        {
+            flights.remove(key);
+        }
+        result
+    }
+
+    /// Inside the process-wide flight: take the store's lock (waiting for
+    /// another process's refresh if needed), read again, refresh if still due.
+    async fn refresh_locked(
+        &self,
+        key: &TokenKey,
+        stale: &TokenRecord,
+        forced: bool,
+    ) -> Result<TokenRecord, Error> {
+        let vault = &self.inner.vault;
+        let due = |r: &TokenRecord| {
+            if forced {
+                !Self::refreshed_by_other(stale, r)
+            } else {
+                r.expires_within(self.inner.options.refresh_margin)
+                    && !Self::refreshed_by_other(stale, r)
+            }
+        };
+        // Another task of this process may have refreshed while we waited.
+        let current = self.load_or_missing(key).await?;
+        if !due(&current) {
+            return Ok(current);
+        }
+        let store = vault.store().clone();
+        let lock_key = key.lock_key();
+        let deadline = tokio::time::Instant::now() + self.inner.options.lock_wait;
+        let mut wait = Duration::from_millis(20);
+        let token = loop {
+            if let Some(t) = store
+                .try_lock(&lock_key, self.inner.options.lock_ttl)
+                .await?
+            {
+                break t;
+            }
+            // Another process is refreshing: use its result when it lands.
+            let current = self.load_or_missing(key).await?;
+            if !due(&current) {
+                return Ok(current);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "waited {:?} for another process to refresh the `{}` token",
+                        self.inner.options.lock_wait, key.provider
+                    ),
+                )
+                .with_provider(&key.provider));
+            }
+            let jitter = rand::thread_rng().gen_range(0..=wait.as_millis() as u64 / 2);
+            tokio::time::sleep(wait + Duration::from_millis(jitter)).await;
+            wait = (wait * 2).min(Duration::from_millis(250));
+        };
+        let result = async {
+            let current = self.load_or_missing(key).await?;
+            if !due(&current) {
+                return Ok(current);
+            }
+            self.do_refresh(key, &current).await
+        }
+        .await;
+        if let Err(e) = store.unlock(&lock_key, &token).await {
+            tracing::warn!(provider = %key.provider, error = %e, "releasing the refresh lock failed; it expires by itself");
+        }
+        result
+    }
+
+    async fn do_refresh(
+        &self,
+        key: &TokenKey,
+        current: &TokenRecord,
+    ) -> Result<TokenRecord, Error> {
+        let p = self.provider(&key.provider)?;
+        let Some(refresh_token) = &current.refresh_token else {
+            return Err(Error::reauthorization_required(
+                &key.provider,
+                "the access token expired and the provider issued no refresh token",
+            ));
+        };
+        tracing::debug!(user = %key.user, provider = %key.provider, account = %key.account, "refreshing");
+        let resp = match self.token_request(p, Grant::Refresh(refresh_token)).await {
+            Ok(r) => r,
+            Err(e) if e.kind() == ErrorKind::NeedsReauthorization => {
+                // Never delete a grant someone else just rotated in.
+                if let Some(now) = self.inner.vault.load_token(key).await?
+                    && now.refresh_token != current.refresh_token
+                {
+                    return Ok(now);
+                }
+                self.inner.vault.delete_token(key).await?;
+                let marker = ReauthMarker {
+                    reason: "the provider rejected the refresh token (invalid_grant)".to_owned(),
+                    at: now_unix(),
+                };
+                self.inner
+                    .vault
+                    .put_value(&reauth_key(key), &marker, None)
+                    .await?;
+                tracing::warn!(user = %key.user, provider = %key.provider, account = %key.account,
+                    "refresh token rejected; tokens deleted, reauthorization needed");
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        let now = now_unix();
+        let record = TokenRecord {
+            access_token: Secret::new(resp.access_token().secret().clone()),
+            // RFC 6749 §6: a new refresh token replaces the old one; none
+            // means the old one stays valid.
+            refresh_token: resp
+                .refresh_token()
+                .map(|t| Secret::new(t.secret().clone()))
+                .or_else(|| current.refresh_token.clone()),
+            token_type: token_type_name(resp.token_type()),
+            scopes: granted_scopes(&resp, &current.scopes, &p.spec.scope_separator),
+            expires_at: resp.expires_in().map(|d| now + d.as_secs() as i64),
+            issuer: current.issuer.clone(),
+            account_label: current.account_label.clone(),
+            created_at: current.created_at,
+            updated_at: now,
+            extra: {
+                let mut extra = current.extra.clone();
+                extra.extend(resp.extra_fields().non_secret());
+                extra
+            },
+        };
+        // The rotated refresh token must be stored before the access token
+        // is used: losing it would lose the grant.
+        let mut attempt = 0;
+        loop {
+            match self.inner.vault.save_token(key, &record).await {
+                Ok(()) => break,
+                Err(e) if attempt < 3 => {
+                    attempt += 1;
+                    tracing::warn!(provider = %key.provider, error = %e, attempt, "saving a refreshed token failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                }
+                Err(e) => {
+                    tracing::error!(provider = %key.provider, error = %e, "a refreshed token could not be saved; the grant may be lost");
+                    return Err(e);
+                }
+            }
+        }
+        tracing::info!(user = %key.user, provider = %key.provider, account = %key.account, "token refreshed");
+        Ok(record)
+    }
+
+    async fn token_request(&self, p: &OAuthProvider, grant: Grant<'_>) -> Result<TokenResp, Error> {
+        let client = self.client(p)?;
+        let http_client = &self.inner.http;
+        let http = |req| http::send(http_client, req);
+        let o = &self.inner.options;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = match &grant {
+                Grant::Code {
+                    code,
+                    verifier,
+                    redirect_uri,
+                } => {
+                    let redirect = RedirectUrl::new((*redirect_uri).to_owned())
+                        .map_err(|e| Error::config(format!("redirect URI: {e}")))?;
+                    client
+                        .exchange_code(AuthorizationCode::new((*code).to_owned()))
+                        .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()))
+                        .set_redirect_uri(std::borrow::Cow::Owned(redirect))
+                        .request_async(&http)
+                        .await
+                }
+                Grant::Refresh(rt) => {
+                    let rt = RefreshToken::new(rt.expose().to_owned());
+                    client
+                        .exchange_refresh_token(&rt)
+                        .request_async(&http)
+                        .await
+                }
+            };
+            let err = match result {
+                Ok(r) => return Ok(r),
+                Err(e) => e,
+            };
+            let transient = matches!(&err, RequestTokenError::Request(h) if h.is_transient());
+            // A code is single-use: if the exchange may have reached the
+            // server, retrying would burn it. Only connection failures
+            // (nothing sent) are retried for codes.
+            let retry = transient
+                && attempt < o.max_attempts
+                && match &grant {
+                    Grant::Code { .. } => {
+                        matches!(&err, RequestTokenError::Request(HttpError::Connect(_)))
+                    }
+                    Grant::Refresh(_) => true,
+                };
+            if !retry {
+                return Err(map_token_error(&p.id, err, attempt));
+            }
+            let base = o.retry_backoff * 2u32.saturating_pow(attempt - 1);
+            let server_hint = match &err {
+                RequestTokenError::Request(HttpError::Status { retry_after, .. }) => *retry_after,
+                _ => None,
+            };
+            let jitter = rand::thread_rng().gen_range(0..=base.as_millis() as u64 / 2);
+            let wait = server_hint
+                .unwrap_or(base + Duration::from_millis(jitter))
+                .min(Duration::from_secs(10));
+            tracing::warn!(provider = %p.id, attempt, error = %map_token_error(&p.id, err, attempt), "token endpoint failed; retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Revokes the grant at the provider when it has a revocation endpoint
+    /// (the refresh token, which revokes the grant, else the access token),
+    /// then deletes the stored tokens. A failed revocation still deletes,
+    /// and says why it did not revoke.
+    pub async fn disconnect(
+        &self,
+        user: &str,
+        provider: &str,
+        account: Option<&str>,
+    ) -> Result<DisconnectOutcome, Error> {
+        let p = self.provider(provider)?;
+        let key = TokenKey::new(provider, user, account);
+        let Some(record) = self.inner.vault.load_token(&key).await? else {
+            let had_marker = self.inner.vault.delete_value(&reauth_key(&key)).await?;
+            return Ok(DisconnectOutcome {
+                revoked: false,
+                revocation_note: Some("no stored tokens".to_owned()),
+                deleted: had_marker,
+            });
+        };
+        let (revoked, note) = match self.revoke(p, &record).await {
+            Ok(true) => (true, None),
+            Ok(false) => (
+                false,
+                Some("the provider has no revocation endpoint".to_owned()),
+            ),
+            Err(e) => {
+                tracing::warn!(provider = %p.id, error = %e, "revocation failed; deleting the stored tokens anyway");
+                (false, Some(e.to_string()))
+            }
+        };
+        let deleted = self.inner.vault.delete_token(&key).await?;
+        let _ = self.inner.vault.delete_value(&reauth_key(&key)).await;
+        tracing::info!(user = %user, provider = %provider, revoked, "disconnected");
+        Ok(DisconnectOutcome {
+            revoked,
+            revocation_note: note,
+            deleted,
+        })
+    }
+
+    async fn revoke(&self, p: &OAuthProvider, record: &TokenRecord) -> Result<bool, Error> {
+        if p.spec.revocation_url.is_none() {
+            return Ok(false);
+        }
+        let client = self.client(p)?;
+        let token = match &record.refresh_token {
+            Some(rt) => {
+                StandardRevocableToken::RefreshToken(RefreshToken::new(rt.expose().to_owned()))
+            }
+            None => StandardRevocableToken::AccessToken(oauth2::AccessToken::new(
+                record.access_token.expose().to_owned(),
+            )),
+        };
+        let http_client = &self.inner.http;
+        let http = |req| http::send(http_client, req);
+        client
+            .revoke_token(token)
+            .map_err(|e| Error::config(format!("revocation: {e}")))?
+            .request_async(&http)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(r) => Error::new(
+                    ErrorKind::Provider,
+                    format!("revocation refused: {}", sanitize(r.error().as_ref())),
+                ),
+                RequestTokenError::Request(h) => transient_error(&p.id, &h),
+                RequestTokenError::Parse(..) => Error::new(
+                    ErrorKind::Provider,
+                    "revocation endpoint answered something unreadable",
+                ),
+                RequestTokenError::Other(o) => Error::new(ErrorKind::Provider, sanitize(&o)),
+            })?;
+        Ok(true)
+    }
+
+    /// Calls the provider's userinfo endpoint with a valid token, refreshing
+    /// once if it answers 401, to prove the grant works.
+    pub async fn userinfo(
+        &self,
+        user: &str,
+        provider: &str,
+        account: Option<&str>,
+    ) -> Result<Value, Error> {
+        let p = self.provider(provider)?;
+        let url =
+            p.spec.userinfo_url.clone().ok_or_else(|| {
+                Error::config(format!("provider `{provider}` has no userinfo_url"))
+            })?;
+        let mut record = self.access(user, provider, account).await?;
+        for attempt in 0..2 {
+            let resp = self
+                .inner
+                .http
+                .get(&url)
+                .bearer_auth(record.access_token.expose())
+                .header(reqwest::header::ACCEPT, "application/json")
+                .send()
+                .await
+                .map_err(|e| {
+                    let e = e.without_url();
+                    Error::new(
+                        if e.is_timeout() {
+                            ErrorKind::Timeout
+                        } else {
+                            ErrorKind::Unavailable
+                        },
+                        format!("userinfo request to `{provider}` failed: {e}"),
+                    )
+                    .with_provider(provider)
+                })?;
+            let status = resp.status();
+            if status.as_u16() == 401 {
+                if attempt == 0 {
+                    record = self.refresh(user, provider, account).await?;
+                    continue;
+                }
+                return Err(Error::reauthorization_required(
+                    provider,
+                    "the userinfo endpoint rejects a freshly refreshed token",
+                ));
+            }
+            if !status.is_success() {
+                return Err(Error::new(
+                    if status.is_server_error() {
+                        ErrorKind::Unavailable
+                    } else {
+                        ErrorKind::Provider
+                    },
+                    format!(
+                        "userinfo endpoint of `{provider}` answered HTTP {}",
+                        status.as_u16()
+                    ),
+                )
+                .with_provider(provider));
+            }
+            return resp.json::<Value>().await.map_err(|_| {
+                Error::new(
+                    ErrorKind::Provider,
+                    format!("userinfo of `{provider}` is not JSON"),
+                )
+                .with_provider(provider)
+            });
+        }
+        Err(Error::internal("userinfo loop ended"))
+    }
+
+    /// Every connection of `user`, including grants that need
+    /// reauthorization. Holds no token.
+    pub async fn status(&self, user: &str) -> Result<Vec<ConnectionStatus>, Error> {
+        let vault = &self.inner.vault;
+        let mut out = Vec::new();
+        for key in vault.list_tokens(user).await? {
+            let Some(r) = vault.load_token(&key).await? else {
+                continue;
+            };
+            let expired = r.expires_within(Duration::ZERO);
+            let needs = expired && r.refresh_token.is_none();
+            out.push(ConnectionStatus {
+                provider: key.provider,
+                account: key.account,
+                scopes: r.scopes,
+                expires_at: r.expires_at,
+                has_refresh_token: r.refresh_token.is_some(),
+                needs_reauthorization: needs,
+                reason: needs.then(|| "expired, and no refresh token".to_owned()),
+                account_label: r.account_label,
+            });
+        }
+        for key in vault.store().list(NS_REAUTH, user).await? {
+            let [provider, account] = key.parts() else {
+                continue;
+            };
+            if out
+                .iter()
+                .any(|s| &s.provider == provider && &s.account == account)
+            {
+                continue;
+            }
+            let marker: Option<ReauthMarker> = vault.get_value(&key).await?;
+            out.push(ConnectionStatus {
+                provider: provider.clone(),
+                account: account.clone(),
+                scopes: Vec::new(),
+                expires_at: None,
+                has_refresh_token: false,
+                needs_reauthorization: true,
+                reason: marker.map(|m| m.reason),
+                account_label: None,
+            });
+        }
+        out.sort_by(|a, b| (&a.provider, &a.account).cmp(&(&b.provider, &b.account)));
+        Ok(out)
+    }
+}
+
+fn state_key(state: &str) -> StoreKey {
+    StoreKey::new(crate::vault::key::NS_STATE, None, &[state])
+}
+
+fn reauth_key(key: &TokenKey) -> StoreKey {
+    StoreKey::new(NS_REAUTH, Some(&key.user), &[&key.provider, &key.account])
+}
+
+fn token_type_name(t: &BasicTokenType) -> String {
+    match t {
+        BasicTokenType::Bearer => "Bearer".to_owned(),
+        BasicTokenType::Mac => "MAC".to_owned(),
+        BasicTokenType::Extension(s) => s.clone(),
+    }
+}
+
+fn granted_scopes(resp: &TokenResp, requested: &[String], sep: &str) -> Vec<String> {
+    match resp.scopes() {
+        // RFC 6749 §5.1: no `scope` means exactly what was requested.
+        None => requested.to_vec(),
+        Some(scopes) => scopes
+            .iter()
+            .flat_map(|s| {
+                if sep == " " {
+                    vec![s.to_string()]
+                } else {
+                    s.split(sep).map(|x| x.trim().to_owned()).collect()
+                }
+            })
+            .filter(|s| !s.is_empty())
+            .collect(),
+    }
+}
+
+fn issuer_of(token_url: &str) -> Option<String> {
+    url::Url::parse(token_url)
+        .ok()
+        .map(|u| u.origin().ascii_serialization())
+}
+
+/// Keeps provider-sent text printable and short, so it can go in an error.
+fn sanitize(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+fn transient_error(provider: &str, h: &HttpError) -> Error {
+    let kind = match h {
+        HttpError::Timeout => ErrorKind::Timeout,
+        HttpError::Status { status: 429, .. } => ErrorKind::RateLimited,
+        HttpError::Status { status, .. } if *status >= 500 => ErrorKind::Unavailable,
+        HttpError::Connect(_) => ErrorKind::Unavailable,
+        _ => ErrorKind::Provider,
+    };
+    let mut e =
+        Error::new(kind, format!("token endpoint of `{provider}`: {h}")).with_provider(provider);
+    if let HttpError::Status {
+        retry_after: Some(r),
+        ..
+    } = h
+    {
+        e = e.with_retry_after(*r);
+    }
+    e
+}
+
+fn map_token_error(
+    provider: &str,
+    err: RequestTokenError<HttpError, BasicErrorResponse>,
+    attempts: u32,
+) -> Error {
+    match err {
+        RequestTokenError::ServerResponse(r) => {
+            let desc = r
+                .error_description()
+                .map(|d| format!(": {}", sanitize(d)))
+                .unwrap_or_default();
+            match r.error() {
+                BasicErrorResponseType::InvalidGrant => Error::reauthorization_required(
+                    provider,
+                    format!("the provider answered invalid_grant{desc}"),
+                ),
+                BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
+                    Error::config(format!(
+                        "the token endpoint of `{provider}` rejected the client credentials ({}){desc}",
+                        r.error()
+                    ))
+                    .with_provider(provider)
+                }
+                other => Error::oauth(format!(
+                    "the token endpoint of `{provider}` answered {}{desc}",
+                    sanitize(other.as_ref())
+                ))
+                .with_provider(provider),
+            }
+        }
+        RequestTokenError::Request(h) => {
+            let e = transient_error(provider, &h);
+            if attempts > 1 {
+                let detail = format!("{} (after {attempts} attempts)", e.detail());
+                let mut out = Error::new(e.kind(), detail).with_provider(provider);
+                if let Some(r) = e.retry_after() {
+                    out = out.with_retry_after(r);
+                }
+                out
+            } else {
+                e
+            }
+        }
+        // The body may hold a token: never echo it.
+        RequestTokenError::Parse(e, _body) => Error::oauth(format!(
+            "the token endpoint of `{provider}` answered something that is not a token response (at `{}`)",
+            e.path()
+        ))
+        .with_provider(provider),
+        RequestTokenError::Other(o) => Error::oauth(format!(
+            "the token endpoint of `{provider}`: {}",
+            sanitize(&o)
+        ))
+        .with_provider(provider),
+    }
+}

@@ -18,7 +18,7 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::http::{self, HttpError};
+use super::http::{HttpError, OAuthHttp};
 use super::{OAuthProvider, check_endpoint_url};
 use crate::vault::{StoreKey, TokenKey, TokenRecord, Vault, now_unix};
 use crate::{ClientAuthMethod, Error, ErrorKind, Secret};
@@ -160,6 +160,7 @@ impl OAuthEngineBuilder {
                 vault: self.vault,
                 providers,
                 options: self.options,
+                oauth_http: OAuthHttp(http.clone()),
                 http,
                 flights: Mutex::new(HashMap::new()),
             }),
@@ -185,6 +186,7 @@ struct Inner {
     providers: HashMap<String, OAuthProvider>,
     options: EngineOptions,
     http: reqwest::Client,
+    oauth_http: OAuthHttp,
     flights: Mutex<HashMap<TokenKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -385,10 +387,12 @@ impl OAuthEngine {
         match p.spec.client_auth {
             ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost => {
                 let secret = p.client_secret.as_ref().ok_or_else(|| {
-                    Error::config(format!(
-                        "[providers.{}]: the client secret is not set (client_secret_env)",
-                        p.id
-                    ))
+                    Error::config(p.secret_error.clone().unwrap_or_else(|| {
+                        format!(
+                            "[providers.{}]: the client secret is not set (client_secret_env)",
+                            p.id
+                        )
+                    }))
                 })?;
                 client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
                 client = client.set_auth_type(
@@ -858,8 +862,7 @@ impl OAuthEngine {
 
     async fn token_request(&self, p: &OAuthProvider, grant: Grant<'_>) -> Result<TokenResp, Error> {
         let client = self.client(p)?;
-        let http_client = &self.inner.http;
-        let http = |req| http::send(http_client, req);
+        let http = &self.inner.oauth_http;
         let o = &self.inner.options;
         let mut attempt = 0;
         loop {
@@ -876,15 +879,12 @@ impl OAuthEngine {
                         .exchange_code(AuthorizationCode::new((*code).to_owned()))
                         .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()))
                         .set_redirect_uri(std::borrow::Cow::Owned(redirect))
-                        .request_async(&http)
+                        .request_async(http)
                         .await
                 }
                 Grant::Refresh(rt) => {
                     let rt = RefreshToken::new(rt.expose().to_owned());
-                    client
-                        .exchange_refresh_token(&rt)
-                        .request_async(&http)
-                        .await
+                    client.exchange_refresh_token(&rt).request_async(http).await
                 }
             };
             let err = match result {
@@ -974,12 +974,11 @@ impl OAuthEngine {
                 record.access_token.expose().to_owned(),
             )),
         };
-        let http_client = &self.inner.http;
-        let http = |req| http::send(http_client, req);
+        let http = &self.inner.oauth_http;
         client
             .revoke_token(token)
             .map_err(|e| Error::config(format!("revocation: {e}")))?
-            .request_async(&http)
+            .request_async(http)
             .await
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(r) => Error::new(
@@ -1235,5 +1234,23 @@ fn map_token_error(
             sanitize(&o)
         ))
         .with_provider(provider),
+    }
+}
+
+#[cfg(test)]
+mod send_tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: T) {}
+
+    #[allow(dead_code)]
+    fn futures_are_send(e: OAuthEngine, v: Vault, k: TokenKey, s: StoreKey) {
+        assert_send(v.take_value::<PendingAuthorization>(&s));
+        assert_send(v.load_token(&k));
+        assert_send(e.take_state("s", None));
+        assert_send(e.complete_for("s", "c", None));
+        assert_send(e.access("u", "p", None));
+        assert_send(e.disconnect("u", "p", None));
+        assert_send(e.handle_callback(&CallbackParams::default(), None));
     }
 }

@@ -64,6 +64,23 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
         .map(Duration::from_secs)
 }
 
+/// The `oauth2` HTTP client: a named type rather than a closure, so that
+/// the engine's futures stay `Send` (a closure's higher-ranked lifetime
+/// defeats the compiler's `Send` proof).
+#[derive(Debug, Clone)]
+pub(crate) struct OAuthHttp(pub(crate) reqwest::Client);
+
+impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp {
+    type Error = HttpError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<HttpResponse, HttpError>> + Send + 'c>,
+    >;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(send(&self.0, request))
+    }
+}
+
 /// Sends an `oauth2` request with `client`.
 pub(crate) async fn send(
     client: &reqwest::Client,

@@ -162,6 +162,9 @@ pub struct OAuthProvider {
     pub client_secret: Option<Secret>,
     /// The default redirect URI.
     pub redirect_uri: Option<String>,
+    /// Why the secret could not be resolved (reported when it is needed,
+    /// so commands that need no secret still work).
+    pub secret_error: Option<String>,
 }
 
 impl OAuthProvider {
@@ -179,6 +182,7 @@ impl OAuthProvider {
             client_id: None,
             client_secret: None,
             redirect_uri: None,
+            secret_error: None,
         };
         if let Some(s) = settings {
             if let Some(scopes) = &s.scopes {
@@ -192,7 +196,10 @@ impl OAuthProvider {
                 spec.client_auth = m;
             }
             provider.client_id = s.client_id.clone();
-            provider.client_secret = s.resolve_client_secret(id)?;
+            match s.resolve_client_secret(id) {
+                Ok(secret) => provider.client_secret = secret,
+                Err(e) => provider.secret_error = Some(e.detail().to_owned()),
+            }
             provider.redirect_uri = s.redirect_uri.clone();
         }
         provider.spec = spec;

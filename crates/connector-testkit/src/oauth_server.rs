@@ -1,1 +1,1313 @@
 //! A strict fake OAuth 2.0 authorization server.
+//!
+//! It exists so the OAuth engine's tests fail when the client deviates from
+//! the specifications: it rejects everything a careful real authorization
+//! server rejects (RFC 6749 authorization code grant and refresh, RFC 7636
+//! PKCE with `S256` only, RFC 7009 revocation, RFC 6750 bearer errors), and it
+//! rotates refresh tokens with reuse detection, so a client that refreshes
+//! twice with the same token loses the whole grant.
+//!
+//! Rules a client test may rely on:
+//! - `/authorize` refuses with a 400 text body (never a redirect) when the
+//!   `client_id` or `redirect_uri` is missing, repeated, unknown or not an
+//!   exact string match of a registered URI; every other error redirects with
+//!   `error`, `error_description` and `state`.
+//! - An authorization code is burned by its first presentation by its own
+//!   client, whether or not the exchange succeeds; presenting it again answers
+//!   `invalid_grant` and revokes every token issued from it.
+//! - The token and revocation endpoints accept only
+//!   `application/x-www-form-urlencoded` bodies, no query string, no repeated
+//!   parameter, and only the client authentication method the client was
+//!   registered with.
+//! - A refresh token is single use. Presenting a rotated-away refresh token
+//!   answers `invalid_grant` and revokes the whole grant (every access and
+//!   refresh token descending from the same authorization).
+//! - The token endpoint commits its decision first and then waits for the
+//!   configured delay before answering, so a client that gives up early has
+//!   still had its refresh token rotated, as with a lost response.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::serve::ListenerExt as _;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use sha2::{Digest as _, Sha256};
+use tokio::sync::oneshot;
+use url::Url;
+
+/// How a client authenticates at the token and revocation endpoints
+/// (RFC 6749 §2.3.1). The server accepts only the registered method.
+#[derive(Clone, Debug)]
+pub enum ClientAuth {
+    /// `client_secret_basic`: `Authorization: Basic base64(urlencode(id):urlencode(secret))`.
+    Basic,
+    /// `client_secret_post`: `client_id` and `client_secret` in the form body.
+    Post,
+    /// A public client: `client_id` in the form body and no secret at all.
+    None,
+}
+
+/// A client registered with the fake server.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    /// Compared as exact strings with the `redirect_uri` parameter.
+    pub redirect_uris: Vec<String>,
+    pub auth: ClientAuth,
+}
+
+impl ClientConfig {
+    /// A confidential client using `client_secret_basic`.
+    pub fn basic(client_id: &str, client_secret: &str, redirect_uri: &str) -> Self {
+        Self {
+            client_id: client_id.to_owned(),
+            client_secret: Some(client_secret.to_owned()),
+            redirect_uris: vec![redirect_uri.to_owned()],
+            auth: ClientAuth::Basic,
+        }
+    }
+
+    /// A confidential client using `client_secret_post`.
+    pub fn post(client_id: &str, client_secret: &str, redirect_uri: &str) -> Self {
+        Self {
+            auth: ClientAuth::Post,
+            ..Self::basic(client_id, client_secret, redirect_uri)
+        }
+    }
+
+    /// A public client (PKCE only, no secret).
+    pub fn public(client_id: &str, redirect_uri: &str) -> Self {
+        Self {
+            client_id: client_id.to_owned(),
+            client_secret: None,
+            redirect_uris: vec![redirect_uri.to_owned()],
+            auth: ClientAuth::None,
+        }
+    }
+}
+
+/// What the server has received, for assertions about how often a client
+/// talked to it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// `GET /authorize` requests, valid or not.
+    pub authorize: usize,
+    /// Token requests with `grant_type=authorization_code`, valid or not.
+    pub code_exchanges: usize,
+    /// Token requests with `grant_type=refresh_token`, valid or not.
+    pub refreshes: usize,
+    /// Refresh requests that issued new tokens.
+    pub refresh_successes: usize,
+    /// Token responses with `error=invalid_grant`.
+    pub invalid_grants: usize,
+    /// `POST /revoke` requests, valid or not.
+    pub revocations: usize,
+    /// `GET /userinfo` requests, valid or not.
+    pub userinfo: usize,
+    /// Every POST to the token endpoint, including injected failures (which
+    /// are counted only here).
+    pub token_requests: usize,
+}
+
+/// A running fake authorization server on `127.0.0.1`.
+///
+/// Cloning gives another handle to the same server; the server shuts down
+/// when the last handle is dropped.
+#[derive(Clone)]
+pub struct FakeOAuthServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    http: reqwest::Client,
+    shutdown: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let sender = self
+            .shutdown
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(sender) = sender {
+            // The server task may already be gone with its runtime.
+            let _ = sender.send(());
+        }
+    }
+}
+
+impl fmt::Debug for FakeOAuthServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeOAuthServer")
+            .field("url", &self.url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeOAuthServer {
+    /// Starts a server on `127.0.0.1` and a free port.
+    ///
+    /// # Panics
+    /// When the loopback socket cannot be bound; use [`Self::try_start`] to
+    /// handle that.
+    #[allow(
+        clippy::expect_used,
+        reason = "test support: the fixed signature has no error path"
+    )]
+    pub async fn start() -> FakeOAuthServer {
+        Self::try_start()
+            .await
+            .expect("cannot start the fake OAuth server on 127.0.0.1")
+    }
+
+    /// Starts a server on `127.0.0.1` and a free port.
+    pub async fn try_start() -> std::io::Result<FakeOAuthServer> {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        // Without TCP_NODELAY, small keep-alive responses stall ~40 ms on
+        // Nagle's algorithm meeting delayed ACKs.
+        let listener = listener.tap_io(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::warn!(%error, "fake OAuth server: cannot set TCP_NODELAY");
+            }
+        });
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(std::io::Error::other)?;
+        let shared = Arc::new(Shared::default());
+        let app = Router::new()
+            .route("/authorize", get(authorize_handler))
+            .route("/token", post(token_handler))
+            .route("/revoke", post(revoke_handler))
+            .route("/userinfo", get(userinfo_handler))
+            .with_state(Arc::clone(&shared));
+        let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = shutdown_rx.await;
+            });
+            if let Err(error) = serve.await {
+                tracing::warn!(%error, "fake OAuth server stopped with an error");
+            }
+        });
+        Ok(FakeOAuthServer {
+            inner: Arc::new(Inner {
+                addr,
+                shared,
+                http,
+                shutdown: Mutex::new(Some(shutdown_tx)),
+            }),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.inner.addr)
+    }
+
+    pub fn authorize_url(&self) -> String {
+        format!("{}/authorize", self.url())
+    }
+
+    pub fn token_url(&self) -> String {
+        format!("{}/token", self.url())
+    }
+
+    pub fn revocation_url(&self) -> String {
+        format!("{}/revoke", self.url())
+    }
+
+    pub fn userinfo_url(&self) -> String {
+        format!("{}/userinfo", self.url())
+    }
+
+    /// Registers a client, replacing any client with the same id.
+    pub fn register_client(&self, c: ClientConfig) {
+        self.state().clients.insert(c.client_id.clone(), c);
+    }
+
+    /// The `expires_in` (and real lifetime) of access tokens issued from now
+    /// on; zero issues tokens that are already expired. Default 3600 s.
+    pub fn set_access_token_lifetime(&self, d: Duration) {
+        self.state().settings.access_token_lifetime = d;
+    }
+
+    /// How long new authorization codes stay valid. Default 60 s.
+    pub fn set_code_lifetime(&self, d: Duration) {
+        self.state().settings.code_lifetime = d;
+    }
+
+    /// Partial consent: the user grants only these scopes (intersected with
+    /// the requested ones). `None` grants what was requested.
+    pub fn set_granted_scopes(&self, scopes: Option<Vec<String>>) {
+        self.state().settings.granted_scopes = scopes;
+    }
+
+    /// The next valid authorization request is denied by the user: it
+    /// redirects with `error=access_denied&state=...`.
+    pub fn deny_next_authorization(&self) {
+        self.state().settings.deny_next = true;
+    }
+
+    /// The next `n` token-endpoint requests answer `status` with a plain-text
+    /// body, without looking at the request (as a proxy in front of the
+    /// server would). An invalid status code becomes 500.
+    pub fn fail_next_token_requests(&self, n: usize, status: u16) {
+        let mut state = self.state();
+        state.settings.fail_next = n;
+        state.settings.fail_status =
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    /// Every token-endpoint answer (including injected failures) waits `d`
+    /// after the request has been processed.
+    pub fn set_token_delay(&self, d: Duration) {
+        self.state().settings.token_delay = d;
+    }
+
+    /// Every access token issued so far is expired from now on.
+    pub fn expire_access_tokens(&self) {
+        let now = Instant::now();
+        for token in self.state().access_tokens.values_mut() {
+            token.expires_at = token.expires_at.min(now);
+        }
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.state().counters.clone()
+    }
+
+    /// Every access token, refresh token and authorization code ever issued,
+    /// in issue order.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.state().issued.clone()
+    }
+
+    /// Whether `token` is an access token that `/userinfo` would accept now,
+    /// or a refresh token that the token endpoint would accept now.
+    pub fn is_active(&self, token: &str) -> bool {
+        let state = self.state();
+        if let Some(access) = state.access_tokens.get(token) {
+            return state.access_token_problem(access).is_none();
+        }
+        state
+            .refresh_tokens
+            .get(token)
+            .is_some_and(|refresh| !refresh.rotated && !state.family_revoked(refresh.family))
+    }
+
+    /// Plays the user's browser with automatic consent: GETs
+    /// `authorization_url` without following redirects and returns the
+    /// `Location` it redirects to (the callback URL with `code` and `state`,
+    /// or with `error`). Fails with the server's text when it refuses to
+    /// redirect, and refuses URLs that are not this server's `/authorize`.
+    pub async fn approve(&self, authorization_url: &str) -> Result<Url, String> {
+        let url =
+            Url::parse(authorization_url).map_err(|e| format!("invalid authorization URL: {e}"))?;
+        let expected = self.authorize_url();
+        let without_query = &url.as_str()[..url.as_str().find('?').unwrap_or(url.as_str().len())];
+        if without_query != expected {
+            return Err(format!(
+                "authorization URL does not point at this server's {expected}"
+            ));
+        }
+        let response = self
+            .inner
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| format!("authorization request failed: {e}"))?;
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if status.is_redirection() {
+            let location = location.ok_or_else(|| format!("HTTP {status} without Location"))?;
+            return Url::parse(&location).map_err(|e| format!("invalid Location {location}: {e}"));
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(format!("HTTP {}: {body}", status.as_u16()))
+    }
+
+    fn state(&self) -> MutexGuard<'_, AuthState> {
+        self.inner.shared.lock()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// State
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<AuthState>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, AuthState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+struct Settings {
+    access_token_lifetime: Duration,
+    code_lifetime: Duration,
+    granted_scopes: Option<Vec<String>>,
+    deny_next: bool,
+    fail_next: usize,
+    fail_status: StatusCode,
+    token_delay: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            access_token_lifetime: Duration::from_secs(3600),
+            code_lifetime: Duration::from_secs(60),
+            granted_scopes: None,
+            deny_next: false,
+            fail_next: 0,
+            fail_status: StatusCode::SERVICE_UNAVAILABLE,
+            token_delay: Duration::ZERO,
+        }
+    }
+}
+
+struct CodeGrant {
+    client_id: String,
+    redirect_uri: String,
+    challenge: String,
+    scopes: Vec<String>,
+    subject: String,
+    expires_at: Instant,
+    used: bool,
+    /// The grant created by the successful exchange of this code.
+    family: Option<usize>,
+}
+
+/// One authorization: every token descending from one code exchange.
+struct Family {
+    client_id: String,
+    subject: String,
+    scopes: Vec<String>,
+    revoked: bool,
+}
+
+struct AccessToken {
+    family: usize,
+    scopes: Vec<String>,
+    expires_at: Instant,
+    revoked: bool,
+}
+
+struct RefreshToken {
+    family: usize,
+    rotated: bool,
+}
+
+#[derive(Default)]
+struct AuthState {
+    clients: HashMap<String, ClientConfig>,
+    codes: HashMap<String, CodeGrant>,
+    families: Vec<Family>,
+    access_tokens: HashMap<String, AccessToken>,
+    refresh_tokens: HashMap<String, RefreshToken>,
+    issued: Vec<String>,
+    counters: Counters,
+    settings: Settings,
+}
+
+// ---------------------------------------------------------------------------
+// Handlers: thin async shells; the decisions are made under the lock by
+// synchronous methods, and the lock is never held across an await.
+
+async fn authorize_handler(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let outcome = shared.lock().authorize(query.as_deref().unwrap_or(""));
+    let mut response = match outcome {
+        Ok(location) => match HeaderValue::from_str(location.as_str()) {
+            Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+            Err(_) => (StatusCode::BAD_REQUEST, "unencodable redirect").into_response(),
+        },
+        Err(refusal) => (StatusCode::BAD_REQUEST, refusal).into_response(),
+    };
+    no_store(&mut response);
+    response
+}
+
+async fn token_handler(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let (response, delay) = {
+        let mut state = shared.lock();
+        state.counters.token_requests += 1;
+        let response = if state.settings.fail_next > 0 {
+            state.settings.fail_next -= 1;
+            let status = state.settings.fail_status;
+            (
+                status,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                format!("{status}: injected failure"),
+            )
+                .into_response()
+        } else {
+            match state.token(&headers, query.as_deref(), &body) {
+                Ok(response) => response,
+                Err(error) => {
+                    if error.error == "invalid_grant" {
+                        state.counters.invalid_grants += 1;
+                    }
+                    error.into_response()
+                }
+            }
+        };
+        (response, state.settings.token_delay)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    response
+}
+
+async fn revoke_handler(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    match shared.lock().revoke(&headers, query.as_deref(), &body) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn userinfo_handler(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    shared.lock().userinfo(&headers)
+}
+
+impl AuthState {
+    /// Decides an authorization request: `Ok` is where to redirect the
+    /// browser, `Err` a refusal shown to the user (never a redirect).
+    fn authorize(&mut self, query: &str) -> Result<Url, String> {
+        self.counters.authorize += 1;
+        let params = Params::parse(query.as_bytes());
+
+        // RFC 6749 §4.1.2.1: without a trusted client and redirect URI the
+        // server must not redirect.
+        let client_id = params.single_for_refusal("client_id")?;
+        let client = self
+            .clients
+            .get(client_id)
+            .ok_or_else(|| format!("unknown client_id {client_id:?}"))?;
+        let redirect_uri = params.single_for_refusal("redirect_uri")?;
+        if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+            return Err(format!(
+                "redirect_uri {redirect_uri:?} is not registered for client {client_id:?}"
+            ));
+        }
+        let mut callback = Url::parse(redirect_uri)
+            .map_err(|e| format!("registered redirect_uri is not a URL: {e}"))?;
+        let client_id = client_id.to_owned();
+        let redirect_uri = redirect_uri.to_owned();
+        let state = match params.count("state") {
+            1 => params.get("state").map(str::to_owned),
+            _ => None,
+        };
+        let redirect_error = |mut callback: Url, error: &str, description: &str| {
+            {
+                let mut pairs = callback.query_pairs_mut();
+                pairs.append_pair("error", error);
+                pairs.append_pair("error_description", description);
+                if let Some(state) = &state {
+                    pairs.append_pair("state", state);
+                }
+            }
+            callback
+        };
+
+        if let Some(name) = params.first_repeated() {
+            let description = format!("parameter {name} is repeated");
+            return Ok(redirect_error(callback, "invalid_request", &description));
+        }
+        match params.get("response_type") {
+            None => {
+                return Ok(redirect_error(
+                    callback,
+                    "invalid_request",
+                    "response_type is required",
+                ));
+            }
+            Some("code") => {}
+            Some(_) => {
+                return Ok(redirect_error(
+                    callback,
+                    "unsupported_response_type",
+                    "only response_type=code is supported",
+                ));
+            }
+        }
+        let Some(state) = state.clone() else {
+            return Ok(redirect_error(
+                callback,
+                "invalid_request",
+                "state is required",
+            ));
+        };
+        match params.get("code_challenge_method") {
+            Some("S256") => {}
+            None => {
+                return Ok(redirect_error(
+                    callback,
+                    "invalid_request",
+                    "PKCE is required: code_challenge_method=S256",
+                ));
+            }
+            Some(_) => {
+                return Ok(redirect_error(
+                    callback,
+                    "invalid_request",
+                    "transform algorithm not supported: only S256",
+                ));
+            }
+        }
+        let Some(challenge) = params.get("code_challenge") else {
+            return Ok(redirect_error(
+                callback,
+                "invalid_request",
+                "code_challenge is required",
+            ));
+        };
+        if !is_s256_challenge(challenge) {
+            return Ok(redirect_error(
+                callback,
+                "invalid_request",
+                "code_challenge is not a BASE64URL-encoded SHA-256 digest",
+            ));
+        }
+        let requested = match params.get("scope").map(parse_scope).transpose() {
+            Ok(scopes) => scopes.unwrap_or_default(),
+            Err(description) => {
+                return Ok(redirect_error(callback, "invalid_scope", &description));
+            }
+        };
+        if std::mem::take(&mut self.settings.deny_next) {
+            return Ok(redirect_error(
+                callback,
+                "access_denied",
+                "the user denied the request",
+            ));
+        }
+        let scopes = match &self.settings.granted_scopes {
+            Some(allowed) => requested
+                .into_iter()
+                .filter(|s| allowed.contains(s))
+                .collect(),
+            None => requested,
+        };
+        let subject = params.get("login_hint").unwrap_or("user-1").to_owned();
+        let code = new_secret("code");
+        self.issued.push(code.clone());
+        self.codes.insert(
+            code.clone(),
+            CodeGrant {
+                client_id,
+                redirect_uri,
+                challenge: challenge.to_owned(),
+                scopes,
+                subject,
+                expires_at: Instant::now() + self.settings.code_lifetime,
+                used: false,
+                family: None,
+            },
+        );
+        callback
+            .query_pairs_mut()
+            .append_pair("code", &code)
+            .append_pair("state", &state);
+        Ok(callback)
+    }
+
+    fn token(
+        &mut self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Result<Response, OAuthError> {
+        let params = form_params(headers, query, body)?;
+        let grant_type = params.get("grant_type");
+        match grant_type {
+            Some("authorization_code") => self.counters.code_exchanges += 1,
+            Some("refresh_token") => self.counters.refreshes += 1,
+            _ => {}
+        }
+        let client = self.authenticate_client(headers, &params)?;
+        match grant_type {
+            Some("authorization_code") => self.exchange_code(&client, &params),
+            Some("refresh_token") => {
+                let response = self.refresh(&client, &params)?;
+                self.counters.refresh_successes += 1;
+                Ok(response)
+            }
+            Some(other) => Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                format!("grant_type {other:?} is not supported"),
+            )),
+            None => Err(OAuthError::invalid_request("grant_type is required")),
+        }
+    }
+
+    /// RFC 6749 §2.3.1 with exactly the client's registered method.
+    fn authenticate_client(
+        &self,
+        headers: &HeaderMap,
+        params: &Params,
+    ) -> Result<ClientConfig, OAuthError> {
+        let mut authorizations = headers.get_all(header::AUTHORIZATION).iter();
+        let authorization = authorizations.next();
+        if authorizations.next().is_some() {
+            return Err(OAuthError::invalid_request(
+                "Authorization header is repeated",
+            ));
+        }
+        let basic = authorization.map(parse_basic).transpose()?;
+        let body_id = params.get("client_id");
+        let body_secret = params.get("client_secret");
+        if basic.is_some() && body_secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                "more than one client authentication method used",
+            ));
+        }
+        let tried_basic = basic.is_some();
+        let client_id = match (&basic, body_id) {
+            (Some((id, _)), Some(body_id)) if id != body_id => {
+                return Err(OAuthError::invalid_client(
+                    "client_id in the body differs from the Basic credentials",
+                    true,
+                ));
+            }
+            (Some((id, _)), _) => id.as_str(),
+            (None, Some(body_id)) => body_id,
+            (None, None) => {
+                return Err(OAuthError::invalid_client(
+                    "client authentication required",
+                    false,
+                ));
+            }
+        };
+        let Some(client) = self.clients.get(client_id) else {
+            return Err(OAuthError::invalid_client("unknown client", tried_basic));
+        };
+        let secret_matches =
+            |given: &str| client.client_secret.as_deref().is_some_and(|s| s == given);
+        match client.auth {
+            ClientAuth::Basic => match &basic {
+                Some((_, secret)) if secret_matches(secret) => Ok(client.clone()),
+                Some(_) => Err(OAuthError::invalid_client("wrong client secret", true)),
+                None => Err(OAuthError::invalid_client(
+                    "this client must authenticate with HTTP Basic (client_secret_basic)",
+                    true,
+                )),
+            },
+            ClientAuth::Post => {
+                if tried_basic {
+                    return Err(OAuthError::invalid_client(
+                        "this client must authenticate with client_secret_post, not HTTP Basic",
+                        true,
+                    ));
+                }
+                match body_secret {
+                    Some(secret) if secret_matches(secret) => Ok(client.clone()),
+                    Some(_) => Err(OAuthError::invalid_client("wrong client secret", false)),
+                    None => Err(OAuthError::invalid_client(
+                        "client_secret is required in the body (client_secret_post)",
+                        false,
+                    )),
+                }
+            }
+            ClientAuth::None => {
+                if tried_basic || body_secret.is_some() {
+                    return Err(OAuthError::invalid_client(
+                        "a public client must not send a client secret",
+                        tried_basic,
+                    ));
+                }
+                Ok(client.clone())
+            }
+        }
+    }
+
+    /// RFC 6749 §4.1.3 and RFC 7636 §4.6.
+    fn exchange_code(
+        &mut self,
+        client: &ClientConfig,
+        params: &Params,
+    ) -> Result<Response, OAuthError> {
+        let code = params.required("code")?;
+        let redirect_uri = params.required("redirect_uri")?;
+        let verifier = params.required("code_verifier")?;
+        if !is_valid_verifier(verifier) {
+            return Err(OAuthError::invalid_request(
+                "code_verifier must be 43-128 characters of [A-Za-z0-9-._~]",
+            ));
+        }
+        let Some(grant) = self.codes.get_mut(code) else {
+            return Err(OAuthError::invalid_grant("unknown authorization code"));
+        };
+        if grant.client_id != client.client_id {
+            return Err(OAuthError::invalid_grant(
+                "authorization code was issued to another client",
+            ));
+        }
+        if std::mem::replace(&mut grant.used, true) {
+            let family = grant.family;
+            if let Some(family) = family {
+                self.revoke_family(family);
+            }
+            return Err(OAuthError::invalid_grant(
+                "authorization code already used; tokens issued from it are revoked",
+            ));
+        }
+        if Instant::now() >= grant.expires_at {
+            return Err(OAuthError::invalid_grant("authorization code expired"));
+        }
+        if grant.redirect_uri != redirect_uri {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri differs from the authorization request",
+            ));
+        }
+        if s256(verifier) != grant.challenge {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier does not match the code_challenge",
+            ));
+        }
+        let family = self.families.len();
+        grant.family = Some(family);
+        let scopes = grant.scopes.clone();
+        self.families.push(Family {
+            client_id: grant.client_id.clone(),
+            subject: grant.subject.clone(),
+            scopes: scopes.clone(),
+            revoked: false,
+        });
+        Ok(self.issue_tokens(family, scopes))
+    }
+
+    /// RFC 6749 §6 with refresh token rotation and reuse detection.
+    fn refresh(&mut self, client: &ClientConfig, params: &Params) -> Result<Response, OAuthError> {
+        let presented = params.required("refresh_token")?;
+        let requested =
+            params
+                .get("scope")
+                .map(parse_scope)
+                .transpose()
+                .map_err(|description| {
+                    OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
+                })?;
+        let Some(token) = self.refresh_tokens.get(presented) else {
+            return Err(OAuthError::invalid_grant("unknown refresh token"));
+        };
+        let family_id = token.family;
+        let rotated = token.rotated;
+        let Some(family) = self.families.get(family_id) else {
+            return Err(OAuthError::invalid_grant("unknown refresh token"));
+        };
+        if family.client_id != client.client_id {
+            return Err(OAuthError::invalid_grant(
+                "refresh token was issued to another client",
+            ));
+        }
+        if rotated {
+            self.revoke_family(family_id);
+            return Err(OAuthError::invalid_grant(
+                "refresh token already used; the whole grant is revoked",
+            ));
+        }
+        if family.revoked {
+            return Err(OAuthError::invalid_grant("refresh token revoked"));
+        }
+        let scopes = match requested {
+            Some(requested) => {
+                if let Some(extra) = requested.iter().find(|s| !family.scopes.contains(s)) {
+                    return Err(OAuthError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_scope",
+                        format!("scope {extra:?} exceeds the original grant"),
+                    ));
+                }
+                requested
+            }
+            None => family.scopes.clone(),
+        };
+        if let Some(token) = self.refresh_tokens.get_mut(presented) {
+            token.rotated = true;
+        }
+        Ok(self.issue_tokens(family_id, scopes))
+    }
+
+    fn issue_tokens(&mut self, family: usize, scopes: Vec<String>) -> Response {
+        let lifetime = self.settings.access_token_lifetime;
+        let access_token = new_secret("at");
+        let refresh_token = new_secret("rt");
+        self.issued.push(access_token.clone());
+        self.issued.push(refresh_token.clone());
+        self.access_tokens.insert(
+            access_token.clone(),
+            AccessToken {
+                family,
+                scopes: scopes.clone(),
+                expires_at: Instant::now() + lifetime,
+                revoked: false,
+            },
+        );
+        self.refresh_tokens.insert(
+            refresh_token.clone(),
+            RefreshToken {
+                family,
+                rotated: false,
+            },
+        );
+        let mut body = serde_json::json!({
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": lifetime.as_secs(),
+            "refresh_token": refresh_token,
+        });
+        if !scopes.is_empty() {
+            body["scope"] = serde_json::Value::String(scopes.join(" "));
+        }
+        let mut response = (StatusCode::OK, axum::Json(body)).into_response();
+        no_store(&mut response);
+        response
+    }
+
+    fn revoke_family(&mut self, family: usize) {
+        if let Some(family) = self.families.get_mut(family) {
+            family.revoked = true;
+        }
+    }
+
+    fn family_revoked(&self, family: usize) -> bool {
+        self.families.get(family).is_none_or(|f| f.revoked)
+    }
+
+    /// RFC 7009 §2.1.
+    fn revoke(
+        &mut self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), OAuthError> {
+        self.counters.revocations += 1;
+        let params = form_params(headers, query, body)?;
+        let client = self.authenticate_client(headers, &params)?;
+        let token = params.required("token")?;
+        // The token_type_hint only speeds up a real server's look-up; an
+        // invalid hint is ignored (RFC 7009 §2.1).
+        let owner = |state: &Self, family: usize| {
+            state
+                .families
+                .get(family)
+                .is_some_and(|f| f.client_id == client.client_id)
+        };
+        let not_owner = || OAuthError::invalid_request("the token was issued to another client");
+        if let Some(family) = self.access_tokens.get(token).map(|t| t.family) {
+            if !owner(self, family) {
+                return Err(not_owner());
+            }
+            if let Some(access) = self.access_tokens.get_mut(token) {
+                access.revoked = true;
+            }
+        } else if let Some(family) = self.refresh_tokens.get(token).map(|t| t.family) {
+            if !owner(self, family) {
+                return Err(not_owner());
+            }
+            self.revoke_family(family);
+        }
+        Ok(())
+    }
+
+    /// Why an access token is not accepted, if it is not.
+    fn access_token_problem(&self, token: &AccessToken) -> Option<&'static str> {
+        if token.revoked || self.family_revoked(token.family) {
+            Some("The access token was revoked")
+        } else if Instant::now() >= token.expires_at {
+            Some("The access token expired")
+        } else {
+            None
+        }
+    }
+
+    /// RFC 6750 §2.1 and §3.
+    fn userinfo(&mut self, headers: &HeaderMap) -> Response {
+        self.counters.userinfo += 1;
+        let mut authorizations = headers.get_all(header::AUTHORIZATION).iter();
+        let (Some(authorization), None) = (authorizations.next(), authorizations.next()) else {
+            if headers.contains_key(header::AUTHORIZATION) {
+                return bearer_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "Authorization header is repeated",
+                );
+            }
+            return bearer_challenge();
+        };
+        let Some((scheme, token)) = authorization
+            .to_str()
+            .ok()
+            .and_then(|value| value.split_once(' '))
+        else {
+            return bearer_challenge();
+        };
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return bearer_challenge();
+        }
+        if token.is_empty() || token.contains(char::is_whitespace) {
+            return bearer_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "malformed bearer token",
+            );
+        }
+        let Some(access) = self.access_tokens.get(token) else {
+            return bearer_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "The access token is unknown",
+            );
+        };
+        if let Some(problem) = self.access_token_problem(access) {
+            return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", problem);
+        }
+        let Some(family) = self.families.get(access.family) else {
+            return bearer_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "The access token is unknown",
+            );
+        };
+        let body = serde_json::json!({
+            "sub": family.subject,
+            "email": format!("{}@example.test", family.subject),
+            "scopes": access.scopes,
+            "client_id": family.client_id,
+        });
+        (StatusCode::OK, axum::Json(body)).into_response()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Errors and helpers
+
+/// An RFC 6749 §5.2 error response.
+struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+    /// Send `WWW-Authenticate: Basic` (the client tried, or must use, HTTP Basic).
+    basic_challenge: bool,
+}
+
+impl OAuthError {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            error,
+            description: description.into(),
+            basic_challenge: false,
+        }
+    }
+
+    fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
+    }
+
+    fn invalid_client(description: impl Into<String>, basic_challenge: bool) -> Self {
+        Self {
+            basic_challenge,
+            ..Self::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": self.error,
+            "error_description": self.description,
+        });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        no_store(&mut response);
+        if self.basic_challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"fake\""),
+            );
+        }
+        response
+    }
+}
+
+fn no_store(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// 401 for a request without (usable) credentials: no error code
+/// (RFC 6750 §3.1).
+fn bearer_challenge() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"fake\""),
+        )],
+    )
+        .into_response()
+}
+
+fn bearer_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let challenge = format!("Bearer error=\"{error}\", error_description=\"{description}\"");
+    let mut response = (
+        status,
+        axum::Json(serde_json::json!({ "error": error, "error_description": description })),
+    )
+        .into_response();
+    if let Ok(challenge) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge);
+    }
+    response
+}
+
+/// Form parameters in decoding order, repeats kept so they can be refused.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(raw: &[u8]) -> Self {
+        Self(
+            url::form_urlencoded::parse(raw)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    fn count(&self, name: &str) -> usize {
+        self.0.iter().filter(|(k, _)| k == name).count()
+    }
+
+    /// The value of `name`; an empty value counts as absent (RFC 6749 §3.1).
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &str) -> Result<&str, OAuthError> {
+        self.get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
+    }
+
+    fn single_for_refusal(&self, name: &str) -> Result<&str, String> {
+        match self.count(name) {
+            0 => Err(format!("{name} is required")),
+            1 => self.get(name).ok_or_else(|| format!("{name} is required")),
+            _ => Err(format!("{name} is repeated")),
+        }
+    }
+
+    fn first_repeated(&self) -> Option<&str> {
+        self.0
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .find(|name| self.count(name) > 1)
+    }
+}
+
+/// The form body of a token or revocation request (RFC 6749 §3.2, §2.3.1:
+/// a form body, parameters not repeated, nothing in the query string).
+fn form_params(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<Params, OAuthError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| {
+            media
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return Err(OAuthError::invalid_request(
+            "Content-Type must be application/x-www-form-urlencoded",
+        ));
+    }
+    if query.is_some_and(|q| !q.is_empty()) {
+        return Err(OAuthError::invalid_request(
+            "parameters must be sent in the request body, not the URI",
+        ));
+    }
+    let params = Params::parse(body);
+    if let Some(name) = params.first_repeated() {
+        return Err(OAuthError::invalid_request(format!(
+            "parameter {name} is repeated"
+        )));
+    }
+    Ok(params)
+}
+
+/// Decodes `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
+fn parse_basic(value: &HeaderValue) -> Result<(String, String), OAuthError> {
+    let bad = |what: &str| {
+        OAuthError::invalid_client(format!("malformed Basic credentials: {what}"), true)
+    };
+    let value = value.to_str().map_err(|_| bad("not ASCII"))?;
+    let (scheme, encoded) = value.split_once(' ').ok_or_else(|| bad("no scheme"))?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(OAuthError::invalid_client(
+            format!("unsupported authentication scheme {scheme:?}"),
+            true,
+        ));
+    }
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| bad("not base64"))?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad("not UTF-8"))?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(|| bad("no colon"))?;
+    let id = form_decode(id).ok_or_else(|| bad("client id is not form-urlencoded"))?;
+    let secret = form_decode(secret).ok_or_else(|| bad("secret is not form-urlencoded"))?;
+    Ok((id, secret))
+}
+
+/// Strict `application/x-www-form-urlencoded` decoding of one component.
+fn form_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Space-separated scope tokens of NQCHAR (RFC 6749 §3.3), duplicates dropped.
+fn parse_scope(raw: &str) -> Result<Vec<String>, String> {
+    let mut scopes: Vec<String> = Vec::new();
+    for token in raw.split(' ') {
+        let valid = !token.is_empty()
+            && token
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+        if !valid {
+            return Err(format!("malformed scope {raw:?}"));
+        }
+        if !scopes.iter().any(|s| s == token) {
+            scopes.push(token.to_owned());
+        }
+    }
+    Ok(scopes)
+}
+
+/// RFC 7636 §4.1: 43-128 characters of the unreserved set.
+fn is_valid_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// A SHA-256 digest in BASE64URL without padding is exactly 43 characters.
+fn is_s256_challenge(challenge: &str) -> bool {
+    challenge.len() == 43
+        && challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+}
+
+fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// 256 random bits, BASE64URL-encoded, with a prefix naming the kind.
+fn new_secret(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}",
+        URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_decode_is_strict() {
+        assert_eq!(form_decode("a%2Bb+c").as_deref(), Some("a+b c"));
+        assert_eq!(form_decode("%zz"), None);
+        assert_eq!(form_decode("%4"), None);
+        assert_eq!(form_decode("%C3%A9").as_deref(), Some("é"));
+    }
+
+    #[test]
+    fn rfc7636_appendix_b_vector() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert!(is_valid_verifier(verifier));
+        assert_eq!(
+            s256(verifier),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        assert!(is_s256_challenge(&s256(verifier)));
+    }
+
+    #[test]
+    fn scope_syntax() {
+        assert_eq!(
+            parse_scope("read write read"),
+            Ok(vec!["read".to_owned(), "write".to_owned()])
+        );
+        assert!(parse_scope("read  write").is_err());
+        assert!(parse_scope("a\"b").is_err());
+    }
+}

@@ -9,10 +9,9 @@ use oauth2::basic::{
     BasicTokenIntrospectionResponse, BasicTokenType,
 };
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
-    RequestTokenError, RevocationUrl, Scope, StandardRevocableToken, StandardTokenResponse,
-    TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
@@ -59,7 +58,7 @@ type Client = oauth2::Client<
     EndpointSet,
     EndpointNotSet,
     EndpointNotSet,
-    EndpointMaybeSet,
+    EndpointNotSet,
     EndpointSet,
 >;
 
@@ -373,17 +372,9 @@ impl OAuthEngine {
             .map_err(|e| Error::config(format!("[providers.{}].authorize_url: {e}", p.id)))?;
         let token_url = TokenUrl::new(p.spec.token_url.clone())
             .map_err(|e| Error::config(format!("[providers.{}].token_url: {e}", p.id)))?;
-        let revocation = p
-            .spec
-            .revocation_url
-            .as_ref()
-            .map(|u| RevocationUrl::new(u.clone()))
-            .transpose()
-            .map_err(|e| Error::config(format!("[providers.{}].revocation_url: {e}", p.id)))?;
         let mut client = oauth2::Client::new(ClientId::new(client_id.clone()))
             .set_auth_uri(auth_url)
-            .set_token_uri(token_url)
-            .set_revocation_url_option(revocation);
+            .set_token_uri(token_url);
         match p.spec.client_auth {
             ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost => {
                 let secret = p.client_secret.as_ref().ok_or_else(|| {
@@ -961,38 +952,90 @@ impl OAuthEngine {
         })
     }
 
+    /// RFC 7009 revocation, sent by hand: `oauth2` insists on an https
+    /// revocation URL, which rules out loopback test servers; the request is
+    /// a small form POST with the same client authentication as the token
+    /// endpoint.
     async fn revoke(&self, p: &OAuthProvider, record: &TokenRecord) -> Result<bool, Error> {
-        if p.spec.revocation_url.is_none() {
+        let Some(url) = &p.spec.revocation_url else {
             return Ok(false);
-        }
-        let client = self.client(p)?;
-        let token = match &record.refresh_token {
-            Some(rt) => {
-                StandardRevocableToken::RefreshToken(RefreshToken::new(rt.expose().to_owned()))
-            }
-            None => StandardRevocableToken::AccessToken(oauth2::AccessToken::new(
-                record.access_token.expose().to_owned(),
-            )),
         };
-        let http = &self.inner.oauth_http;
-        client
-            .revoke_token(token)
-            .map_err(|e| Error::config(format!("revocation: {e}")))?
-            .request_async(http)
+        let client_id = p
+            .client_id
+            .as_deref()
+            .ok_or_else(|| Error::config(format!("[providers.{}]: client_id is not set", p.id)))?;
+        let (token, hint) = match &record.refresh_token {
+            Some(rt) => (rt.expose(), "refresh_token"),
+            None => (record.access_token.expose(), "access_token"),
+        };
+        let mut form: Vec<(&str, &str)> = vec![("token", token), ("token_type_hint", hint)];
+        let mut req = self.inner.http.post(url);
+        match p.spec.client_auth {
+            ClientAuthMethod::ClientSecretBasic => {
+                let secret = p.client_secret.as_ref().ok_or_else(|| {
+                    Error::config(format!(
+                        "[providers.{}]: the client secret is not set",
+                        p.id
+                    ))
+                })?;
+                // RFC 6749 §2.3.1: both parts form-urlencoded first.
+                let enc = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
+                req = req.basic_auth(enc(client_id), Some(enc(secret.expose())));
+            }
+            ClientAuthMethod::ClientSecretPost => {
+                let secret = p.client_secret.as_ref().ok_or_else(|| {
+                    Error::config(format!(
+                        "[providers.{}]: the client secret is not set",
+                        p.id
+                    ))
+                })?;
+                form.push(("client_id", client_id));
+                form.push(("client_secret", secret.expose()));
+            }
+            _ => form.push(("client_id", client_id)),
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let resp = req
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
             .await
-            .map_err(|e| match e {
-                RequestTokenError::ServerResponse(r) => Error::new(
-                    ErrorKind::Provider,
-                    format!("revocation refused: {}", sanitize(r.error().as_ref())),
-                ),
-                RequestTokenError::Request(h) => transient_error(&p.id, &h),
-                RequestTokenError::Parse(..) => Error::new(
-                    ErrorKind::Provider,
-                    "revocation endpoint answered something unreadable",
-                ),
-                RequestTokenError::Other(o) => Error::new(ErrorKind::Provider, sanitize(&o)),
+            .map_err(|e| {
+                let e = e.without_url();
+                Error::new(
+                    if e.is_timeout() {
+                        ErrorKind::Timeout
+                    } else {
+                        ErrorKind::Unavailable
+                    },
+                    format!("revocation request to `{}` failed: {e}", p.id),
+                )
+                .with_provider(&p.id)
             })?;
-        Ok(true)
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(true);
+        }
+        Err(Error::new(
+            if status.is_server_error() || status.as_u16() == 429 {
+                ErrorKind::Unavailable
+            } else {
+                ErrorKind::Provider
+            },
+            format!(
+                "revocation endpoint of `{}` answered HTTP {}",
+                p.id,
+                status.as_u16()
+            ),
+        )
+        .with_provider(&p.id))
     }
 
     /// Calls the provider's userinfo endpoint with a valid token, refreshing

@@ -1,0 +1,13 @@
+//! The integration tests of connector-testkit, one binary.
+
+// Helpers outside `#[test]` functions unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod oauth_authorize;
+mod oauth_client_auth;
+mod oauth_code_exchange;
+mod oauth_faults;
+mod oauth_refresh;
+mod oauth_revoke;
+mod oauth_userinfo;

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Every check and every test of the workspace: formatting, clippy with
+# warnings denied, unit, integration and doc tests.
+# Installs what the tests need when it is missing (redis-server and
+# redis-cli from Debian's packages), so it works on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need_apt[*]} with apt-get ..." >&2
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
+fi
+# A package install may start a system redis on 6379; our tests never use it
+# (the harness spawns its own servers on free loopback ports).
+
+for component in rustfmt clippy; do
+  if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+    rustup component add "$component"
+  fi
+done
+
+echo "test.sh: cargo fmt --check" >&2
+cargo fmt --all --check
+echo "test.sh: cargo clippy" >&2
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "test.sh: cargo test (unit, integration, doc)" >&2
+cargo test --workspace --locked

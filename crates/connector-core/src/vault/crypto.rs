@@ -114,8 +114,7 @@ impl Keyring {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let (ring, spec) = Keyring::generate("k1")?;
                 if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| Error::store(format!("creating {}: {e}", dir.display())))?;
+                    create_private_dir(dir)?;
                 }
                 write_private(path, spec.as_bytes())?;
                 Ok(ring)
@@ -183,6 +182,24 @@ impl Keyring {
                 )
             })
     }
+}
+
+/// Creates `dir` and its missing parents, each readable only by its owner
+/// (mode 0700 on Unix); existing directories are left as they are.
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), Error> {
+    if dir.as_os_str().is_empty() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(|e| Error::store(format!("creating {}: {e}", dir.display())))
 }
 
 /// Writes `bytes` to a new file at `path` readable only by its owner.

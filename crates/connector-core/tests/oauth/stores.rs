@@ -12,7 +12,10 @@ use crate::common::{bounded, contains, keyring};
 
 async fn redis_vault(server: &RedisServer, spec: &str) -> Vault {
     let store = RedisStore::open(&server.url(), "cx-test").await.unwrap();
-    Vault::new(Arc::new(store), connector_core::vault::Keyring::parse(spec).unwrap())
+    Vault::new(
+        Arc::new(store),
+        connector_core::vault::Keyring::parse(spec).unwrap(),
+    )
 }
 
 #[tokio::test]
@@ -71,11 +74,19 @@ async fn tokens_never_appear_in_redis_or_the_embedded_file() {
     // Every value in Redis, raw.
     let client = redis::Client::open(server.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut conn).await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     assert!(keys.len() >= 3, "{keys:?}");
     let mut raw = Vec::new();
     for k in &keys {
-        let dump: Vec<u8> = redis::cmd("DUMP").arg(k).query_async(&mut conn).await.unwrap();
+        let dump: Vec<u8> = redis::cmd("DUMP")
+            .arg(k)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
         raw.extend_from_slice(&dump);
         raw.extend_from_slice(k.as_bytes());
     }
@@ -84,8 +95,14 @@ async fn tokens_never_appear_in_redis_or_the_embedded_file() {
     let secrets = fake.issued_secrets();
     assert!(secrets.len() >= 8);
     for s in &secrets {
-        assert!(!contains(&raw, s.as_bytes()), "a token is readable in Redis");
-        assert!(!contains(&file, s.as_bytes()), "a token is readable in the embedded file");
+        assert!(
+            !contains(&raw, s.as_bytes()),
+            "a token is readable in Redis"
+        );
+        assert!(
+            !contains(&file, s.as_bytes()),
+            "a token is readable in the embedded file"
+        );
     }
 }
 

@@ -1,0 +1,5 @@
+//! The `connectors` binary, run as a user runs it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cli;
+mod tidy;

@@ -72,23 +72,28 @@ pub async fn connect(engine: &OAuthEngine, fake: &FakeOAuthServer, user: &str) -
     engine.handle_callback(&params, Some(user)).await.unwrap()
 }
 
-/// Captures every log line of the current thread, at every level.
+/// Captures every log line of this test binary, at every level: one global
+/// subscriber (thread-local ones lose events to tracing's global callsite
+/// interest cache when tests run in parallel).
 #[derive(Clone, Default)]
 pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
 
 impl LogCapture {
-    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        let guard = tracing::subscriber::set_default(subscriber);
-        // Callsites first hit by other test threads (with no subscriber)
-        // cached "never"; make them ask again.
-        tracing::callsite::rebuild_interest_cache();
-        guard
+    pub fn global() -> LogCapture {
+        static CAPTURE: std::sync::OnceLock<LogCapture> = std::sync::OnceLock::new();
+        CAPTURE
+            .get_or_init(|| {
+                let capture = LogCapture::default();
+                let writer = capture.clone();
+                let subscriber = tracing_subscriber::fmt()
+                    .with_max_level(tracing::Level::TRACE)
+                    .with_writer(move || writer.clone())
+                    .with_ansi(false)
+                    .finish();
+                tracing::subscriber::set_global_default(subscriber).unwrap();
+                capture
+            })
+            .clone()
     }
 
     pub fn text(&self) -> String {

@@ -290,19 +290,17 @@ async fn connect_status_refresh_disconnect_on_the_embedded_store() {
     }
 }
 
-#[tokio::test]
-async fn connect_opens_the_browser_named_by_the_browser_variable() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = setup(&embedded_store(dir.path())).await;
-    // A "browser" that follows the authorization server's redirect back to
-    // the CLI's callback, as a person's browser does.
-    let script = dir.path().join("browser.sh");
+/// `connect` with `$BROWSER` set to a "browser" that follows the
+/// authorization server's redirect back to the CLI's callback, as a
+/// person's browser does.
+async fn connect_with_browser(s: &Setup, dir: &Path, user: &str) -> Output {
+    let script = dir.join("browser.sh");
     std::fs::write(&script, "#!/bin/sh\nexec curl -s -L -o /dev/null \"$1\"\n").unwrap();
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut cmd = command(
-        &s,
-        &["connect", "fakeidp", "--user", "bob", "--timeout", "30"],
+        s,
+        &["connect", "fakeidp", "--user", user, "--timeout", "30"],
     );
     cmd.env("BROWSER", &script);
     let child = cmd
@@ -310,14 +308,21 @@ async fn connect_opens_the_browser_named_by_the_browser_variable() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let o = tokio::time::timeout(
+    tokio::time::timeout(
         Duration::from_secs(60),
         tokio::task::spawn_blocking(move || child.wait_with_output()),
     )
     .await
     .expect("connect did not finish")
     .unwrap()
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn connect_opens_the_browser_named_by_the_browser_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(&embedded_store(dir.path())).await;
+    let o = connect_with_browser(&s, dir.path(), "bob").await;
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
     assert!(out.contains("Connected fakeidp for user bob"), "{out}");
@@ -332,28 +337,7 @@ async fn denied_consent_fails_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let s = setup(&embedded_store(dir.path())).await;
     s.fake.deny_next_authorization();
-    let script = dir.path().join("browser.sh");
-    std::fs::write(&script, "#!/bin/sh\nexec curl -s -L -o /dev/null \"$1\"\n").unwrap();
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut cmd = command(
-        &s,
-        &["connect", "fakeidp", "--user", "bob", "--timeout", "30"],
-    );
-    cmd.env("BROWSER", &script);
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let o = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::task::spawn_blocking(move || child.wait_with_output()),
-    )
-    .await
-    .expect("connect did not finish")
-    .unwrap()
-    .unwrap();
+    let o = connect_with_browser(&s, dir.path(), "bob").await;
     let (_, err) = text(&o);
     assert!(!o.status.success());
     assert!(

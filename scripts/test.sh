@@ -30,4 +30,11 @@ cargo fmt --all --check
 echo "test.sh: cargo clippy" >&2
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "test.sh: cargo test (unit, integration, doc)" >&2
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set -o pipefail
+cargo test --workspace --locked 2>&1 | tee "$log"
+# One closing line for the whole run (cargo prints one per test binary, the
+# last of which may be a crate with no doctests).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

@@ -33,7 +33,10 @@ const PREFIX: &str = "bench";
 fn realistic_record() -> TokenRecord {
     let now = now_unix();
     // A JWT-sized access token and an opaque refresh token.
-    let access = format!("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.{}.sig", "A".repeat(700));
+    let access = format!(
+        "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.{}.sig",
+        "A".repeat(700)
+    );
     let mut extra = serde_json::Map::new();
     extra.insert("team_id".into(), serde_json::json!("T0123456789"));
     extra.insert("bot_user_id".into(), serde_json::json!("U0ABCDEF12"));
@@ -80,7 +83,7 @@ async fn measure(
         let store_key = key.store_key();
         tasks.push(tokio::spawn(async move {
             let mut done = 0usize;
-            while done < per_task && (done % 256 != 0 || Instant::now() < deadline) {
+            while done < per_task && (!done.is_multiple_of(256) || Instant::now() < deadline) {
                 match which {
                     Which::Vault => {
                         let rec = vault.load_token(&key).await?;
@@ -132,26 +135,21 @@ async fn run() -> Result<(), BoxError> {
             .set_response_timeout(Some(Duration::from_secs(2))),
     )
     .await?;
-    let sealed: Vec<u8> = redis::cmd("GET").arg(&raw_key).query_async(&mut raw.clone()).await?;
+    let sealed: Vec<u8> = redis::cmd("GET")
+        .arg(&raw_key)
+        .query_async(&mut raw.clone())
+        .await?;
 
     println!("Token vault (Redis): Vault::load_token vs raw GET, same server, ConnectionManager");
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "runtime: tokio multi-thread, {} workers; {} CPUs",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "{cpus} CPUs; tokio multi-thread runtime, one worker per CPU; redis-server on the same CPUs"
     );
     println!(
         "value: {} sealed bytes; {OPS} ops per measurement (max {}s); medians of {ROUNDS} rounds (ratios: median of per-round ratios)",
         sealed.len(),
         MAX_TIME.as_secs()
     );
-    if let Ok(only) = std::env::var("BENCH_ONLY") {
-        let w = if only == "vault" { Which::Vault } else { Which::Raw };
-        let mut n = 0.0;
-        for _ in 0..100 { n += measure(w, 50, &vault, &raw, &key, &raw_key).await?; }
-        println!("{only}: {:.0}", n / 100.0);
-        return Ok(());
-    }
     for concurrency in [1usize, 50] {
         let all = [Which::Vault, Which::VaultUncached, Which::Raw];
         // Warm-up.

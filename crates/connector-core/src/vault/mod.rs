@@ -218,10 +218,11 @@ impl OpenedCache {
 
     fn put(&self, key: &TokenKey, store_key: Arc<StoreKey>, sealed: Vec<u8>, record: TokenRecord) {
         if let Ok(mut map) = self.map.lock() {
-            if map.len() >= Self::CAP && !map.contains_key(key) {
-                if let Some(victim) = map.keys().next().cloned() {
-                    map.remove(&victim);
-                }
+            if map.len() >= Self::CAP
+                && !map.contains_key(key)
+                && let Some(victim) = map.keys().next().cloned()
+            {
+                map.remove(&victim);
             }
             map.insert(
                 key.clone(),

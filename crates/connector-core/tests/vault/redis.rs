@@ -183,7 +183,14 @@ async fn a_silent_redis_times_out_promptly() {
     let v = Vault::new(Arc::new(store), keyring("k1").0);
     let k = TokenKey::new("slack", "kim", None);
     let err = expect_prompt_store_error("load from a silent redis", v.load_token(&k)).await;
-    assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
-    expect_prompt_store_error("save to a silent redis", v.save_token(&k, &record("t", "r"))).await;
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
+    expect_prompt_store_error(
+        "save to a silent redis",
+        v.save_token(&k, &record("t", "r")),
+    )
+    .await;
     holder.abort();
 }

@@ -25,20 +25,33 @@ pub struct StoreKey {
     parts: Vec<String>,
 }
 
+fn is_kept(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'+' | b'-')
+}
+
 /// Escapes one key component (see the module docs).
 pub fn escape(component: &str) -> String {
-    if component.is_empty() {
-        return "~".to_owned();
-    }
     let mut out = String::with_capacity(component.len());
-    for b in component.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'+' | b'-') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
+    escape_into(&mut out, component);
+    out
+}
+
+/// Appends the escape of `component` to `out` (what [`escape`] returns).
+pub fn escape_into(out: &mut String, component: &str) {
+    if component.is_empty() {
+        out.push('~');
+    } else if component.bytes().all(is_kept) {
+        // The common case (plain ids): one copy, no per-byte work.
+        out.push_str(component);
+    } else {
+        for b in component.bytes() {
+            if is_kept(b) {
+                out.push(b as char);
+            } else {
+                let _ = write!(out, "%{b:02X}");
+            }
         }
     }
-    out
 }
 
 /// Reverses [`escape`]; `None` for text `escape` cannot have produced.
@@ -56,7 +69,7 @@ pub fn unescape(escaped: &str) -> Option<String> {
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 3;
             }
-            b if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'+' | b'-') => {
+            b if is_kept(b) => {
                 out.push(b);
                 i += 1;
             }
@@ -104,22 +117,38 @@ impl StoreKey {
     /// The name without a deployment prefix: `ns:{user}:part:part`, or
     /// `ns:part` without a user. Encryption binds each value to this name.
     pub fn logical(&self) -> String {
-        let mut s = escape(&self.namespace);
+        let mut s = String::with_capacity(self.name_len_hint());
+        self.logical_into(&mut s);
+        s
+    }
+
+    /// Appends [`StoreKey::logical`] to `out`.
+    pub fn logical_into(&self, out: &mut String) {
+        escape_into(out, &self.namespace);
         if let Some(u) = &self.user {
-            s.push_str(":{");
-            s.push_str(&escape(u));
-            s.push('}');
+            out.push_str(":{");
+            escape_into(out, u);
+            out.push('}');
         }
         for p in &self.parts {
-            s.push(':');
-            s.push_str(&escape(p));
+            out.push(':');
+            escape_into(out, p);
         }
-        s
+    }
+
+    fn name_len_hint(&self) -> usize {
+        self.namespace.len()
+            + self.user.as_ref().map_or(0, |u| u.len() + 3)
+            + self.parts.iter().map(|p| p.len() + 1).sum::<usize>()
     }
 
     /// The full name under `prefix` (`prefix:ns:{user}:...`).
     pub fn render(&self, prefix: &str) -> String {
-        format!("{}:{}", escape(prefix), self.logical())
+        let mut s = String::with_capacity(prefix.len() + 1 + self.name_len_hint());
+        escape_into(&mut s, prefix);
+        s.push(':');
+        self.logical_into(&mut s);
+        s
     }
 
     /// The hash tag of the user (`{escaped-user}`), shared by all of one

@@ -170,6 +170,76 @@ impl TokenRecord {
 pub struct Vault {
     store: Arc<dyn TokenStore>,
     keyring: Arc<Keyring>,
+    opened: Arc<OpenedCache>,
+}
+
+/// Token records this vault already opened, by token key, with the exact
+/// sealed bytes they came from. [`Vault::load_token`] still reads the
+/// store every time (so writes by other processes are seen at once), but when
+/// the bytes are the ones already opened under that key it skips the
+/// decryption and the decoding, which otherwise cost more than the store read
+/// itself. A hit can only come from bytes that once opened under the same
+/// key (or that this vault sealed for it), so the binding of each value to
+/// its key holds. Bounded to `CAP` entries; holds nothing the process could
+/// not decrypt anyway (it has the keys).
+#[derive(Default)]
+struct OpenedCache {
+    map: std::sync::Mutex<std::collections::HashMap<TokenKey, Opened>>,
+}
+
+/// A token key's store key (built once), and the last record opened for it
+/// with the sealed bytes it came from.
+struct Opened {
+    store_key: Arc<StoreKey>,
+    sealed: Vec<u8>,
+    record: TokenRecord,
+}
+
+impl OpenedCache {
+    const CAP: usize = 1024;
+
+    /// The store key of `key`, built once.
+    fn store_key(&self, key: &TokenKey) -> Arc<StoreKey> {
+        let known = self
+            .map
+            .lock()
+            .ok()
+            .and_then(|map| map.get(key).map(|o| Arc::clone(&o.store_key)));
+        known.unwrap_or_else(|| Arc::new(key.store_key()))
+    }
+
+    fn get(&self, key: &TokenKey, sealed: &[u8]) -> Option<TokenRecord> {
+        let map = self.map.lock().ok()?;
+        match map.get(key) {
+            Some(o) if o.sealed == sealed => Some(o.record.clone()),
+            _ => None,
+        }
+    }
+
+    fn put(&self, key: &TokenKey, store_key: Arc<StoreKey>, sealed: Vec<u8>, record: TokenRecord) {
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= Self::CAP
+                && !map.contains_key(key)
+                && let Some(victim) = map.keys().next().cloned()
+            {
+                map.remove(&victim);
+            }
+            map.insert(
+                key.clone(),
+                Opened {
+                    store_key,
+                    sealed,
+                    record,
+                },
+            );
+        }
+    }
+
+    fn forget(&self, key: &TokenKey) {
+        if let Ok(mut map) = self.map.lock() {
+            map.remove(key);
+        }
+    }
 }
 
 impl fmt::Debug for Vault {
@@ -187,6 +257,7 @@ impl Vault {
         Vault {
             store,
             keyring: Arc::new(keyring),
+            opened: Arc::default(),
         }
     }
 
@@ -260,16 +331,33 @@ impl Vault {
 
     /// The token record of `key`.
     pub async fn load_token(&self, key: &TokenKey) -> Result<Option<TokenRecord>, Error> {
-        self.get_value(&key.store_key()).await
+        let store_key = self.opened.store_key(key);
+        let Some(sealed) = self.store.get(&store_key).await? else {
+            self.opened.forget(key);
+            return Ok(None);
+        };
+        if let Some(record) = self.opened.get(key, &sealed) {
+            return Ok(Some(record));
+        }
+        let record: TokenRecord = self.open(&store_key, &sealed)?;
+        self.opened.put(key, store_key, sealed, record.clone());
+        Ok(Some(record))
     }
 
     /// Stores the token record of `key`.
     pub async fn save_token(&self, key: &TokenKey, record: &TokenRecord) -> Result<(), Error> {
-        self.put_value(&key.store_key(), record, None).await
+        let store_key = self.opened.store_key(key);
+        let sealed = self.seal(&store_key, record)?;
+        // Forget first: if the write fails midway, no stale entry remains.
+        self.opened.forget(key);
+        self.store.set(&store_key, &sealed, None).await?;
+        self.opened.put(key, store_key, sealed, record.clone());
+        Ok(())
     }
 
     /// Deletes the token record of `key`.
     pub async fn delete_token(&self, key: &TokenKey) -> Result<bool, Error> {
+        self.opened.forget(key);
         self.store.delete(&key.store_key()).await
     }
 

@@ -37,7 +37,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Each response from Redis times out after this.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// A whole store call (reconnection included) times out after this.
-pub const CALL_TIMEOUT: Duration = Duration::from_millis(4500);
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// Deletes `KEYS[1]` only if it holds `ARGV[1]` (the lock token).
 const UNLOCK_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
@@ -147,7 +147,9 @@ fn manager_config() -> ConnectionManagerConfig {
     ConnectionManagerConfig::new()
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
         .set_response_timeout(Some(RESPONSE_TIMEOUT))
-        .set_number_of_retries(1)
+        // One attempt per reconnection: the next call starts another, so a
+        // dead server costs each call at most one connect timeout.
+        .set_number_of_retries(0)
         .set_min_delay(Duration::from_millis(50))
         .set_max_delay(Duration::from_millis(500))
 }

@@ -59,6 +59,39 @@ pub async fn roundtrip(f: &Fixture) {
         );
         assert_eq!(v.list_tokens("bob").await.unwrap(), vec![bob]);
 
+        // A record rewritten by another process (another vault on the same
+        // store) is seen at once, although this vault opened the old one.
+        let gh = TokenKey::new("github", "alice", Some("work"));
+        assert_eq!(
+            v.load_token(&gh)
+                .await
+                .unwrap()
+                .unwrap()
+                .access_token
+                .expose(),
+            "gho-work"
+        );
+        let other_process = Vault::new(Arc::clone(&f.store), v.keyring().clone());
+        other_process
+            .save_token(&gh, &record("gho-work-refreshed", "ghr-work"))
+            .await
+            .unwrap();
+        assert_eq!(
+            v.load_token(&gh)
+                .await
+                .unwrap()
+                .unwrap()
+                .access_token
+                .expose(),
+            "gho-work-refreshed"
+        );
+        other_process.delete_token(&gh).await.unwrap();
+        assert_eq!(v.load_token(&gh).await.unwrap(), None);
+        other_process
+            .save_token(&gh, &record("gho-work", "ghr-work"))
+            .await
+            .unwrap();
+
         // Other namespaces are not listed as tokens.
         let state = StoreKey::new(key::NS_STATE, Some("alice"), &["s1"]);
         v.put_value(&state, &"pending", None).await.unwrap();
@@ -415,6 +448,11 @@ pub async fn aad_binding(f: &Fixture) {
         v.save_token(&alice, &record("xoxb-alice-aad", "r"))
             .await
             .unwrap();
+        // Mallory's own record, loaded once (so this vault has opened it).
+        v.save_token(&mallory, &record("xoxb-mallory-own", "r"))
+            .await
+            .unwrap();
+        assert!(v.load_token(&mallory).await.unwrap().is_some());
         let sealed = f.store.get(&alice.store_key()).await.unwrap().unwrap();
         f.store
             .set(&mallory.store_key(), &sealed, None)

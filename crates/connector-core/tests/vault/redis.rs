@@ -165,3 +165,32 @@ async fn a_bad_url_is_a_config_error_without_the_url() {
         assert!(!err.to_string().contains("pw-SECRET"), "{err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_redis_times_out_promptly() {
+    // Accepts connections and never answers (a hung or black-holed server).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let store = RedisStore::open(&format!("redis://127.0.0.1:{port}/"), "cx")
+        .await
+        .unwrap();
+    let v = Vault::new(Arc::new(store), keyring("k1").0);
+    let k = TokenKey::new("slack", "kim", None);
+    let err = expect_prompt_store_error("load from a silent redis", v.load_token(&k)).await;
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
+    expect_prompt_store_error(
+        "save to a silent redis",
+        v.save_token(&k, &record("t", "r")),
+    )
+    .await;
+    holder.abort();
+}

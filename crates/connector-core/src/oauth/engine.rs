@@ -377,14 +377,7 @@ impl OAuthEngine {
             .set_token_uri(token_url);
         match p.spec.client_auth {
             ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost => {
-                let secret = p.client_secret.as_ref().ok_or_else(|| {
-                    Error::config(p.secret_error.clone().unwrap_or_else(|| {
-                        format!(
-                            "[providers.{}]: the client secret is not set (client_secret_env)",
-                            p.id
-                        )
-                    }))
-                })?;
+                let secret = client_secret(p)?;
                 client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
                 client = client.set_auth_type(
                     if p.spec.client_auth == ClientAuthMethod::ClientSecretBasic {
@@ -972,12 +965,7 @@ impl OAuthEngine {
         let mut req = self.inner.http.post(url);
         match p.spec.client_auth {
             ClientAuthMethod::ClientSecretBasic => {
-                let secret = p.client_secret.as_ref().ok_or_else(|| {
-                    Error::config(format!(
-                        "[providers.{}]: the client secret is not set",
-                        p.id
-                    ))
-                })?;
+                let secret = client_secret(p)?;
                 // RFC 6749 §2.3.1: both parts form-urlencoded first.
                 let enc = |s: &str| {
                     url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
@@ -985,12 +973,7 @@ impl OAuthEngine {
                 req = req.basic_auth(enc(client_id), Some(enc(secret.expose())));
             }
             ClientAuthMethod::ClientSecretPost => {
-                let secret = p.client_secret.as_ref().ok_or_else(|| {
-                    Error::config(format!(
-                        "[providers.{}]: the client secret is not set",
-                        p.id
-                    ))
-                })?;
+                let secret = client_secret(p)?;
                 form.push(("client_id", client_id));
                 form.push(("client_secret", secret.expose()));
             }
@@ -1156,6 +1139,19 @@ impl OAuthEngine {
         out.sort_by(|a, b| (&a.provider, &a.account).cmp(&(&b.provider, &b.account)));
         Ok(out)
     }
+}
+
+/// The provider's client secret, or why it is missing (an unset
+/// `client_secret_env` variable names the variable).
+fn client_secret(p: &OAuthProvider) -> Result<&Secret, Error> {
+    p.client_secret.as_ref().ok_or_else(|| {
+        Error::config(p.secret_error.clone().unwrap_or_else(|| {
+            format!(
+                "[providers.{}]: the client secret is not set (client_secret_env)",
+                p.id
+            )
+        }))
+    })
 }
 
 fn state_key(state: &str) -> StoreKey {

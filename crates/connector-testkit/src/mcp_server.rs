@@ -296,7 +296,11 @@ impl Shared {
     }
 
     fn newest_session_version(&self) -> Option<&'static str> {
-        SESSION_VERSIONS.iter().rev().find(|v| self.supports(v)).copied()
+        SESSION_VERSIONS
+            .iter()
+            .rev()
+            .find(|v| self.supports(v))
+            .copied()
     }
 
     fn endpoint_url(&self) -> String {

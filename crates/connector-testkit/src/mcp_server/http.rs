@@ -1,6 +1,10 @@
 //! The HTTP side: routes, the observing and authenticating middleware, and
 //! the three transport eras.
 
+// An early answer is a whole `Response`; boxing it would only add noise to a
+// test server's cold paths.
+#![allow(clippy::result_large_err)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -21,8 +25,8 @@ use super::methods::{
 };
 use super::sse::{self, EventLog, OnDrop, Reader};
 use super::{
-    LegacyEndpointStyle, LegacySession, Malformed, RecordedRequest, ResponseMode,
-    SESSION_VERSIONS, STATELESS_VERSION, Session, Shared, TakenFaults, TokenCheck,
+    LegacyEndpointStyle, LegacySession, Malformed, RecordedRequest, ResponseMode, SESSION_VERSIONS,
+    STATELESS_VERSION, Session, Shared, TakenFaults, TokenCheck,
 };
 
 /// Response streams kept per session for `Last-Event-ID` resumption.
@@ -72,7 +76,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             }),
         )
         .route(&metadata_path, get(resource_metadata))
-        .route("/.well-known/oauth-protected-resource", get(resource_metadata))
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(resource_metadata),
+        )
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), observe))
         .with_state(shared)
 }
@@ -83,11 +90,7 @@ pub(crate) fn redirect_router(target: String, hits: Arc<AtomicUsize>) -> Router 
         let hits = Arc::clone(&hits);
         async move {
             hits.fetch_add(1, Ordering::SeqCst);
-            (
-                StatusCode::TEMPORARY_REDIRECT,
-                [(header::LOCATION, target)],
-            )
-                .into_response()
+            (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, target)]).into_response()
         }
     })
 }
@@ -187,7 +190,12 @@ fn unknown_session(s: &Shared, id: &Value) -> Response {
     if status == 400 {
         no_valid_session(id)
     } else {
-        error_response(StatusCode::NOT_FOUND, &Value::Null, -32001, "Session not found")
+        error_response(
+            StatusCode::NOT_FOUND,
+            &Value::Null,
+            -32001,
+            "Session not found",
+        )
     }
 }
 
@@ -277,9 +285,7 @@ async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Resp
             "{} {path}: request body over {} bytes",
             parts.method, s.opts.max_body_bytes
         ));
-        return finish(
-            (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
-        );
+        return finish((StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response());
     }
     for name in parts.headers.keys() {
         let count = parts.headers.get_all(name).iter().count();
@@ -318,7 +324,12 @@ fn challenge(s: &Shared, error: Option<&str>, scope: Option<&str>) -> String {
     }
 }
 
-fn auth_failure(s: &Shared, status: StatusCode, error: Option<&str>, scope: Option<&str>) -> Response {
+fn auth_failure(
+    s: &Shared,
+    status: StatusCode,
+    error: Option<&str>,
+    scope: Option<&str>,
+) -> Response {
     let body = json!({
         "error": error.unwrap_or("invalid_token"),
         "error_description": match status {
@@ -346,7 +357,11 @@ fn authenticate(s: &Shared, req: &mut Request) -> Result<(), Response> {
     }) {
         s.violation(format!("{path}: access_token in the query string"));
     }
-    let values: Vec<&HeaderValue> = req.headers().get_all(header::AUTHORIZATION).iter().collect();
+    let values: Vec<&HeaderValue> = req
+        .headers()
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .collect();
     let challenge_scope = s.state().challenge_scope.clone();
     let value = match values.as_slice() {
         [] => {
@@ -368,7 +383,9 @@ fn authenticate(s: &Shared, req: &mut Request) -> Result<(), Response> {
         }
     };
     let token = match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             token.trim().to_owned()
         }
         _ => {
@@ -410,7 +427,10 @@ fn check_tool_scope(s: &Shared, msg: &Value, granted: Option<&Granted>) -> Resul
     if msg.get("method").and_then(Value::as_str) != Some("tools/call") {
         return Ok(());
     }
-    let tool = msg.pointer("/params/name").and_then(Value::as_str).unwrap_or("");
+    let tool = msg
+        .pointer("/params/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let Some(required) = s.state().tool_scopes.get(tool).cloned() else {
         return Ok(());
     };
@@ -451,7 +471,11 @@ async fn streamable(s: Arc<Shared>, slash: bool, req: Request) -> Response {
     let redirect = s.state().redirect_slash;
     if redirect && !slash {
         let location = format!("{}{}/", s.base, s.opts.path);
-        return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response();
+        return (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(header::LOCATION, location)],
+        )
+            .into_response();
     }
     if !redirect && slash {
         return (StatusCode::NOT_FOUND, "not found").into_response();
@@ -481,7 +505,9 @@ fn parse_post(
     check_accept: bool,
     what: &str,
 ) -> Result<Message, Response> {
-    if check_accept && !(accepts(headers, "application/json") && accepts(headers, "text/event-stream")) {
+    if check_accept
+        && !(accepts(headers, "application/json") && accepts(headers, "text/event-stream"))
+    {
         s.violation(format!(
             "{what}: Accept must list application/json and text/event-stream (got {:?})",
             header_str(headers, "accept")
@@ -518,7 +544,9 @@ fn parse_post(
         }
     };
     let Some(obj) = value.as_object() else {
-        s.violation(format!("{what}: body is not one JSON-RPC object (batches are not accepted)"));
+        s.violation(format!(
+            "{what}: body is not one JSON-RPC object (batches are not accepted)"
+        ));
         return Err(error_response(
             StatusCode::BAD_REQUEST,
             &Value::Null,
@@ -539,7 +567,9 @@ fn parse_post(
     let method = obj.get("method").and_then(Value::as_str).map(str::to_owned);
     let is_request = method.is_some() && obj.contains_key("id");
     if method.is_none() && !obj.contains_key("result") && !obj.contains_key("error") {
-        s.violation(format!("{what}: neither a request, a notification nor a response"));
+        s.violation(format!(
+            "{what}: neither a request, a notification nor a response"
+        ));
         return Err(error_response(
             StatusCode::BAD_REQUEST,
             &id,
@@ -624,7 +654,12 @@ async fn initialize(s: &Arc<Shared>, msg: Message) -> Response {
     };
     if !msg.is_request {
         s.violation("initialize sent as a notification");
-        return error_response(StatusCode::BAD_REQUEST, &msg.id, INVALID_REQUEST, "initialize needs an id");
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            &msg.id,
+            INVALID_REQUEST,
+            "initialize needs an id",
+        );
     }
     let negotiated = if SESSION_VERSIONS.contains(&requested.as_str()) && s.supports(&requested) {
         requested
@@ -795,6 +830,11 @@ async fn stateless_post(
             &format!("Header mismatch: {problem}"),
         )
     };
+    for name in ["mcp-protocol-version", "mcp-method", "mcp-name"] {
+        if headers.get_all(name).iter().count() > 1 {
+            return mismatch(format!("{name} sent more than once"));
+        }
+    }
     let Some(version) = version else {
         return mismatch("no MCP-Protocol-Version header".to_owned());
     };
@@ -879,7 +919,12 @@ async fn stateless_post(
         return StatusCode::ACCEPTED.into_response();
     }
     if !STATELESS_METHODS.contains(&method.as_str()) {
-        return error_response(StatusCode::NOT_FOUND, &msg.id, METHOD_NOT_FOUND, "Method not found");
+        return error_response(
+            StatusCode::NOT_FOUND,
+            &msg.id,
+            METHOD_NOT_FOUND,
+            "Method not found",
+        );
     }
     if let Err(response) = check_tool_scope(s, &msg.value, granted.as_ref()) {
         return response;
@@ -1080,7 +1125,9 @@ fn faulty(
         out
     };
     if let Some(bytes) = faults.oversized {
-        let head = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":""#);
+        let head = format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":""#
+        );
         let tail = r#""}]}}"#.to_owned();
         return match mode {
             ResponseMode::Json => build("application/json", sse::oversized(head, bytes, tail)),
@@ -1151,7 +1198,8 @@ async fn get_streamable(s: Arc<Shared>, req: Request) -> Response {
         return unknown_session(&s, &Value::Null);
     };
     let version = header_str(headers, "mcp-protocol-version");
-    if let Err(response) = check_version_header(&s, &negotiated, version.as_deref(), "GET", &Value::Null)
+    if let Err(response) =
+        check_version_header(&s, &negotiated, version.as_deref(), "GET", &Value::Null)
     {
         return response;
     }
@@ -1361,7 +1409,9 @@ async fn legacy_post(s: Arc<Shared>, style: LegacyEndpointStyle, req: Request) -
         let negotiated = if SESSION_VERSIONS.contains(&requested) && s.supports(requested) {
             requested.to_owned()
         } else {
-            s.newest_session_version().unwrap_or("2024-11-05").to_owned()
+            s.newest_session_version()
+                .unwrap_or("2024-11-05")
+                .to_owned()
         };
         {
             let mut st = s.state();
@@ -1379,7 +1429,9 @@ async fn legacy_post(s: Arc<Shared>, style: LegacyEndpointStyle, req: Request) -
         return (StatusCode::ACCEPTED, "Accepted").into_response();
     }
     if !initialized && method != "ping" {
-        s.violation(format!("POST (legacy) {method} before notifications/initialized"));
+        s.violation(format!(
+            "POST (legacy) {method} before notifications/initialized"
+        ));
     }
     if let Err(response) = check_tool_scope(&s, &msg.value, granted.as_ref()) {
         return response;

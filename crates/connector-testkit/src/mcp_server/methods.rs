@@ -186,19 +186,17 @@ pub(crate) async fn dispatch(
             let uri = params.get("uri").and_then(Value::as_str).unwrap_or("");
             if resources().iter().any(|r| r["uri"] == uri) {
                 let contents = json!([{ "uri": uri, "mimeType": "text/plain", "text": format!("content of {uri}") }]);
-                rpc_result(&id, finish_result(cx, json!({ "contents": contents }), true))
+                rpc_result(
+                    &id,
+                    finish_result(cx, json!({ "contents": contents }), true),
+                )
             } else {
                 let code = if cx.stateless {
                     INVALID_PARAMS
                 } else {
                     RESOURCE_NOT_FOUND
                 };
-                rpc_error(
-                    &id,
-                    code,
-                    "Resource not found",
-                    Some(json!({ "uri": uri })),
-                )
+                rpc_error(&id, code, "Resource not found", Some(json!({ "uri": uri })))
             }
         }
         "logging/setLevel" if !cx.stateless => rpc_result(&id, json!({})),
@@ -246,17 +244,16 @@ async fn tools_call(
     mut cancel: watch::Receiver<bool>,
 ) -> Option<Value> {
     let name = params.get("name").and_then(Value::as_str).unwrap_or("");
-    let args = params.get("arguments").cloned().unwrap_or_else(|| json!({}));
+    let args = params
+        .get("arguments")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     let fixed = {
         let st = shared.state();
-        match st
-            .tools
+        st.tools
             .iter()
             .find(|t| t.definition.get("name").and_then(Value::as_str) == Some(name))
-        {
-            None => None,
-            Some(entry) => Some(entry.result.clone()),
-        }
+            .map(|entry| entry.result.clone())
     };
     let Some(fixed) = fixed else {
         return Some(rpc_error(

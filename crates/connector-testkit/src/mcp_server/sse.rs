@@ -59,7 +59,13 @@ impl EventLog {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn append(&self, name: Option<&'static str>, data: String, retry: Option<u64>, is_response: bool) {
+    fn append(
+        &self,
+        name: Option<&'static str>,
+        data: String,
+        retry: Option<u64>,
+        is_response: bool,
+    ) {
         let seq = {
             let mut inner = self.lock();
             if inner.done {
@@ -279,9 +285,10 @@ impl Reader {
     }
 
     pub(crate) fn into_body(self) -> Body {
-        Body::from_stream(futures_util::stream::unfold(self, |mut reader| async move {
-            reader.next().await.map(|item| (item, reader))
-        }))
+        Body::from_stream(futures_util::stream::unfold(
+            self,
+            |mut reader| async move { reader.next().await.map(|item| (item, reader)) },
+        ))
     }
 }
 
@@ -291,11 +298,14 @@ pub(crate) fn trickle(bytes: Bytes, delay: Duration) -> Body {
         .step_by(SLOW_PIECE)
         .map(|at| bytes.slice(at..(at + SLOW_PIECE).min(bytes.len())))
         .collect();
-    Body::from_stream(futures_util::stream::unfold(pieces, move |mut pieces| async move {
-        let piece = pieces.pop_front()?;
-        tokio::time::sleep(delay).await;
-        Some((Ok::<_, io::Error>(piece), pieces))
-    }))
+    Body::from_stream(futures_util::stream::unfold(
+        pieces,
+        move |mut pieces| async move {
+            let piece = pieces.pop_front()?;
+            tokio::time::sleep(delay).await;
+            Some((Ok::<_, io::Error>(piece), pieces))
+        },
+    ))
 }
 
 /// `prefix`, then `filler` bytes of `x`, then `suffix`, in 64 KiB chunks.

@@ -388,6 +388,8 @@ pub(crate) struct State {
     challenge_scope: Option<String>,
     tool_scopes: HashMap<String, String>,
     tools: Vec<ToolEntry>,
+    /// Stateless response streams, so a stopping server can end them.
+    loose_streams: Vec<std::sync::Weak<EventLog>>,
     /// Requests in flight that a `notifications/cancelled` can stop, by (session, id).
     in_flight: HashMap<(String, String), Arc<watch::Sender<bool>>>,
     // Observations.
@@ -416,6 +418,7 @@ impl State {
             challenge_scope: None,
             tool_scopes: HashMap::new(),
             tools: methods::builtin_tools(),
+            loose_streams: Vec::new(),
             in_flight: HashMap::new(),
             requests: Vec::new(),
             calls: HashMap::new(),
@@ -458,6 +461,16 @@ impl State {
         for legacy in self.legacy.values() {
             legacy.stream.finish();
         }
+        for log in self.loose_streams.drain(..) {
+            if let Some(log) = log.upgrade() {
+                log.finish();
+            }
+        }
+    }
+
+    fn track_loose_stream(&mut self, log: &Arc<EventLog>) {
+        self.loose_streams.retain(|l| l.strong_count() > 0);
+        self.loose_streams.push(Arc::downgrade(log));
     }
 
     fn notify_list_changed(&mut self) {

@@ -219,10 +219,11 @@ fn stateless_request_at(
     version: &str,
 ) -> reqwest::RequestBuilder {
     let mut params = params;
-    params["_meta"] = json!({
-        "io.modelcontextprotocol/protocolVersion": version,
-        "io.modelcontextprotocol/clientCapabilities": {},
-    });
+    if params.get("_meta").is_none() {
+        params["_meta"] = json!({});
+    }
+    params["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!(version);
+    params["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({});
     client
         .post(url)
         .header("accept", "application/json, text/event-stream")
@@ -1094,4 +1095,70 @@ async fn response_faults() {
     let normal: Value = session.post(&ping).await.json().await.unwrap();
     assert_eq!(normal["id"], 3);
     assert!(server.violations().is_empty(), "{:?}", server.violations());
+}
+
+#[tokio::test]
+async fn closing_a_stateless_sse_stream_cancels_the_request() {
+    let server = FakeMcpServer::start(FakeMcpOptions::default().sse()).await;
+    let client = http();
+    let response = stateless_request(
+        &client,
+        &server.url(),
+        "tools/call",
+        json!({ "name": "slow", "arguments": { "ms": 4000, "steps": 200 },
+                "_meta": { "progressToken": "t" } }),
+    )
+    .header("mcp-name", "slow")
+    .send()
+    .await
+    .unwrap();
+    let mut sse = Sse::new(response);
+    let first = sse.next().await.unwrap().unwrap();
+    assert_eq!(first.json()["method"], "notifications/progress");
+    drop(sse);
+    for _ in 0..100 {
+        if server.cancelled_runs() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.cancelled_runs(), 1);
+    assert_eq!(server.cancellations(), vec![json!(1)]);
+    assert!(server.violations().is_empty(), "{:?}", server.violations());
+}
+
+#[tokio::test]
+async fn dropping_the_server_ends_open_streams() {
+    let server = FakeMcpServer::start(FakeMcpOptions::default()).await;
+    let stream = http()
+        .get(server.sse_url())
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let mut sse = Sse::new(stream);
+    assert_eq!(
+        sse.next().await.unwrap().unwrap().event.as_deref(),
+        Some("endpoint")
+    );
+    drop(server);
+    let end = tokio::time::timeout(Duration::from_secs(2), sse.next())
+        .await
+        .unwrap();
+    assert!(matches!(end, Ok(None)), "{end:?}");
+}
+
+#[tokio::test]
+async fn redirect_comes_before_authentication() {
+    let server = FakeMcpServer::start(FakeMcpOptions::default()).await;
+    server.require_bearer(Arc::new(|_: &str| TokenCheck::Invalid));
+    server.redirect_to_trailing_slash(true);
+    let r = http().post(server.url()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT);
+    let r = http()
+        .post(format!("{}/", server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }

@@ -297,7 +297,10 @@ async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Resp
         }
     }
     let mut req = Request::from_parts(parts, Body::from(bytes));
+    // The `/mcp` to `/mcp/` redirect comes from routing, before authentication.
+    let redirecting = s.state().redirect_slash && path == s.opts.path;
     if is_mcp_path(&s, &path)
+        && !redirecting
         && let Err(response) = authenticate(&s, &mut req)
     {
         return finish(response);
@@ -1059,7 +1062,11 @@ async fn respond(s: &Arc<Shared>, rc: RespondCx, msg: Value, ready: Option<Value
                         None => EventLog::new(None, s.opts.max_events_per_stream),
                     }
                 }
-                None => EventLog::new(None, s.opts.max_events_per_stream),
+                None => {
+                    let log = EventLog::new(None, s.opts.max_events_per_stream);
+                    s.state().track_loose_stream(&log);
+                    log
+                }
             };
             if priming {
                 log.push_priming(s.opts.sse_retry);

@@ -57,6 +57,13 @@
 //! tokens must come in exactly one `Authorization` header and never in the
 //! query string.
 //!
+//! Cancellation: `notifications/cancelled` stops a running `slow` call (no
+//! response is sent on its SSE stream; a JSON-mode POST still waiting gets a
+//! `-32800` error so it is not left hanging); disconnecting from a
+//! session-era response stream does not cancel (2025-11-25 says so), but
+//! closing a stateless one does. `/sse` and the legacy message endpoints
+//! answer 404 unless `2024-11-05` is among the versions.
+//!
 //! Faults are set at run time; each method says how long it lasts. Token
 //! values are never logged, and recorded `Authorization` headers keep only
 //! their scheme.

@@ -23,4 +23,5 @@ pub mod pool;
 pub mod sse;
 pub mod transport;
 
+pub use auth::{AuthorizationHandler, Interaction, McpAuth, McpOAuth};
 pub use credentials::{BearerChallenge, Credentials, RetryDecision, StaticHeaders};

@@ -1,1 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod rmcp_legacy_sse;
+mod rmcp_streamable;
+mod support;

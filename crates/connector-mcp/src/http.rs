@@ -151,35 +151,34 @@ impl HttpSender {
                 .with_provider(origin.clone())
                 .into());
             }
-            if status == StatusCode::FORBIDDEN {
-                if let Some(challenge) = BearerChallenge::from_headers(response.headers())
+            if status == StatusCode::FORBIDDEN
+                && let Some(challenge) = BearerChallenge::from_headers(response.headers())
                     .filter(BearerChallenge::is_insufficient_scope)
-                {
-                    drop(response);
-                    if !scope_retried {
-                        scope_retried = true;
-                        let decision = self
-                            .credentials
-                            .insufficient_scope(&self.server, &challenge)
-                            .await?;
-                        if decision == RetryDecision::Retry {
-                            continue;
-                        }
+            {
+                drop(response);
+                if !scope_retried {
+                    scope_retried = true;
+                    let decision = self
+                        .credentials
+                        .insufficient_scope(&self.server, &challenge)
+                        .await?;
+                    if decision == RetryDecision::Retry {
+                        continue;
                     }
-                    let scope = challenge
-                        .scope
-                        .map(|s| format!(" (it asks for scope `{s}`)"))
-                        .unwrap_or_default();
-                    return Err(Error::new(
-                        ErrorKind::InsufficientScope,
-                        format!(
-                            "the MCP server at {origin} refused {}: insufficient scope{scope}",
-                            out.what
-                        ),
-                    )
-                    .with_provider(origin.clone())
-                    .into());
                 }
+                let scope = challenge
+                    .scope
+                    .map(|s| format!(" (it asks for scope `{s}`)"))
+                    .unwrap_or_default();
+                return Err(Error::new(
+                    ErrorKind::InsufficientScope,
+                    format!(
+                        "the MCP server at {origin} refused {}: insufficient scope{scope}",
+                        out.what
+                    ),
+                )
+                .with_provider(origin.clone())
+                .into());
             }
             return Ok(Sent {
                 response,
@@ -281,10 +280,10 @@ pub(crate) async fn read_body_limited(
     origin: &str,
     what: &str,
 ) -> Result<Bytes, Error> {
-    if let Some(len) = response.content_length() {
-        if len > limit as u64 {
-            return Err(too_large(origin, what, limit));
-        }
+    if let Some(len) = response.content_length()
+        && len > limit as u64
+    {
+        return Err(too_large(origin, what, limit));
     }
     let mut body = BytesMut::new();
     loop {
@@ -315,13 +314,12 @@ pub(crate) fn too_large(origin: &str, what: &str, limit: usize) -> Error {
 /// trailing whitespace, otherwise (and when it looks like the sentinel
 /// itself) `=?base64?{base64 of the UTF-8}?=`.
 pub fn encode_header_value(value: &str) -> String {
-    let safe = value
+    let visible = value
         .bytes()
-        .all(|b| (0x20..=0x7e).contains(&b) || b == b'\t')
-        && !value.starts_with([' ', '\t'])
-        && !value.ends_with([' ', '\t'])
-        && !(value.starts_with("=?base64?") && value.ends_with("?="));
-    if safe {
+        .all(|b| (0x20..=0x7e).contains(&b) || b == b'\t');
+    let padded = value.starts_with([' ', '\t']) || value.ends_with([' ', '\t']);
+    let sentinel = value.starts_with("=?base64?") && value.ends_with("?=");
+    if visible && !padded && !sentinel {
         value.to_owned()
     } else {
         format!(

@@ -9,7 +9,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 use connector_core::{Error, ErrorKind};
-use http::header::{HeaderMap, HeaderName, HeaderValue, LOCATION};
+use http::header::{
+    ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, LOCATION,
+};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
@@ -194,6 +196,10 @@ impl HttpSender {
         let credentials = self.credentials.headers(&self.server).await?;
         let mut headers = HeaderMap::with_capacity(credentials.keys_len() + protocol.keys_len());
         for name in credentials.keys() {
+            if is_protocol_header(name) {
+                // The transport owns these, set or unset.
+                continue;
+            }
             if let Some(value) = credentials.get_all(name).iter().next_back() {
                 headers.insert(name.clone(), value.clone());
             }
@@ -264,6 +270,19 @@ impl HttpSender {
         }
         Ok(next)
     }
+}
+
+/// Headers only the transport may set.
+fn is_protocol_header(name: &HeaderName) -> bool {
+    name == ACCEPT
+        || name == CONTENT_TYPE
+        || name == CONTENT_LENGTH
+        || name == HOST
+        || name == MCP_SESSION_ID
+        || name == MCP_PROTOCOL_VERSION
+        || name == MCP_METHOD
+        || name == MCP_NAME
+        || name == LAST_EVENT_ID
 }
 
 /// Exponential backoff with full jitter: up to 100 ms, 200 ms, 400 ms, ...
@@ -371,6 +390,83 @@ mod tests {
             encode_header_value("file:///projects/myapp/config.json"),
             "file:///projects/myapp/config.json"
         );
+    }
+
+    fn sender(server: &str) -> HttpSender {
+        HttpSender {
+            client: default_client(),
+            credentials: Arc::new(crate::StaticHeaders::none()),
+            server: Url::parse(server).unwrap(),
+        }
+    }
+
+    fn redirect(status: u16, location: &str) -> reqwest::Response {
+        let r = http::Response::builder()
+            .status(status)
+            .header(LOCATION, location)
+            .body("")
+            .unwrap();
+        reqwest::Response::from(r)
+    }
+
+    fn refused(r: Result<Url, TransportError>) -> String {
+        match r {
+            Err(TransportError::Other(e)) => e.to_string(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn redirects_are_followed_only_when_safe() {
+        let s = sender("https://mcp.example.com/mcp");
+        let from = Url::parse("https://mcp.example.com/mcp").unwrap();
+        let next = s
+            .redirect_target(&from, &redirect(308, "/mcp/"), 1, "x")
+            .unwrap();
+        assert_eq!(next.as_str(), "https://mcp.example.com/mcp/");
+        let e = refused(s.redirect_target(
+            &from,
+            &redirect(307, "http://mcp.example.com/mcp/"),
+            1,
+            "x",
+        ));
+        assert!(e.contains("https to plain http"), "{e}");
+        let e = refused(s.redirect_target(
+            &from,
+            &redirect(307, "https://evil.example/mcp?token=t"),
+            1,
+            "x",
+        ));
+        assert!(e.contains("another origin") && !e.contains("token"), "{e}");
+        let e = refused(s.redirect_target(&from, &redirect(302, "/mcp/"), 1, "x"));
+        assert!(e.contains("302"), "{e}");
+        let e = refused(s.redirect_target(&from, &redirect(307, "/mcp/"), MAX_REDIRECTS + 1, "x"));
+        assert!(e.contains("more than"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn credentials_cannot_set_protocol_headers() {
+        let mut s = sender("http://127.0.0.1:1/mcp");
+        s.credentials = Arc::new(
+            crate::StaticHeaders::from_pairs([
+                ("ACCEPT", "text/plain"),
+                ("Mcp-Session-Id", "forged"),
+                ("X-Api-Key", "k1"),
+                ("authorization", "Bearer t"),
+            ])
+            .unwrap(),
+        );
+        let mut protocol = HeaderMap::new();
+        protocol.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        let h = s.headers(&protocol).await.unwrap();
+        assert_eq!(h.get_all(ACCEPT).iter().count(), 1);
+        assert_eq!(h[ACCEPT], "application/json, text/event-stream");
+        assert!(h.get(&MCP_SESSION_ID).is_none());
+        assert_eq!(h["x-api-key"], "k1");
+        assert_eq!(h["Authorization"], "Bearer t");
     }
 
     #[test]

@@ -144,18 +144,21 @@ impl Default for Setup {
     }
 }
 
-pub fn router(setup: Setup) -> axum::Router {
+pub fn service(setup: Setup) -> StreamableHttpService<TestTools, LocalSessionManager> {
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(setup.sessions)
         .with_json_response(setup.json_response)
         .with_sse_keep_alive(None);
     let versions = setup.versions;
-    let service: StreamableHttpService<TestTools, LocalSessionManager> = StreamableHttpService::new(
+    StreamableHttpService::new(
         move || Ok(TestTools::new(versions)),
         Default::default(),
         config,
-    );
-    axum::Router::new().nest_service("/mcp", service)
+    )
+}
+
+pub fn router(setup: Setup) -> axum::Router {
+    axum::Router::new().nest_service("/mcp", service(setup))
 }
 
 /// Starts a server; its MCP endpoint is `/mcp`.

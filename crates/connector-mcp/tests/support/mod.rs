@@ -110,6 +110,11 @@ impl TestServer {
         self.seen.lock().unwrap().clone()
     }
 
+    /// Drops every open connection, still accepting new ones.
+    pub fn drop_connections(&self) {
+        self.tasks.lock().unwrap().abort_all();
+    }
+
     /// Stops accepting and drops every open connection at once.
     pub fn kill(&self) {
         self.accept.abort();

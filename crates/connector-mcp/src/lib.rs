@@ -24,4 +24,8 @@ pub mod sse;
 pub mod transport;
 
 pub use auth::{AuthorizationHandler, Interaction, McpAuth, McpOAuth};
+pub use client::{
+    CallOptions, CallToolResult, ClientOptions, Era, EraCache, Implementation, McpClient, McpTool,
+    Progress, SessionInfo, TransportMode,
+};
 pub use credentials::{BearerChallenge, Credentials, RetryDecision, StaticHeaders};

@@ -2,3 +2,8 @@
 mod auth_discovery;
 mod auth_flow;
 mod auth_support;
+
+mod http_hygiene;
+mod rmcp_legacy_sse;
+mod rmcp_streamable;
+mod support;

@@ -1,2 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod rmcp_legacy_sse;
+mod rmcp_streamable;
+mod support;
 mod pool;

@@ -532,22 +532,31 @@ impl McpConnector {
         SessionKey::new(cx.user(), cx.account(), &self.metadata.id)
     }
 
-    /// Says which server an error came from, and asks for authorization in
-    /// the server's name when the server wants it.
+    /// Says which server an error came from (the client names the
+    /// server's origin; callers know the server by its id), and asks for
+    /// authorization in the server's name when the server wants it.
     fn name_errors(&self, e: Error) -> Error {
         let id = &self.metadata.id;
-        if e.needs_reauthorization() && e.provider().is_none() {
-            let kind = e.kind();
-            return Error::new(
-                kind,
-                format!("MCP server `{id}` requires authorization: {}", e.detail()),
-            )
-            .with_provider(id.clone());
+        let origin = match e.provider() {
+            None => None,
+            Some(p) if p.contains("://") => Some(p.to_owned()),
+            // A provider id (the vault's provider for `auth = "provider"`).
+            Some(_) => return e,
+        };
+        let detail = if e.needs_reauthorization() {
+            format!("MCP server `{id}` requires authorization: {}", e.detail())
+        } else {
+            e.detail().to_owned()
+        };
+        let mut named = Error::new(e.kind(), detail).with_provider(id.clone());
+        let message = e.model_message();
+        if origin.as_deref().is_none_or(|o| !message.contains(o)) && !message.contains("the provider") {
+            named = named.with_model_message(message);
         }
-        if e.provider().is_none() {
-            return e.with_provider(id.clone());
+        if let Some(r) = e.retry_after() {
+            named = named.with_retry_after(r);
         }
-        e
+        named.with_source(e)
     }
 
     async fn connect(&self, cx: &CallContext) -> Result<McpClient, Error> {

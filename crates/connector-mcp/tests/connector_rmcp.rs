@@ -108,7 +108,15 @@ pub struct RmcpServer {
     task: tokio::task::JoinHandle<()>,
 }
 
-async fn record(State(seen): State<Arc<Mutex<Vec<Seen>>>>, req: Request, next: Next) -> Response {
+#[derive(Clone)]
+struct Recorder {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    /// When set, requests without `Authorization: Bearer <this>` get 401.
+    bearer: Option<String>,
+}
+
+async fn record(State(rec): State<Recorder>, req: Request, next: Next) -> Response {
+    let seen = rec.seen;
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, 4 << 20).await.unwrap_or_default();
     let rpc_method = serde_json::from_slice::<serde_json::Value>(&bytes)
@@ -119,6 +127,16 @@ async fn record(State(seen): State<Arc<Mutex<Vec<Seen>>>>, req: Request, next: N
         rpc_method,
         headers: parts.headers.clone(),
     });
+    if let Some(token) = &rec.bearer {
+        let expected = format!("Bearer {token}");
+        if parts.headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+            return Response::builder()
+                .status(401)
+                .header("www-authenticate", "Bearer realm=\"test\"")
+                .body(Body::empty())
+                .unwrap();
+        }
+    }
     next.run(Request::from_parts(parts, Body::from(bytes))).await
 }
 
@@ -126,6 +144,12 @@ impl RmcpServer {
     /// Starts on a free loopback port, with TCP_NODELAY (without it every
     /// keep-alive response waits ~40 ms on delayed ACKs).
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Like [`RmcpServer::start`], answering 401 to requests without
+    /// `Authorization: Bearer <bearer>`.
+    pub async fn start_with(bearer: Option<&str>) -> Self {
         let service: StreamableHttpService<TestTools, LocalSessionManager> =
             StreamableHttpService::new(
                 || {
@@ -139,7 +163,13 @@ impl RmcpServer {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let router = axum::Router::new()
             .nest_service("/mcp", service)
-            .layer(axum::middleware::from_fn_with_state(seen.clone(), record));
+            .layer(axum::middleware::from_fn_with_state(
+                Recorder {
+                    seen: seen.clone(),
+                    bearer: bearer.map(str::to_owned),
+                },
+                record,
+            ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let listener = listener.tap_io(|tcp| {

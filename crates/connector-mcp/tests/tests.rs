@@ -4,3 +4,5 @@ mod rmcp_legacy_sse;
 mod rmcp_streamable;
 mod support;
 mod pool;
+mod connector;
+mod connector_rmcp;

@@ -61,6 +61,11 @@ pub struct OAuth2Spec {
     /// (for example `access_type=offline`).
     #[serde(default)]
     pub extra_authorize_params: Vec<(String, String)>,
+    /// Extra form parameters on every token request, the code exchange and
+    /// each refresh alike (for example RFC 8707 `resource`, which an MCP
+    /// client must send in both the authorization and the token requests).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_token_params: Vec<(String, String)>,
     /// How the client authenticates at the token endpoint.
     #[serde(default)]
     pub client_auth: ClientAuthMethod,
@@ -84,6 +89,7 @@ impl OAuth2Spec {
             userinfo_url: None,
             default_scopes: Vec::new(),
             extra_authorize_params: Vec::new(),
+            extra_token_params: Vec::new(),
             client_auth: ClientAuthMethod::default(),
             scope_separator: default_scope_separator(),
         }

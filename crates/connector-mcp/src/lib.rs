@@ -27,4 +27,5 @@ pub use client::{
     CallOptions, CallToolResult, ClientOptions, Era, EraCache, Implementation, McpClient, McpTool,
     Progress, SessionInfo, TransportMode,
 };
+pub use auth::{AuthorizationHandler, Interaction, McpAuth, McpOAuth};
 pub use credentials::{BearerChallenge, Credentials, RetryDecision, StaticHeaders};

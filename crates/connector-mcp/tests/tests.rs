@@ -6,3 +6,6 @@ mod support;
 mod pool;
 mod connector;
 mod connector_rmcp;
+mod auth_discovery;
+mod auth_flow;
+mod auth_support;

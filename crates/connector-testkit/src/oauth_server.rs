@@ -25,6 +25,24 @@
 //! - The token endpoint commits its decision first and then waits for the
 //!   configured delay before answering, so a client that gives up early has
 //!   still had its refresh token rotated, as with a lost response.
+//!
+//! For MCP authorization it also is (see [`FakeOAuthServer::issuer`]):
+//! - an RFC 8414 metadata document at
+//!   `/.well-known/oauth-authorization-server[/<issuer path>]`, and optionally
+//!   OpenID discovery (path inserted or appended), with the issuer, PKCE
+//!   methods, registration and CIMD support all switchable, and every
+//!   well-known request recorded ([`McpCounters::metadata_requests`]);
+//! - a dynamic client registration endpoint (RFC 7591, `/register`) that
+//!   validates redirect URIs, grant and response types and the
+//!   authentication method, and counts registrations;
+//! - a client ID metadata document consumer: a URL `client_id` is fetched
+//!   (loopback only) and validated when the server advertises support;
+//! - a resource indicator checker (RFC 8707): a `resource` given in the
+//!   authorization request must be given again, identical, in the code
+//!   exchange and every refresh (`invalid_target` otherwise), and with
+//!   [`FakeOAuthServer::require_resource`] it is mandatory. Tokens are bound
+//!   to their resource; [`FakeOAuthServer::token_info`] tells a fake
+//!   resource server who a token is for.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -120,6 +138,48 @@ pub struct Counters {
     pub token_requests: usize,
 }
 
+/// Which OpenID Connect discovery documents the server serves
+/// (RFC 8414 §5 compatibility).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OpenIdDiscovery {
+    /// None.
+    #[default]
+    Off,
+    /// `/.well-known/openid-configuration/<issuer path>` (path inserted).
+    Inserted,
+    /// `<issuer path>/.well-known/openid-configuration` (path appended).
+    Appended,
+}
+
+/// What the MCP-facing endpoints have received.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct McpCounters {
+    /// Paths of every `GET` under `/.well-known/` (served or not), in order.
+    pub metadata_requests: Vec<String>,
+    /// Successful dynamic client registrations.
+    pub registrations: usize,
+    /// Every `POST /register`, valid or not.
+    pub registration_requests: usize,
+    /// Client ID metadata documents fetched.
+    pub cimd_fetches: usize,
+}
+
+/// What the server knows about an access token (an introspection, for a
+/// fake resource server that must check audience and scopes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Whether the token would be accepted now (not expired, not revoked).
+    pub active: bool,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The resource owner.
+    pub subject: String,
+    /// The scopes granted to this token.
+    pub scopes: Vec<String>,
+    /// The resource (RFC 8707) the token is bound to, if one was requested.
+    pub resource: Option<String>,
+}
+
 /// A running fake authorization server on `127.0.0.1`.
 ///
 /// Cloning gives another handle to the same server; the server shuts down
@@ -189,12 +249,18 @@ impl FakeOAuthServer {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(std::io::Error::other)?;
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            state: Mutex::default(),
+            http: http.clone(),
+            base: format!("http://{addr}"),
+        });
         let app = Router::new()
             .route("/authorize", get(authorize_handler))
             .route("/token", post(token_handler))
             .route("/revoke", post(revoke_handler))
             .route("/userinfo", get(userinfo_handler))
+            .route("/register", post(register_handler))
+            .fallback(well_known_handler)
             .with_state(Arc::clone(&shared));
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -234,6 +300,102 @@ impl FakeOAuthServer {
 
     pub fn userinfo_url(&self) -> String {
         format!("{}/userinfo", self.url())
+    }
+
+    /// The dynamic client registration endpoint (RFC 7591).
+    pub fn registration_url(&self) -> String {
+        format!("{}/register", self.url())
+    }
+
+    /// The issuer identifier: the server's URL plus the issuer path, if one
+    /// is set ([`Self::set_issuer_path`]).
+    pub fn issuer(&self) -> String {
+        let path = self.state().settings.metadata.issuer_path.clone();
+        format!("{}{}", self.url(), path.unwrap_or_default())
+    }
+
+    /// Gives the issuer a path component (`"/tenant1"`): metadata moves to
+    /// `/.well-known/oauth-authorization-server/tenant1` (and the OpenID
+    /// variants). `None`: the issuer is the bare origin (the default).
+    pub fn set_issuer_path(&self, path: Option<&str>) {
+        self.state().settings.metadata.issuer_path = path
+            .map(|p| format!("/{}", p.trim_matches('/')))
+            .filter(|p| p != "/");
+    }
+
+    /// Serves (the default) or hides the RFC 8414 metadata document.
+    pub fn set_oauth_metadata(&self, on: bool) {
+        self.state().settings.metadata.oauth = on;
+    }
+
+    /// Which OpenID discovery document to serve (default none).
+    pub fn set_openid_discovery(&self, mode: OpenIdDiscovery) {
+        self.state().settings.metadata.openid = mode;
+    }
+
+    /// `code_challenge_methods_supported` in the metadata; `None` omits the
+    /// field (a server that does not do PKCE, as far as a client can tell).
+    /// Default `["S256"]`.
+    pub fn set_code_challenge_methods(&self, methods: Option<Vec<String>>) {
+        self.state().settings.metadata.code_challenge_methods = methods;
+    }
+
+    /// Enables (the default) or disables dynamic client registration; when
+    /// disabled, `registration_endpoint` is not advertised and `/register`
+    /// answers 404.
+    pub fn set_dynamic_registration(&self, on: bool) {
+        self.state().settings.metadata.registration = on;
+    }
+
+    /// Advertises `client_id_metadata_document_supported` and accepts URL
+    /// client ids by fetching their documents (loopback only). Default off.
+    pub fn set_client_id_metadata_documents(&self, on: bool) {
+        self.state().settings.metadata.cimd = on;
+    }
+
+    /// Serves this `issuer` in the metadata instead of the real one (a
+    /// client must refuse the document).
+    pub fn set_metadata_issuer_override(&self, issuer: Option<String>) {
+        self.state().settings.metadata.issuer_override = issuer;
+    }
+
+    /// `scopes_supported` in the metadata (omitted when `None`, the default).
+    pub fn set_scopes_supported(&self, scopes: Option<Vec<String>>) {
+        self.state().settings.metadata.scopes_supported = scopes;
+    }
+
+    /// Makes the RFC 8707 `resource` parameter mandatory in authorization
+    /// and token requests (`invalid_target` without it). Whether required or
+    /// not, a resource given at authorization must be repeated, identical,
+    /// in the code exchange and in every refresh.
+    pub fn require_resource(&self, on: bool) {
+        self.state().settings.resource_required = on;
+    }
+
+    /// What the MCP-facing endpoints have received.
+    pub fn mcp_counters(&self) -> McpCounters {
+        self.state().mcp_counters.clone()
+    }
+
+    /// A registered client (configured, dynamically registered or from a
+    /// metadata document).
+    pub fn client(&self, client_id: &str) -> Option<ClientConfig> {
+        self.state().clients.get(client_id).cloned()
+    }
+
+    /// Who `access_token` is for, `None` for a string this server never
+    /// issued as an access token.
+    pub fn token_info(&self, access_token: &str) -> Option<TokenInfo> {
+        let state = self.state();
+        let token = state.access_tokens.get(access_token)?;
+        let family = state.families.get(token.family)?;
+        Some(TokenInfo {
+            active: state.access_token_problem(token).is_none(),
+            client_id: family.client_id.clone(),
+            subject: family.subject.clone(),
+            scopes: token.scopes.clone(),
+            resource: family.resource.clone(),
+        })
     }
 
     /// Registers a client, replacing any client with the same id.
@@ -355,9 +517,12 @@ impl FakeOAuthServer {
 // ---------------------------------------------------------------------------
 // State
 
-#[derive(Default)]
 struct Shared {
     state: Mutex<AuthState>,
+    /// Fetches client ID metadata documents (no redirects).
+    http: reqwest::Client,
+    /// `http://127.0.0.1:PORT`.
+    base: String,
 }
 
 impl Shared {
@@ -374,6 +539,34 @@ struct Settings {
     fail_next: usize,
     fail_status: StatusCode,
     token_delay: Duration,
+    resource_required: bool,
+    metadata: MetadataSettings,
+}
+
+struct MetadataSettings {
+    issuer_path: Option<String>,
+    oauth: bool,
+    openid: OpenIdDiscovery,
+    code_challenge_methods: Option<Vec<String>>,
+    registration: bool,
+    cimd: bool,
+    issuer_override: Option<String>,
+    scopes_supported: Option<Vec<String>>,
+}
+
+impl Default for MetadataSettings {
+    fn default() -> Self {
+        Self {
+            issuer_path: None,
+            oauth: true,
+            openid: OpenIdDiscovery::Off,
+            code_challenge_methods: Some(vec!["S256".to_owned()]),
+            registration: true,
+            cimd: false,
+            issuer_override: None,
+            scopes_supported: None,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -385,6 +578,8 @@ impl Default for Settings {
             deny_next: false,
             fail_next: 0,
             fail_status: StatusCode::SERVICE_UNAVAILABLE,
+            resource_required: false,
+            metadata: MetadataSettings::default(),
             token_delay: Duration::ZERO,
         }
     }
@@ -395,6 +590,7 @@ struct CodeGrant {
     redirect_uri: String,
     challenge: String,
     scopes: Vec<String>,
+    resource: Option<String>,
     subject: String,
     expires_at: Instant,
     used: bool,
@@ -407,6 +603,7 @@ struct Family {
     client_id: String,
     subject: String,
     scopes: Vec<String>,
+    resource: Option<String>,
     revoked: bool,
 }
 
@@ -431,6 +628,7 @@ struct AuthState {
     refresh_tokens: HashMap<String, RefreshToken>,
     issued: Vec<String>,
     counters: Counters,
+    mcp_counters: McpCounters,
     settings: Settings,
 }
 
@@ -442,7 +640,28 @@ async fn authorize_handler(
     State(shared): State<Arc<Shared>>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let outcome = shared.lock().authorize(query.as_deref().unwrap_or(""));
+    let query = query.unwrap_or_default();
+    let document = shared.lock().cimd_candidate(&query);
+    if let Some(document) = document {
+        match fetch_client_metadata(&shared.http, &document).await {
+            Ok(client) => {
+                let mut state = shared.lock();
+                state.mcp_counters.cimd_fetches += 1;
+                state.clients.insert(client.client_id.clone(), client);
+            }
+            Err(refusal) => {
+                shared.lock().counters.authorize += 1;
+                let mut response = (
+                    StatusCode::BAD_REQUEST,
+                    format!("client metadata document: {refusal}"),
+                )
+                    .into_response();
+                no_store(&mut response);
+                return response;
+            }
+        }
+    }
+    let outcome = shared.lock().authorize(&query);
     let mut response = match outcome {
         Ok(location) => match HeaderValue::from_str(location.as_str()) {
             Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
@@ -612,6 +831,24 @@ impl AuthState {
                 return Ok(redirect_error(callback, "invalid_scope", &description));
             }
         };
+        let resource = params.get("resource").map(str::to_owned);
+        match &resource {
+            None if self.settings.resource_required => {
+                return Ok(redirect_error(
+                    callback,
+                    "invalid_target",
+                    "resource is required (RFC 8707)",
+                ));
+            }
+            Some(r) if !is_valid_resource(r) => {
+                return Ok(redirect_error(
+                    callback,
+                    "invalid_target",
+                    "resource must be an absolute URI without a fragment",
+                ));
+            }
+            _ => {}
+        }
         if std::mem::take(&mut self.settings.deny_next) {
             return Ok(redirect_error(
                 callback,
@@ -636,6 +873,7 @@ impl AuthState {
                 redirect_uri,
                 challenge: challenge.to_owned(),
                 scopes,
+                resource,
                 subject,
                 expires_at: Instant::now() + self.settings.code_lifetime,
                 used: false,
@@ -803,6 +1041,11 @@ impl AuthState {
                 "code_verifier does not match the code_challenge",
             ));
         }
+        check_resource(
+            grant.resource.as_deref(),
+            params.get("resource"),
+            self.settings.resource_required,
+        )?;
         let family = self.families.len();
         grant.family = Some(family);
         let scopes = grant.scopes.clone();
@@ -810,6 +1053,7 @@ impl AuthState {
             client_id: grant.client_id.clone(),
             subject: grant.subject.clone(),
             scopes: scopes.clone(),
+            resource: grant.resource.clone(),
             revoked: false,
         });
         Ok(self.issue_tokens(family, scopes))
@@ -848,6 +1092,11 @@ impl AuthState {
         if family.revoked {
             return Err(OAuthError::invalid_grant("refresh token revoked"));
         }
+        check_resource(
+            family.resource.as_deref(),
+            params.get("resource"),
+            self.settings.resource_required,
+        )?;
         let scopes = match requested {
             Some(requested) => {
                 if let Some(extra) = requested.iter().find(|s| !family.scopes.contains(s)) {
@@ -1015,6 +1264,329 @@ impl AuthState {
             "client_id": family.client_id,
         });
         (StatusCode::OK, axum::Json(body)).into_response()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// MCP-facing endpoints: metadata, dynamic registration, client metadata
+// documents.
+
+/// Every `GET` the other routes do not take: the well-known metadata
+/// documents (recorded, served when switched on), else 404.
+async fn well_known_handler(
+    State(shared): State<Arc<Shared>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> Response {
+    let path = uri.path().to_owned();
+    let mut state = shared.lock();
+    if path.contains("/.well-known/") {
+        state.mcp_counters.metadata_requests.push(path.clone());
+    }
+    if method != axum::http::Method::GET {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let m = &state.settings.metadata;
+    let issuer_path = m.issuer_path.clone().unwrap_or_default();
+    let oauth = m.oauth && path == format!("/.well-known/oauth-authorization-server{issuer_path}");
+    let openid = match m.openid {
+        OpenIdDiscovery::Off => false,
+        OpenIdDiscovery::Inserted => {
+            path == format!("/.well-known/openid-configuration{issuer_path}")
+        }
+        OpenIdDiscovery::Appended => {
+            path == format!("{issuer_path}/.well-known/openid-configuration")
+        }
+    };
+    if !oauth && !openid {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let base = &shared.base;
+    let issuer = m
+        .issuer_override
+        .clone()
+        .unwrap_or_else(|| format!("{base}{issuer_path}"));
+    let mut doc = serde_json::json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+        "revocation_endpoint": format!("{base}/revoke"),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+    });
+    if openid {
+        doc["userinfo_endpoint"] = format!("{base}/userinfo").into();
+        doc["subject_types_supported"] = serde_json::json!(["public"]);
+    }
+    if m.registration {
+        doc["registration_endpoint"] = format!("{base}/register").into();
+    }
+    if let Some(methods) = &m.code_challenge_methods {
+        doc["code_challenge_methods_supported"] = serde_json::json!(methods);
+    }
+    if m.cimd {
+        doc["client_id_metadata_document_supported"] = true.into();
+    }
+    if let Some(scopes) = &m.scopes_supported {
+        doc["scopes_supported"] = serde_json::json!(scopes);
+    }
+    (StatusCode::OK, axum::Json(doc)).into_response()
+}
+
+/// RFC 7591 §3: `POST /register` with a JSON client metadata document.
+async fn register_handler(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut state = shared.lock();
+    state.mcp_counters.registration_requests += 1;
+    if !state.settings.metadata.registration {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match state.register(&headers, &body) {
+        Ok(response) => {
+            state.mcp_counters.registrations += 1;
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+impl AuthState {
+    /// The URL `client_id` of an authorization request whose metadata
+    /// document must be fetched first: CIMD is on, the id is an http(s) URL,
+    /// and no client of that id is known yet (documents are cached).
+    fn cimd_candidate(&self, query: &str) -> Option<Url> {
+        if !self.settings.metadata.cimd {
+            return None;
+        }
+        let params = Params::parse(query.as_bytes());
+        let client_id = params.get("client_id")?;
+        if self.clients.contains_key(client_id) {
+            return None;
+        }
+        Url::parse(client_id)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "https" | "http"))
+    }
+
+    /// RFC 7591 §2-§3.2: validates the metadata and registers the client.
+    fn register(&mut self, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
+        let is_json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(OAuthError::invalid_request(
+                "Content-Type must be application/json",
+            ));
+        }
+        let metadata_error =
+            |d: &str| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_client_metadata", d);
+        let doc: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|_| metadata_error("the body is not a JSON object"))?;
+        let Some(doc) = doc.as_object() else {
+            return Err(metadata_error("the body is not a JSON object"));
+        };
+        let redirect_uris = validate_redirect_uris(doc.get("redirect_uris"))
+            .map_err(|d| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_redirect_uri", d))?;
+        let strings = |name: &str, default: &str| -> Result<Vec<String>, OAuthError> {
+            match doc.get(name) {
+                None => Ok(vec![default.to_owned()]),
+                Some(serde_json::Value::Array(items)) => items
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_owned)
+                            .ok_or_else(|| metadata_error(&format!("{name} must hold strings")))
+                    })
+                    .collect(),
+                Some(_) => Err(metadata_error(&format!("{name} must be an array"))),
+            }
+        };
+        let grant_types = strings("grant_types", "authorization_code")?;
+        if !grant_types.iter().any(|g| g == "authorization_code")
+            || grant_types
+                .iter()
+                .any(|g| g != "authorization_code" && g != "refresh_token")
+        {
+            return Err(metadata_error(
+                "grant_types must include authorization_code and may add refresh_token only",
+            ));
+        }
+        let response_types = strings("response_types", "code")?;
+        if response_types != ["code"] {
+            return Err(metadata_error("response_types must be [\"code\"]"));
+        }
+        let method = match doc.get("token_endpoint_auth_method") {
+            None => "client_secret_basic",
+            Some(v) => v
+                .as_str()
+                .ok_or_else(|| metadata_error("token_endpoint_auth_method must be a string"))?,
+        };
+        let auth = match method {
+            "none" => ClientAuth::None,
+            "client_secret_basic" => ClientAuth::Basic,
+            "client_secret_post" => ClientAuth::Post,
+            other => {
+                return Err(metadata_error(&format!(
+                    "token_endpoint_auth_method {other:?} is not supported"
+                )));
+            }
+        };
+        let client_id = new_secret("dcr");
+        let client_secret = match auth {
+            ClientAuth::None => None,
+            _ => Some(new_secret("cs")),
+        };
+        if let Some(secret) = &client_secret {
+            self.issued.push(secret.clone());
+        }
+        self.clients.insert(
+            client_id.clone(),
+            ClientConfig {
+                client_id: client_id.clone(),
+                client_secret: client_secret.clone(),
+                redirect_uris: redirect_uris.clone(),
+                auth,
+            },
+        );
+        let mut out = serde_json::json!({
+            "client_id": client_id,
+            "client_id_issued_at": 0,
+            "redirect_uris": redirect_uris,
+            "grant_types": grant_types,
+            "response_types": response_types,
+            "token_endpoint_auth_method": method,
+        });
+        if let Some(name) = doc.get("client_name").and_then(|v| v.as_str()) {
+            out["client_name"] = name.into();
+        }
+        if let Some(secret) = client_secret {
+            out["client_secret"] = secret.into();
+            out["client_secret_expires_at"] = 0.into();
+        }
+        let mut response = (StatusCode::CREATED, axum::Json(out)).into_response();
+        no_store(&mut response);
+        Ok(response)
+    }
+}
+
+/// Redirect URIs of a registration or metadata document: a non-empty array
+/// of absolute URLs without fragments, https or http to a loopback host.
+fn validate_redirect_uris(value: Option<&serde_json::Value>) -> Result<Vec<String>, String> {
+    let Some(serde_json::Value::Array(items)) = value else {
+        return Err("redirect_uris must be a non-empty array".to_owned());
+    };
+    if items.is_empty() {
+        return Err("redirect_uris must be a non-empty array".to_owned());
+    }
+    items
+        .iter()
+        .map(|v| {
+            let raw = v.as_str().ok_or("redirect_uris must hold strings")?;
+            let url = Url::parse(raw).map_err(|_| format!("{raw:?} is not an absolute URL"))?;
+            if url.fragment().is_some() {
+                return Err(format!("{raw:?} has a fragment"));
+            }
+            let loopback = matches!(
+                url.host(),
+                Some(url::Host::Ipv4(ip)) if ip.is_loopback()
+            ) || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+                || url.host_str() == Some("localhost");
+            match url.scheme() {
+                "https" => Ok(raw.to_owned()),
+                "http" if loopback => Ok(raw.to_owned()),
+                _ => Err(format!("{raw:?} must be https or http to a loopback host")),
+            }
+        })
+        .collect()
+}
+
+/// Fetches and validates a client ID metadata document (loopback only: the
+/// fake never reaches out of the machine).
+async fn fetch_client_metadata(http: &reqwest::Client, url: &Url) -> Result<ClientConfig, String> {
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    if !loopback {
+        return Err("only loopback documents are fetched".to_owned());
+    }
+    if url.path().len() <= 1 {
+        return Err("the client_id URL must have a path".to_owned());
+    }
+    let response = http
+        .get(url.clone())
+        .header(header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| format!("fetch failed: {}", e.without_url()))?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "fetch answered HTTP {}",
+            response.status().as_u16()
+        ));
+    }
+    let doc: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|_| "the document is not JSON".to_owned())?;
+    if doc.get("client_id").and_then(|v| v.as_str()) != Some(url.as_str()) {
+        return Err("the document's client_id differs from its URL".to_owned());
+    }
+    if doc.get("client_name").and_then(|v| v.as_str()).is_none() {
+        return Err("client_name is required".to_owned());
+    }
+    let redirect_uris = validate_redirect_uris(doc.get("redirect_uris"))?;
+    match doc
+        .get("token_endpoint_auth_method")
+        .and_then(|v| v.as_str())
+    {
+        None | Some("none") => {}
+        Some(other) => {
+            return Err(format!(
+                "token_endpoint_auth_method {other:?} is not supported"
+            ));
+        }
+    }
+    Ok(ClientConfig {
+        client_id: url.as_str().to_owned(),
+        client_secret: None,
+        redirect_uris,
+        auth: ClientAuth::None,
+    })
+}
+
+/// RFC 8707 §2: an absolute URI without a fragment.
+fn is_valid_resource(raw: &str) -> bool {
+    Url::parse(raw).is_ok_and(|u| u.fragment().is_none())
+}
+
+/// A token request's `resource` against the one the grant was authorized
+/// for: a grant bound to a resource needs it repeated, identical.
+fn check_resource(
+    granted: Option<&str>,
+    requested: Option<&str>,
+    required: bool,
+) -> Result<(), OAuthError> {
+    let invalid_target = |d: &str| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_target", d);
+    match (granted, requested) {
+        (_, None) if required || granted.is_some() => Err(invalid_target(
+            "resource is required and must match the authorization request",
+        )),
+        (Some(g), Some(r)) if g != r => Err(invalid_target(
+            "resource differs from the authorization request",
+        )),
+        (None, Some(_)) => Err(invalid_target(
+            "resource was not part of the authorization request",
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -8,6 +8,7 @@ mod oauth_authorize;
 mod oauth_client_auth;
 mod oauth_code_exchange;
 mod oauth_faults;
+mod oauth_mcp;
 mod oauth_refresh;
 mod oauth_revoke;
 mod oauth_userinfo;

@@ -1,7 +1,7 @@
 //! The engine itself: `begin`, `complete`, `access`, `disconnect`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use oauth2::basic::{
@@ -132,18 +132,11 @@ impl OAuthEngineBuilder {
     pub fn build(self) -> Result<OAuthEngine, Error> {
         let mut providers = HashMap::new();
         for p in self.providers {
-            check_endpoint_url(&p.id, "authorize_url", &p.spec.authorize_url)?;
-            check_endpoint_url(&p.id, "token_url", &p.spec.token_url)?;
-            if let Some(u) = &p.spec.revocation_url {
-                check_endpoint_url(&p.id, "revocation_url", u)?;
-            }
-            if let Some(u) = &p.spec.userinfo_url {
-                check_endpoint_url(&p.id, "userinfo_url", u)?;
-            }
+            check_provider(&p)?;
             if providers.contains_key(&p.id) {
                 return Err(Error::config(format!("provider `{}` declared twice", p.id)));
             }
-            providers.insert(p.id.clone(), p);
+            providers.insert(p.id.clone(), Arc::new(p));
         }
         let http = match self.http {
             Some(c) => c,
@@ -157,7 +150,7 @@ impl OAuthEngineBuilder {
         Ok(OAuthEngine {
             inner: Arc::new(Inner {
                 vault: self.vault,
-                providers,
+                providers: RwLock::new(providers),
                 options: self.options,
                 oauth_http: OAuthHttp(http.clone()),
                 http,
@@ -182,7 +175,9 @@ pub struct OAuthEngine {
 
 struct Inner {
     vault: Vault,
-    providers: HashMap<String, OAuthProvider>,
+    /// Configured providers plus those added at run time (MCP servers found
+    /// by discovery), behind a lock taken only for look-ups and insertions.
+    providers: RwLock<HashMap<String, Arc<OAuthProvider>>>,
     options: EngineOptions,
     http: reqwest::Client,
     oauth_http: OAuthHttp,
@@ -191,8 +186,7 @@ struct Inner {
 
 impl std::fmt::Debug for OAuthEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut ids: Vec<&str> = self.inner.providers.keys().map(String::as_str).collect();
-        ids.sort_unstable();
+        let ids = self.provider_ids();
         f.debug_struct("OAuthEngine")
             .field("providers", &ids)
             .field("vault", &self.inner.vault)
@@ -347,8 +341,13 @@ impl OAuthEngine {
     }
 
     /// The provider `id`.
-    pub fn provider(&self, id: &str) -> Result<&OAuthProvider, Error> {
-        self.inner.providers.get(id).ok_or_else(|| {
+    pub fn provider(&self, id: &str) -> Result<Arc<OAuthProvider>, Error> {
+        let providers = self
+            .inner
+            .providers
+            .read()
+            .map_err(|_| Error::internal("provider map poisoned"))?;
+        providers.get(id).cloned().ok_or_else(|| {
             Error::new(
                 ErrorKind::UnknownProvider,
                 format!("no OAuth2 provider `{id}` is registered or configured"),
@@ -357,10 +356,74 @@ impl OAuthEngine {
     }
 
     /// The ids of the providers the engine knows, sorted.
-    pub fn provider_ids(&self) -> Vec<&str> {
-        let mut ids: Vec<&str> = self.inner.providers.keys().map(String::as_str).collect();
+    pub fn provider_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = match self.inner.providers.read() {
+            Ok(p) => p.keys().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
         ids.sort_unstable();
         ids
+    }
+
+    /// Adds a provider at run time (an MCP server's authorization server,
+    /// found by discovery). Its endpoints are checked as at build time. An
+    /// identical provider already present is fine; a different one under
+    /// the same id is an error (use [`OAuthEngine::ensure_provider`] to
+    /// replace it).
+    pub fn add_provider(&self, provider: OAuthProvider) -> Result<(), Error> {
+        check_provider(&provider)?;
+        let mut providers = self
+            .inner
+            .providers
+            .write()
+            .map_err(|_| Error::internal("provider map poisoned"))?;
+        match providers.get(&provider.id) {
+            Some(existing) if **existing == provider => Ok(()),
+            Some(_) => Err(Error::config(format!(
+                "provider `{}` declared twice",
+                provider.id
+            ))),
+            None => {
+                providers.insert(provider.id.clone(), Arc::new(provider));
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds `provider`, or replaces the provider of the same id when it
+    /// differs (a client registration that changed). Cheap when nothing
+    /// changed: one read lock and a comparison. Tokens stay where they are:
+    /// they are keyed by the provider id.
+    pub fn ensure_provider(&self, provider: OAuthProvider) -> Result<Arc<OAuthProvider>, Error> {
+        if let Ok(providers) = self.inner.providers.read()
+            && let Some(existing) = providers.get(&provider.id)
+            && **existing == provider
+        {
+            return Ok(Arc::clone(existing));
+        }
+        check_provider(&provider)?;
+        let mut providers = self
+            .inner
+            .providers
+            .write()
+            .map_err(|_| Error::internal("provider map poisoned"))?;
+        let provider = Arc::new(provider);
+        providers.insert(provider.id.clone(), Arc::clone(&provider));
+        Ok(provider)
+    }
+
+    /// The provider a pending authorization `state` was issued for, without
+    /// consuming the state: an application that runs flows for several
+    /// providers (MCP servers added at run time) finds out which one must
+    /// be ready before it calls [`OAuthEngine::complete`]. `None` for an
+    /// unknown or used state.
+    pub async fn pending_provider(&self, state: &str) -> Result<Option<String>, Error> {
+        if state.is_empty() || state.len() > 512 {
+            return Ok(None);
+        }
+        let pending: Option<PendingAuthorization> =
+            self.inner.vault.get_value(&state_key(state)).await?;
+        Ok(pending.map(|p| p.provider))
     }
 
     fn client(&self, p: &OAuthProvider) -> Result<Client, Error> {
@@ -415,7 +478,7 @@ impl OAuthEngine {
     /// [`OAuthEngine::begin`] with every option.
     pub async fn begin_with(&self, params: BeginParams) -> Result<AuthorizationRequest, Error> {
         let p = self.provider(&params.provider)?;
-        let client = self.client(p)?;
+        let client = self.client(&p)?;
         let redirect_uri = params
             .redirect_uri
             .clone()
@@ -536,7 +599,7 @@ impl OAuthEngine {
         let p = self.provider(&pending.provider)?;
         let resp = self
             .token_request(
-                p,
+                &p,
                 Grant::Code {
                     code,
                     verifier: &pending.verifier,
@@ -777,7 +840,7 @@ impl OAuthEngine {
             ));
         };
         tracing::debug!(user = %key.user, provider = %key.provider, account = %key.account, "refreshing");
-        let resp = match self.token_request(p, Grant::Refresh(refresh_token)).await {
+        let resp = match self.token_request(&p, Grant::Refresh(refresh_token)).await {
             Ok(r) => r,
             Err(e) if e.kind() == ErrorKind::NeedsReauthorization => {
                 // Never delete a grant someone else just rotated in.
@@ -859,16 +922,22 @@ impl OAuthEngine {
                 } => {
                     let redirect = RedirectUrl::new((*redirect_uri).to_owned())
                         .map_err(|e| Error::config(format!("redirect URI: {e}")))?;
-                    client
+                    let mut req = client
                         .exchange_code(AuthorizationCode::new((*code).to_owned()))
                         .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()))
-                        .set_redirect_uri(std::borrow::Cow::Owned(redirect))
-                        .request_async(http)
-                        .await
+                        .set_redirect_uri(std::borrow::Cow::Owned(redirect));
+                    for (k, v) in &p.spec.extra_token_params {
+                        req = req.add_extra_param(k.clone(), v.clone());
+                    }
+                    req.request_async(http).await
                 }
                 Grant::Refresh(rt) => {
                     let rt = RefreshToken::new(rt.expose().to_owned());
-                    client.exchange_refresh_token(&rt).request_async(http).await
+                    let mut req = client.exchange_refresh_token(&rt);
+                    for (k, v) in &p.spec.extra_token_params {
+                        req = req.add_extra_param(k.clone(), v.clone());
+                    }
+                    req.request_async(http).await
                 }
             };
             let err = match result {
@@ -924,7 +993,7 @@ impl OAuthEngine {
                 deleted: had_marker,
             });
         };
-        let (revoked, note) = match self.revoke(p, &record).await {
+        let (revoked, note) = match self.revoke(&p, &record).await {
             Ok(true) => (true, None),
             Ok(false) => (
                 false,
@@ -1139,6 +1208,19 @@ impl OAuthEngine {
         out.sort_by(|a, b| (&a.provider, &a.account).cmp(&(&b.provider, &b.account)));
         Ok(out)
     }
+}
+
+/// Endpoints must be absolute http(s) URLs, plain http only to loopback.
+fn check_provider(p: &OAuthProvider) -> Result<(), Error> {
+    check_endpoint_url(&p.id, "authorize_url", &p.spec.authorize_url)?;
+    check_endpoint_url(&p.id, "token_url", &p.spec.token_url)?;
+    if let Some(u) = &p.spec.revocation_url {
+        check_endpoint_url(&p.id, "revocation_url", u)?;
+    }
+    if let Some(u) = &p.spec.userinfo_url {
+        check_endpoint_url(&p.id, "userinfo_url", u)?;
+    }
+    Ok(())
 }
 
 /// The provider's client secret, or why it is missing (an unset

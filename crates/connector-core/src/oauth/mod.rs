@@ -150,7 +150,7 @@ pub(crate) fn is_loopback_host(url: &url::Url) -> bool {
 
 /// A provider the engine can run OAuth2 flows with: its endpoints plus the
 /// client credentials from configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OAuthProvider {
     /// The provider id.
     pub id: String,

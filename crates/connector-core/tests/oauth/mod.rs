@@ -3,6 +3,7 @@
 mod cycle;
 mod errors;
 mod races;
+mod runtime;
 mod stores;
 
 use std::sync::{Arc, Mutex};

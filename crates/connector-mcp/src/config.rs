@@ -143,7 +143,9 @@ pub struct ProviderAuthSettings {
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 enum AuthTable {
     None,
-    Bearer { token_env: String },
+    Bearer {
+        token_env: String,
+    },
     #[serde(rename = "oauth")]
     OAuth {
         #[serde(default)]
@@ -319,11 +321,7 @@ fn resolve_template(
                 parts.push(TemplatePart::Extra(field.to_owned()));
                 continue;
             }
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(Error::config(format!(
                     "{}: `${{{name}}}` is not an environment variable name",
                     what()
@@ -469,12 +467,14 @@ impl McpServerConfig {
         }
         parse_server_url(&self.url, true)
             .map_err(|e| Error::config(format!("{}: `{}`: {e}", at("url"), self.url)))?;
-        let header_names = self.headers.keys().chain(match &self.auth {
-            McpAuthConfig::Provider(p) => Some(p.headers.keys()),
-            _ => None,
-        }
-        .into_iter()
-        .flatten());
+        let header_names = self.headers.keys().chain(
+            match &self.auth {
+                McpAuthConfig::Provider(p) => Some(p.headers.keys()),
+                _ => None,
+            }
+            .into_iter()
+            .flatten(),
+        );
         for name in header_names {
             http::HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
                 Error::config(format!(
@@ -484,10 +484,16 @@ impl McpServerConfig {
             })?;
         }
         if self.timeout_secs == Some(0) {
-            return Err(Error::config(format!("{}: must be at least 1", at("timeout_secs"))));
+            return Err(Error::config(format!(
+                "{}: must be at least 1",
+                at("timeout_secs")
+            )));
         }
         if self.max_sessions == Some(0) {
-            return Err(Error::config(format!("{}: must be at least 1", at("max_sessions"))));
+            return Err(Error::config(format!(
+                "{}: must be at least 1",
+                at("max_sessions")
+            )));
         }
         if self.idle_timeout_secs == Some(0) {
             return Err(Error::config(format!(
@@ -497,10 +503,16 @@ impl McpServerConfig {
         }
         match &self.auth {
             McpAuthConfig::Bearer { token_env } if token_env.trim().is_empty() => {
-                return Err(Error::config(format!("{}: must not be empty", at("auth.token_env"))));
+                return Err(Error::config(format!(
+                    "{}: must not be empty",
+                    at("auth.token_env")
+                )));
             }
             McpAuthConfig::Provider(p) if p.provider.trim().is_empty() => {
-                return Err(Error::config(format!("{}: must not be empty", at("auth.provider"))));
+                return Err(Error::config(format!(
+                    "{}: must not be empty",
+                    at("auth.provider")
+                )));
             }
             McpAuthConfig::OAuth(o) => {
                 if let Some(u) = &o.client_metadata_url {
@@ -621,8 +633,8 @@ impl McpServerConfig {
 /// process (`command`) are refused with a clear message: connectors reaches
 /// servers over HTTP only.
 pub fn parse_mcp_servers_json(text: &str) -> Result<BTreeMap<String, McpServerConfig>, Error> {
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| Error::config(format!("MCP servers JSON: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Error::config(format!("MCP servers JSON: {e}")))?;
     let servers = match value
         .get("mcpServers")
         .or_else(|| value.get("servers"))
@@ -734,7 +746,10 @@ scopes = ["read"]
         assert_eq!(docs.auth, ResolvedAuth::Bearer(Secret::new("t-456")));
         // Never printed.
         let debug = format!("{docs:?}");
-        assert!(!debug.contains("k-123") && !debug.contains("t-456"), "{debug}");
+        assert!(
+            !debug.contains("k-123") && !debug.contains("t-456"),
+            "{debug}"
+        );
 
         let jira = s["jira"].resolve_with("jira", &env).unwrap();
         let ResolvedAuth::Provider { provider, headers } = &jira.auth else {
@@ -760,7 +775,8 @@ scopes = ["read"]
 
     #[test]
     fn errors_name_the_server_and_the_field() {
-        let e = toml_servers("[mcp_servers.a]\nurl = \"https://x/mcp\"\nheader = {}\n").unwrap_err();
+        let e =
+            toml_servers("[mcp_servers.a]\nurl = \"https://x/mcp\"\nheader = {}\n").unwrap_err();
         assert!(e.contains("header"), "{e}");
         let e = toml_servers("[mcp_servers.a]\nurl = \"https://x/mcp\"\ntype = \"stdio\"\n")
             .unwrap_err();
@@ -778,7 +794,8 @@ scopes = ["read"]
         assert!(e.contains("basic"), "{e}");
 
         let mut c = McpServerConfig::new("https://x/mcp");
-        c.headers.insert("Authorization".into(), "Bearer ${MISSING}".into());
+        c.headers
+            .insert("Authorization".into(), "Bearer ${MISSING}".into());
         let e = c.resolve_with("srv", &env).unwrap_err().to_string();
         assert!(
             e.contains("[mcp_servers.srv] headers.Authorization")
@@ -800,7 +817,10 @@ scopes = ["read"]
             .validate("srv")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("[mcp_servers.srv] url") && e.contains("loopback"), "{e}");
+        assert!(
+            e.contains("[mcp_servers.srv] url") && e.contains("loopback"),
+            "{e}"
+        );
         assert!(McpServerConfig::new("ftp://x").validate("srv").is_err());
         assert!(
             McpServerConfig::new("https://u:p@x/mcp")
@@ -847,19 +867,24 @@ scopes = ["read"]
         assert_eq!(s["linear"].transport, TransportMode::StreamableHttp);
         assert_eq!(s["old"].transport, TransportMode::Sse);
         assert_eq!(s["old"].headers["X-Key"], "${API_KEY}");
-        let vscode =
-            parse_mcp_servers_json(r#"{"servers": {"a": {"type": "streamableHttp", "url": "https://a.example/mcp"}}}"#)
-                .unwrap();
+        let vscode = parse_mcp_servers_json(
+            r#"{"servers": {"a": {"type": "streamableHttp", "url": "https://a.example/mcp"}}}"#,
+        )
+        .unwrap();
         assert_eq!(vscode["a"].transport, TransportMode::StreamableHttp);
         let e = parse_mcp_servers_json(
             r#"{"mcpServers": {"local": {"command": "npx", "args": ["server"]}}}"#,
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("[mcp_servers.local]") && e.contains("stdio"), "{e}");
-        let e = parse_mcp_servers_json(r#"{"mcpServers": {"a": {"url": "https://a/mcp", "env": {}}}}"#)
-            .unwrap_err()
-            .to_string();
+        assert!(
+            e.contains("[mcp_servers.local]") && e.contains("stdio"),
+            "{e}"
+        );
+        let e =
+            parse_mcp_servers_json(r#"{"mcpServers": {"a": {"url": "https://a/mcp", "env": {}}}}"#)
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("[mcp_servers.a]") && e.contains("env"), "{e}");
         assert!(parse_mcp_servers_json("[1]").is_err());
     }

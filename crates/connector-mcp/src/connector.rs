@@ -145,7 +145,11 @@ impl fmt::Debug for ProviderTokens {
             .field("provider", &self.provider)
             .field(
                 "headers",
-                &self.headers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+                &self
+                    .headers
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -222,11 +226,8 @@ impl UserProviderTokens {
 
     fn render(&self, record: &connector_core::vault::TokenRecord) -> Result<HeaderMap, Error> {
         let mut headers = HeaderMap::new();
-        let mut auth = HeaderValue::from_str(&format!(
-            "Bearer {}",
-            record.access_token.expose()
-        ))
-        .map_err(|_| {
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", record.access_token.expose()))
+            .map_err(|_| {
             Error::new(
                 ErrorKind::Provider,
                 format!(
@@ -298,7 +299,11 @@ pub fn static_headers(server: &ResolvedServer) -> Result<StaticHeaders, Error> {
         .map(|(n, v)| (n.as_str(), v.expose()))
         .chain(bearer.as_ref().map(|b| ("Authorization", b.expose())));
     StaticHeaders::from_pairs(pairs).map_err(|e| {
-        Error::config(format!("[mcp_servers.{}] headers: {}", server.id, e.detail()))
+        Error::config(format!(
+            "[mcp_servers.{}] headers: {}",
+            server.id,
+            e.detail()
+        ))
     })
 }
 
@@ -307,6 +312,9 @@ struct CachedTools {
     specs: Arc<Vec<ToolSpec>>,
     names: Arc<HashSet<String>>,
 }
+
+/// A user's tools and their names.
+type ToolList = (Arc<Vec<ToolSpec>>, Arc<HashSet<String>>);
 
 /// Bound on the per-user tool cache; expired entries go first when full.
 const MAX_CACHED_TOOL_LISTS: usize = 4096;
@@ -334,6 +342,7 @@ impl fmt::Debug for McpConnector {
 /// Builds an [`McpConnector`]; fails at [`McpConnectorBuilder::build`].
 pub struct McpConnectorBuilder {
     server: ResolvedServer,
+    mcp_auth: Option<(crate::auth::McpAuth, crate::auth::Interaction)>,
     credentials: Option<Arc<dyn CredentialsFactory>>,
     engine: Option<OAuthEngine>,
     http: Option<reqwest::Client>,
@@ -346,6 +355,18 @@ impl McpConnectorBuilder {
     /// configured static headers still go under them).
     pub fn credentials(mut self, factory: Arc<dyn CredentialsFactory>) -> Self {
         self.credentials = Some(factory);
+        self
+    }
+
+    /// MCP authorization, for `auth = { type = "oauth" }`: each user gets an
+    /// [`McpOAuth`](crate::auth::McpOAuth) for this server, which runs
+    /// `interaction` when the user must authorize.
+    pub fn mcp_auth(
+        mut self,
+        auth: crate::auth::McpAuth,
+        interaction: crate::auth::Interaction,
+    ) -> Self {
+        self.mcp_auth = Some((auth, interaction));
         self
     }
 
@@ -414,9 +435,22 @@ impl McpConnectorBuilder {
                 }
             }
             (None, ResolvedAuth::OAuth { .. }) => {
-                return Err(Error::config(format!(
-                    "[mcp_servers.{id}] auth: type \"oauth\" needs an MCP authorization handler; build the connector with `credentials(...)`"
-                )));
+                let Some((auth, interaction)) = self.mcp_auth else {
+                    return Err(Error::config(format!(
+                        "[mcp_servers.{id}] auth: type \"oauth\" needs MCP authorization (McpAuth) or a credentials factory"
+                    )));
+                };
+                let url = server.url.to_string();
+                let base = base.headers().clone();
+                Arc::new(move |user: &str, _account: Option<&str>| {
+                    let inner: Arc<dyn Credentials> =
+                        Arc::new(auth.for_user(user, &url, interaction.clone())?);
+                    Ok(if base.is_empty() {
+                        inner
+                    } else {
+                        Arc::new(Layered::new(base.clone(), inner)) as Arc<dyn Credentials>
+                    })
+                })
             }
         };
         let metadata = match self.metadata {
@@ -491,6 +525,7 @@ impl McpConnector {
     pub fn builder(server: ResolvedServer) -> McpConnectorBuilder {
         McpConnectorBuilder {
             server,
+            mcp_auth: None,
             credentials: None,
             engine: None,
             http: None,
@@ -515,7 +550,11 @@ impl McpConnector {
     }
 
     /// The options a session of `user` connects with.
-    pub fn client_options(&self, user: &str, account: Option<&str>) -> Result<ClientOptions, Error> {
+    pub fn client_options(
+        &self,
+        user: &str,
+        account: Option<&str>,
+    ) -> Result<ClientOptions, Error> {
         let credentials = self.credentials.credentials(user, account)?;
         let mut options = ClientOptions::new(self.server.url.clone())
             .with_transport(self.server.transport)
@@ -550,7 +589,9 @@ impl McpConnector {
         };
         let mut named = Error::new(e.kind(), detail).with_provider(id.clone());
         let message = e.model_message();
-        if origin.as_deref().is_none_or(|o| !message.contains(o)) && !message.contains("the provider") {
+        if origin.as_deref().is_none_or(|o| !message.contains(o))
+            && !message.contains("the provider")
+        {
             named = named.with_model_message(message);
         }
         if let Some(r) = e.retry_after() {
@@ -587,7 +628,7 @@ impl McpConnector {
         }
     }
 
-    fn cached(&self, user_key: &(String, Option<String>)) -> Option<(Arc<Vec<ToolSpec>>, Arc<HashSet<String>>)> {
+    fn cached(&self, user_key: &(String, Option<String>)) -> Option<ToolList> {
         let cache = self.tools.lock().unwrap_or_else(|p| p.into_inner());
         cache
             .get(user_key)
@@ -596,11 +637,7 @@ impl McpConnector {
     }
 
     /// The user's tools, from the cache or the server.
-    async fn tool_list(
-        &self,
-        cx: &CallContext,
-        fresh: bool,
-    ) -> Result<(Arc<Vec<ToolSpec>>, Arc<HashSet<String>>), Error> {
+    async fn tool_list(&self, cx: &CallContext, fresh: bool) -> Result<ToolList, Error> {
         let user_key = (cx.user().to_owned(), cx.account().map(str::to_owned));
         if !fresh && let Some(hit) = self.cached(&user_key) {
             return Ok(hit);

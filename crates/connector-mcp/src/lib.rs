@@ -23,9 +23,9 @@ pub mod pool;
 pub mod sse;
 pub mod transport;
 
+pub use auth::{AuthorizationHandler, Interaction, McpAuth, McpOAuth};
 pub use client::{
     CallOptions, CallToolResult, ClientOptions, Era, EraCache, Implementation, McpClient, McpTool,
     Progress, SessionInfo, TransportMode,
 };
-pub use auth::{AuthorizationHandler, Interaction, McpAuth, McpOAuth};
 pub use credentials::{BearerChallenge, Credentials, RetryDecision, StaticHeaders};

@@ -193,7 +193,8 @@ impl<S: PooledSession> Shared<S> {
                 let idle = inner.in_use == 0
                     && now.saturating_duration_since(inner.last_used) >= self.config.idle_timeout;
                 if idle && let SlotState::Ready(_) = inner.state {
-                    if let SlotState::Ready(s) = std::mem::replace(&mut inner.state, SlotState::Gone)
+                    if let SlotState::Ready(s) =
+                        std::mem::replace(&mut inner.state, SlotState::Gone)
                     {
                         victims.push(s);
                     }
@@ -395,7 +396,8 @@ impl<S: PooledSession> SessionPool<S> {
                 };
                 if let Some(old) = slots.remove(&victim) {
                     let mut inner = old.lock();
-                    if let SlotState::Ready(s) = std::mem::replace(&mut inner.state, SlotState::Gone)
+                    if let SlotState::Ready(s) =
+                        std::mem::replace(&mut inner.state, SlotState::Gone)
                     {
                         evicted = Some(s);
                     }

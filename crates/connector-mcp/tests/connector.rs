@@ -48,7 +48,11 @@ async fn tools_are_listed_per_user_and_cached() {
     for _ in 0..5 {
         connector.tools(&cx).await.unwrap();
     }
-    assert_eq!(server.count("tools/list"), lists, "cached within the lifetime");
+    assert_eq!(
+        server.count("tools/list"),
+        lists,
+        "cached within the lifetime"
+    );
     // Another user has their own session and list.
     connector.tools(&CallContext::new("bob")).await.unwrap();
     assert_eq!(server.initializes(), 2);
@@ -153,12 +157,21 @@ async fn a_server_that_wants_authorization_names_itself() {
         token_env: "TOKEN".into(),
     };
     let connector = McpConnector::builder(
-        c.resolve_with("testsrv", &|v| (v == "TOKEN").then(|| "right-token".to_owned()))
-            .unwrap(),
+        c.resolve_with("testsrv", &|v| {
+            (v == "TOKEN").then(|| "right-token".to_owned())
+        })
+        .unwrap(),
     )
     .build()
     .unwrap();
-    assert_eq!(connector.tools(&CallContext::new("alice")).await.unwrap().len(), 4);
+    assert_eq!(
+        connector
+            .tools(&CallContext::new("alice"))
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
 }
 
 async fn engine_with_token(user: &str, token: &str, cloud_id: &str) -> OAuthEngine {
@@ -216,10 +229,7 @@ async fn provider_tokens_and_headers_come_from_the_users_token_record() {
     }
     // Bob never connected the provider: authorization required, for `idp`,
     // and the message names the server.
-    let e = connector
-        .tools(&CallContext::new("bob"))
-        .await
-        .unwrap_err();
+    let e = connector.tools(&CallContext::new("bob")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NeedsAuthorization, "{e}");
     assert_eq!(e.provider(), Some("idp"));
     assert!(e.to_string().contains("`testsrv`"), "{e}");

@@ -18,8 +18,8 @@ use axum::serve::ListenerExt as _;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, ContentBlock, ProgressNotificationParam, RequestMetaObject,
-    ServerCapabilities, ServerConfig,
+    CallToolResult, ContentBlock, ProgressNotificationParam, RequestMetaObject, ServerCapabilities,
+    ServerConfig,
 };
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -61,8 +61,13 @@ impl TestTools {
     }
 
     #[tool(description = "Adds two integers; the sum comes back as structured content.")]
-    fn add(&self, Parameters(AddArgs { a, b }): Parameters<AddArgs>) -> Result<CallToolResult, ErrorData> {
-        Ok(CallToolResult::structured(serde_json::json!({ "sum": a + b })))
+    fn add(
+        &self,
+        Parameters(AddArgs { a, b }): Parameters<AddArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(CallToolResult::structured(
+            serde_json::json!({ "sum": a + b }),
+        ))
     }
 
     #[tool(description = "Always reports a tool error (isError).")]
@@ -118,7 +123,9 @@ struct Recorder {
 async fn record(State(rec): State<Recorder>, req: Request, next: Next) -> Response {
     let seen = rec.seen;
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 4 << 20).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, 4 << 20)
+        .await
+        .unwrap_or_default();
     let rpc_method = serde_json::from_slice::<serde_json::Value>(&bytes)
         .ok()
         .and_then(|v| v.get("method").and_then(|m| m.as_str()).map(str::to_owned));
@@ -129,7 +136,12 @@ async fn record(State(rec): State<Recorder>, req: Request, next: Next) -> Respon
     });
     if let Some(token) = &rec.bearer {
         let expected = format!("Bearer {token}");
-        if parts.headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        if parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            != Some(expected.as_str())
+        {
             return Response::builder()
                 .status(401)
                 .header("www-authenticate", "Bearer realm=\"test\"")
@@ -137,7 +149,8 @@ async fn record(State(rec): State<Recorder>, req: Request, next: Next) -> Respon
                 .unwrap();
         }
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 impl RmcpServer {
@@ -161,15 +174,15 @@ impl RmcpServer {
                 StreamableHttpServerConfig::default(),
             );
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let router = axum::Router::new()
-            .nest_service("/mcp", service)
-            .layer(axum::middleware::from_fn_with_state(
+        let router = axum::Router::new().nest_service("/mcp", service).layer(
+            axum::middleware::from_fn_with_state(
                 Recorder {
                     seen: seen.clone(),
                     bearer: bearer.map(str::to_owned),
                 },
                 record,
-            ));
+            ),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let listener = listener.tap_io(|tcp| {

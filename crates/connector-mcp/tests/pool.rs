@@ -78,9 +78,13 @@ async fn fifty_concurrent_first_calls_initialize_once() {
     for _ in 0..50 {
         let (pool, server) = (pool.clone(), server.clone());
         tasks.push(tokio::spawn(async move {
-            pool.with_session(&key("alice"), || server.connect(), |s| async move { Ok(s.id) })
-                .await
-                .unwrap()
+            pool.with_session(
+                &key("alice"),
+                || server.connect(),
+                |s| async move { Ok(s.id) },
+            )
+            .await
+            .unwrap()
         }));
     }
     for t in tasks {
@@ -177,7 +181,11 @@ async fn a_full_pool_of_busy_sessions_refuses_with_a_retryable_error() {
     });
     let server = Server::default();
     let busy = pool.get(&key("a"), || server.connect()).await.unwrap();
-    let e = pool.get(&key("b"), || server.connect()).await.err().unwrap();
+    let e = pool
+        .get(&key("b"), || server.connect())
+        .await
+        .err()
+        .unwrap();
     assert!(e.is_retryable(), "{e}");
     assert_eq!(e.provider(), Some("srv"));
     drop(busy);
@@ -225,7 +233,11 @@ async fn the_sweeper_holds_only_a_weak_reference() {
         id: 1,
         closes: alive.clone(),
     };
-    drop(pool.get(&key("a"), || async move { Ok(session) }).await.unwrap());
+    drop(
+        pool.get(&key("a"), || async move { Ok(session) })
+            .await
+            .unwrap(),
+    );
     assert_eq!(Arc::strong_count(&alive), 2);
     // Let the sweeper run a few turns, then drop the pool: the session it
     // held goes with it (a strong reference in the task would keep it).

@@ -1,11 +1,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod rmcp_legacy_sse;
-mod rmcp_streamable;
-mod support;
-mod pool;
-mod connector;
-mod connector_rmcp;
 mod auth_discovery;
 mod auth_flow;
 mod auth_support;
+mod connector;
+mod connector_rmcp;
+mod pool;
+mod rmcp_legacy_sse;
+mod rmcp_streamable;
+mod support;

@@ -128,10 +128,12 @@ headers = { "X-Api-Key" = "${DOCS_KEY}" }
             c.mcp_servers["docs"].transport,
             connector_mcp::client::TransportMode::StreamableHttp
         );
-        let e = toml::from_str::<Config>("[mcp_servers.docs]\nurl = \"https://x/mcp\"\nheders = {}\n")
-            .unwrap_err();
+        let e =
+            toml::from_str::<Config>("[mcp_servers.docs]\nurl = \"https://x/mcp\"\nheders = {}\n")
+                .unwrap_err();
         assert!(e.to_string().contains("heders"), "{e}");
-        let c: Config = toml::from_str("[mcp_servers.docs]\nurl = \"http://example.com/mcp\"\n").unwrap();
+        let c: Config =
+            toml::from_str("[mcp_servers.docs]\nurl = \"http://example.com/mcp\"\n").unwrap();
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("[mcp_servers.docs] url"), "{e}");
     }

@@ -5,6 +5,7 @@ mod app;
 mod config;
 mod connect;
 mod mcp;
+mod mcp_auth;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

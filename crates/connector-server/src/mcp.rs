@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use clap::{Args, Subcommand};
 use connector_core::{Content, Error, ErrorKind};
 use connector_mcp::client::{CallOptions, ClientOptions, McpClient, SessionInfo, TransportMode};
-use connector_mcp::config::parse_server_url;
+use connector_mcp::config::{McpAuthConfig, McpOAuthSettings, parse_server_url};
 use connector_mcp::connector::McpConnector;
 use connector_mcp::credentials::{BearerChallenge, Credentials, RetryDecision, StaticHeaders};
 use http::HeaderMap;
@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::config::Config;
+use crate::mcp_auth::LazyOAuth;
 
 /// The user a probe acts for when `--user` is not given.
 pub const DEFAULT_USER: &str = "local";
@@ -84,7 +85,8 @@ pub struct ProbeOptions {
 }
 
 fn parse_transport(s: &str) -> Result<TransportMode, String> {
-    s.parse::<TransportMode>().map_err(|e| e.detail().to_owned())
+    s.parse::<TransportMode>()
+        .map_err(|e| e.detail().to_owned())
 }
 
 /// `Name: value` arguments as pairs; the error never echoes a value.
@@ -155,16 +157,33 @@ async fn client_options(
     let cli_headers =
         StaticHeaders::from_pairs(cli_headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
     let mut client_options = if let Some(server) = config.mcp_servers.get(target) {
-        let connector = if matches!(
-            server.auth,
-            connector_mcp::config::McpAuthConfig::Provider(_)
-        ) {
+        let connector = match &server.auth {
             // Provider tokens live in the vault: open it only when needed.
-            crate::app::App::open(config.clone())
+            McpAuthConfig::Provider(_) => crate::app::App::open(config.clone())
                 .await?
-                .mcp_connector(target)?
-        } else {
-            Arc::new(McpConnector::from_config(target, server)?.build()?)
+                .mcp_connector(target)?,
+            McpAuthConfig::OAuth(settings) => {
+                let resolved = server.resolve(target)?;
+                let (config, url, settings) =
+                    (config.clone(), resolved.url.clone(), settings.clone());
+                let (allow, no_browser) = (server.allow_private_addresses, options.no_browser);
+                let factory = move |user: &str, _account: Option<&str>| {
+                    Ok(Arc::new(LazyOAuth::new(
+                        &config,
+                        user,
+                        &url,
+                        settings.clone(),
+                        allow,
+                        no_browser,
+                    )) as Arc<dyn Credentials>)
+                };
+                Arc::new(
+                    McpConnector::builder(resolved)
+                        .credentials(Arc::new(factory))
+                        .build()?,
+                )
+            }
+            _ => Arc::new(McpConnector::from_config(target, server)?.build()?),
         };
         let options = connector.client_options(&options.user, options.account.as_deref())?;
         let inner = options.credentials.clone();
@@ -175,7 +194,27 @@ async fn client_options(
     } else if target.contains("://") {
         let url = parse_server_url(target, false)
             .map_err(|e| Error::config(format!("`{}`: {e}", redact_url(target))))?;
-        ClientOptions::new(url).with_credentials(Arc::new(cli_headers))
+        // A 401 runs MCP authorization, unless the command line already
+        // carries an Authorization header.
+        let inner: Arc<dyn Credentials> = if cli_headers
+            .headers()
+            .contains_key(http::header::AUTHORIZATION)
+        {
+            Arc::new(StaticHeaders::none())
+        } else {
+            Arc::new(LazyOAuth::new(
+                config,
+                &options.user,
+                &url,
+                McpOAuthSettings::default(),
+                false,
+                options.no_browser,
+            ))
+        };
+        ClientOptions::new(url).with_credentials(Arc::new(CommandLineHeaders {
+            top: cli_headers.headers().clone(),
+            inner,
+        }))
     } else {
         return Err(Error::config(format!(
             "`{target}` is neither an http(s) URL nor a configured [mcp_servers.{target}]"
@@ -223,7 +262,11 @@ fn describe_session(info: &SessionInfo) -> String {
     let session = match &info.session_id {
         None => "none".to_owned(),
         Some(id) if id.chars().count() > 8 => {
-            format!("{}… ({} chars)", id.chars().take(8).collect::<String>(), id.chars().count())
+            format!(
+                "{}… ({} chars)",
+                id.chars().take(8).collect::<String>(),
+                id.chars().count()
+            )
         }
         Some(id) => id.clone(),
     };
@@ -234,7 +277,10 @@ fn describe_session(info: &SessionInfo) -> String {
 }
 
 fn first_line(s: &str) -> &str {
-    s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("")
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
 }
 
 pub async fn run(config: &Config, command: McpCommand) -> Result<(), Error> {
@@ -255,7 +301,9 @@ pub async fn run(config: &Config, command: McpCommand) -> Result<(), Error> {
         } => {
             let args = parse_args(args.as_deref())?;
             match repeat {
-                Some(n) => repeat_calls(config, &target, &options, &tool, args, n, concurrency).await,
+                Some(n) => {
+                    repeat_calls(config, &target, &options, &tool, args, n, concurrency).await
+                }
                 None => call(config, &target, &options, &tool, args, json).await,
             }
         }
@@ -275,12 +323,21 @@ fn parse_args(args: Option<&str>) -> Result<Map<String, Value>, Error> {
     }
 }
 
-async fn connect(config: &Config, target: &str, options: &ProbeOptions) -> Result<McpClient, Error> {
+async fn connect(
+    config: &Config,
+    target: &str,
+    options: &ProbeOptions,
+) -> Result<McpClient, Error> {
     let client_options = client_options(config, target, options).await?;
     McpClient::connect(client_options).await
 }
 
-async fn tools(config: &Config, target: &str, options: &ProbeOptions, json: bool) -> Result<(), Error> {
+async fn tools(
+    config: &Config,
+    target: &str,
+    options: &ProbeOptions,
+    json: bool,
+) -> Result<(), Error> {
     let client = connect(config, target, options).await?;
     let result = async {
         if json {
@@ -516,8 +573,13 @@ mod tests {
     #[test]
     fn headers_parse_without_echoing_values() {
         let h = parse_headers(&["X-Key: a:b ".into(), "x-key:c".into()]).unwrap();
-        assert_eq!(h, vec![("X-Key".into(), "a:b".into()), ("x-key".into(), "c".into())]);
-        let e = parse_headers(&["secretvalue".into()]).unwrap_err().to_string();
+        assert_eq!(
+            h,
+            vec![("X-Key".into(), "a:b".into()), ("x-key".into(), "c".into())]
+        );
+        let e = parse_headers(&["secretvalue".into()])
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("secretvalue"), "{e}");
         assert!(parse_headers(&[": v".into()]).is_err());
     }

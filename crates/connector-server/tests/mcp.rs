@@ -24,11 +24,7 @@ struct Probe {
 fn probe_config(body: &str) -> Probe {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("connectors.toml");
-    std::fs::write(
-        &config,
-        format!("[store]\nbackend = \"memory\"\n\n{body}"),
-    )
-    .unwrap();
+    std::fs::write(&config, format!("[store]\nbackend = \"memory\"\n\n{body}")).unwrap();
     Probe { _dir: dir, config }
 }
 
@@ -72,7 +68,11 @@ fn text(o: &Output) -> (String, String) {
 
 fn ok(o: &Output) -> (String, String) {
     let (out, err) = text(o);
-    assert!(o.status.success(), "exit {:?}\nstdout:\n{out}\nstderr:\n{err}", o.status);
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout:\n{out}\nstderr:\n{err}",
+        o.status
+    );
     (out, err)
 }
 
@@ -88,12 +88,28 @@ async fn tools_prints_era_protocol_session_and_tools() {
     let p = probe_config("");
     // Detected: rmcp 3.9 speaks the stateless 2026-07-28 revision.
     let (out, _) = ok(&run(&p, &["mcp", "tools", &server.url]).await);
-    assert!(out.contains("era: stateless\nprotocol: 2026-07-28\nsession: none\nserver: rmcp "), "{out}");
+    assert!(
+        out.contains("era: stateless\nprotocol: 2026-07-28\nsession: none\nserver: rmcp "),
+        "{out}"
+    );
     assert!(out.contains("tools: 4"), "{out}");
     assert_eq!(server.initializes(), 0);
     // Fixed to streamable HTTP with sessions.
-    let (out, _) = ok(&run(&p, &["mcp", "tools", &server.url, "--transport", "streamable-http"]).await);
-    assert!(out.contains("era: streamable-http\nprotocol: 2025-"), "{out}");
+    let (out, _) = ok(&run(
+        &p,
+        &[
+            "mcp",
+            "tools",
+            &server.url,
+            "--transport",
+            "streamable-http",
+        ],
+    )
+    .await);
+    assert!(
+        out.contains("era: streamable-http\nprotocol: 2025-"),
+        "{out}"
+    );
     assert!(out.contains("session: "), "{out}");
     assert!(!out.contains("session: none"), "{out}");
     assert!(out.contains("tools: 4"), "{out}");
@@ -109,7 +125,14 @@ async fn tools_json_is_exactly_the_tools_list_result() {
     let p = probe_config("");
     let (out, _) = ok(&run(
         &p,
-        &["mcp", "tools", &server.url, "--json", "--transport", "streamable-http"],
+        &[
+            "mcp",
+            "tools",
+            &server.url,
+            "--json",
+            "--transport",
+            "streamable-http",
+        ],
     )
     .await);
     let v: serde_json::Value = serde_json::from_str(&out).expect("stdout is one JSON document");
@@ -168,23 +191,52 @@ async fn call_prints_text_structured_content_and_marks_is_error() {
     let p = probe_config("");
     let (out, _) = ok(&run(
         &p,
-        &["mcp", "call", &server.url, "echo", "--args", r#"{"text":"hello probe"}"#],
+        &[
+            "mcp",
+            "call",
+            &server.url,
+            "echo",
+            "--args",
+            r#"{"text":"hello probe"}"#,
+        ],
     )
     .await);
     assert_eq!(out.trim(), "hello probe");
 
-    let (out, _) = ok(&run(&p, &["mcp", "call", &server.url, "add", "--args", r#"{"a":2,"b":40}"#]).await);
+    let (out, _) = ok(&run(
+        &p,
+        &[
+            "mcp",
+            "call",
+            &server.url,
+            "add",
+            "--args",
+            r#"{"a":2,"b":40}"#,
+        ],
+    )
+    .await);
     assert!(out.contains("structured content:"), "{out}");
     assert!(out.contains("\"sum\": 42"), "{out}");
 
     let (out, err) = failed(&run(&p, &["mcp", "call", &server.url, "fail"]).await);
-    assert!(out.contains("[isError]") && out.contains("it broke"), "{out}");
+    assert!(
+        out.contains("[isError]") && out.contains("it broke"),
+        "{out}"
+    );
     assert!(err.contains("error:") && err.contains("isError"), "{err}");
 
     // --json: the tools/call result as received.
     let (out, _) = ok(&run(
         &p,
-        &["mcp", "call", &server.url, "add", "--args", r#"{"a":1,"b":2}"#, "--json"],
+        &[
+            "mcp",
+            "call",
+            &server.url,
+            "add",
+            "--args",
+            r#"{"a":1,"b":2}"#,
+            "--json",
+        ],
     )
     .await);
     let v: serde_json::Value = serde_json::from_str(&out).expect("stdout is one JSON document");
@@ -199,7 +251,10 @@ async fn call_prints_progress_to_stderr() {
     let (out, err) = ok(&run(&p, &["mcp", "call", &server.url, "slow"]).await);
     assert_eq!(out.trim(), "done");
     for step in 1..=3 {
-        assert!(err.contains(&format!("progress: {step}/3 step {step}")), "{err}");
+        assert!(
+            err.contains(&format!("progress: {step}/3 step {step}")),
+            "{err}"
+        );
     }
 }
 
@@ -255,10 +310,18 @@ headers = {{ "X-Api-Key" = "${{TEST_MCP_KEY}}" }}
     assert!(out.contains("echo"), "{out}");
     assert!(!out.contains("configured-secret") && !err.contains("configured-secret"));
     let seen = server.seen();
-    assert!(seen.iter().all(|s| s.headers["x-api-key"] == "configured-secret"));
+    assert!(
+        seen.iter()
+            .all(|s| s.headers["x-api-key"] == "configured-secret")
+    );
     // A command-line header replaces the configured one.
     let before = seen.len();
-    ok(&run_env(&p, &["mcp", "tools", "testsrv", "-H", "X-API-KEY: override"], &env).await);
+    ok(&run_env(
+        &p,
+        &["mcp", "tools", "testsrv", "-H", "X-API-KEY: override"],
+        &env,
+    )
+    .await);
     let seen = server.seen();
     for s in &seen[before..] {
         let values: Vec<_> = s.headers.get_all("x-api-key").iter().collect();
@@ -287,7 +350,10 @@ async fn bad_targets_and_unreachable_servers_fail_with_one_line() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 
     let (_, err) = failed(&run(&p, &["mcp", "tools", "nosuch"]).await);
-    assert!(err.contains("neither an http(s) URL nor a configured [mcp_servers.nosuch]"), "{err}");
+    assert!(
+        err.contains("neither an http(s) URL nor a configured [mcp_servers.nosuch]"),
+        "{err}"
+    );
 
     // A port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -306,8 +372,63 @@ async fn bad_targets_and_unreachable_servers_fail_with_one_line() {
     assert!(err.contains("--args must be a JSON object"), "{err}");
 
     // Bad command lines exit 2.
-    let o = run(&p, &["mcp", "tools", "http://127.0.0.1:1/mcp", "--transport", "carrier-pigeon"]).await;
+    let o = run(
+        &p,
+        &[
+            "mcp",
+            "tools",
+            "http://127.0.0.1:1/mcp",
+            "--transport",
+            "carrier-pigeon",
+        ],
+    )
+    .await;
     assert_eq!(o.status.code(), Some(2));
-    let o = run(&p, &["mcp", "call", "http://127.0.0.1:1/mcp", "echo", "--concurrency", "3"]).await;
+    let o = run(
+        &p,
+        &[
+            "mcp",
+            "call",
+            "http://127.0.0.1:1/mcp",
+            "echo",
+            "--concurrency",
+            "3",
+        ],
+    )
+    .await;
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn legacy_sse_servers_and_every_content_kind_through_the_fault_injecting_server() {
+    use connector_testkit::mcp_server::{FakeMcpOptions, FakeMcpServer};
+    let fake = FakeMcpServer::start(FakeMcpOptions::default()).await;
+    let p = probe_config("");
+    let (out, _) = ok(&run(&p, &["mcp", "tools", &fake.sse_url(), "--transport", "sse"]).await);
+    assert!(out.contains("era: legacy-sse\nprotocol: 20"), "{out}");
+    assert!(out.contains("  echo\t"), "{out}");
+    let (out, _) = ok(&run(
+        &p,
+        &[
+            "mcp",
+            "call",
+            &fake.sse_url(),
+            "echo",
+            "--transport",
+            "sse",
+            "--args",
+            r#"{"text":"over sse"}"#,
+        ],
+    )
+    .await);
+    assert_eq!(out.trim(), "over sse");
+    for (tool, shown) in [
+        ("image", "[image image/png"),
+        ("audio", "[audio audio/"),
+        ("resource_link", "[resource link "),
+        ("embedded_resource", "[resource "),
+    ] {
+        let (out, _) = ok(&run(&p, &["mcp", "call", &fake.url(), tool]).await);
+        assert!(out.contains(shown), "{tool}: {out}");
+    }
 }

@@ -663,10 +663,10 @@ impl McpClient {
         options: CallOptions,
     ) -> Result<Value, Error> {
         let url = &self.inner.core.url;
-        if let Transport::Sse(sse) = &self.inner.transport {
-            if sse.take_needs_init() {
-                self.reinitialize(None).await?;
-            }
+        if let Transport::Sse(sse) = &self.inner.transport
+            && sse.take_needs_init()
+        {
+            self.reinitialize(None).await?;
         }
         let generation = *self.inner.reinit.lock().await;
         let mut retried = false;
@@ -1049,7 +1049,7 @@ impl ConnectCtx<'_> {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    if !supported.iter().any(|v| *v == version) {
+                    if !supported.contains(&version) {
                         match pick(&supported, STATELESS_VERSIONS) {
                             Some(v) => {
                                 version = v;

@@ -95,11 +95,12 @@ pub(crate) fn tool_output_checked(
         .get("structuredContent")
         .filter(|v| !v.is_null())
         .cloned();
-    if let (Some(value), Some(validator), false) = (&structured, validator, is_error) {
-        if let Err(e) = validator.validate(value) {
-            let at = e.instance_path().to_string();
-            let at = if at.is_empty() { "/".to_owned() } else { at };
-            return Err(Error::new(
+    if let (Some(value), Some(validator), false) = (&structured, validator, is_error)
+        && let Err(e) = validator.validate(value)
+    {
+        let at = e.instance_path().to_string();
+        let at = if at.is_empty() { "/".to_owned() } else { at };
+        return Err(Error::new(
                 ErrorKind::Provider,
                 format!(
                     "{named} returned structured content that does not match its output schema (at {at}: {})",
@@ -109,13 +110,12 @@ pub(crate) fn tool_output_checked(
             .with_model_message(format!(
                 "{named} returned a result that does not match its declared output schema."
             )));
-        }
     }
-    if content.is_empty() {
-        if let Some(value) = &structured {
-            // The model reads content; give it the structured result.
-            content.push(Content::text(value.to_string()));
-        }
+    if content.is_empty()
+        && let Some(value) = &structured
+    {
+        // The model reads content; give it the structured result.
+        content.push(Content::text(value.to_string()));
     }
     Ok(ToolOutput {
         content,

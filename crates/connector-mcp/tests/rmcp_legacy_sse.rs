@@ -202,3 +202,45 @@ async fn a_killed_server_fails_calls_in_flight_at_once() {
     assert!(start.elapsed() < Duration::from_secs(5));
     running.ct.cancel();
 }
+
+#[tokio::test]
+async fn a_dropped_stream_reconnects_and_initializes_again() {
+    let running = start().await;
+    let client = McpClient::connect(
+        ClientOptions::new(running.server.url("/sse")).with_transport(TransportMode::Sse),
+    )
+    .await
+    .unwrap();
+    let first = client.info().session_id.unwrap();
+    running.server.drop_connections();
+    // Bounded wait for the reconnection; requests meanwhile fail fast.
+    let mut answered = None;
+    for _ in 0..50 {
+        match client
+            .call_tool(
+                "echo",
+                args(json!({"text": "back"})),
+                CallOptions::default(),
+            )
+            .await
+        {
+            Ok(out) => {
+                answered = Some(out);
+                break;
+            }
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = answered.expect("the client reconnects");
+    assert_eq!(out.output.content, vec![Content::text("back")]);
+    assert_ne!(client.info().session_id.unwrap(), first);
+    let gets = running
+        .server
+        .seen()
+        .iter()
+        .filter(|s| s.method == "GET" && s.path == "/sse")
+        .count();
+    assert_eq!(gets, 2);
+    running.ct.cancel();
+}

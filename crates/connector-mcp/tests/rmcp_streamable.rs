@@ -448,3 +448,56 @@ async fn a_fixed_era_that_the_server_does_not_speak_fails_clearly() {
     assert!(start.elapsed() < Duration::from_secs(5));
     assert!(err.to_string().contains("127.0.0.1"), "{err}");
 }
+
+#[tokio::test]
+async fn list_changed_drops_the_tool_cache() {
+    let server = rmcp_server::start(session_setup()).await;
+    let client = connect(server.url("/mcp"), TransportMode::StreamableHttp).await;
+    let before = client.list_tools().await.unwrap();
+    client
+        .call_tool("change", Map::new(), CallOptions::default())
+        .await
+        .unwrap();
+    // The notification may come on the response stream or the GET stream.
+    let mut refreshed = false;
+    for _ in 0..50 {
+        if !Arc::ptr_eq(&before, &client.list_tools().await.unwrap()) {
+            refreshed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refreshed, "tools/list_changed must drop the cache");
+}
+
+#[test]
+fn the_client_is_send_and_sync() {
+    fn check<T: Send + Sync + Clone>() {}
+    check::<McpClient>();
+    check::<EraCache>();
+}
+
+#[test]
+fn transport_modes_parse_with_aliases() {
+    for (text, mode) in [
+        ("auto", TransportMode::Auto),
+        ("sse", TransportMode::Sse),
+        ("legacy-sse", TransportMode::Sse),
+        ("streamable-http", TransportMode::StreamableHttp),
+        ("http", TransportMode::StreamableHttp),
+        ("streamable_http", TransportMode::StreamableHttp),
+        ("streamableHttp", TransportMode::StreamableHttp),
+        ("stateless", TransportMode::Stateless),
+    ] {
+        assert_eq!(text.parse::<TransportMode>().unwrap(), mode);
+        let v: TransportMode = serde_json::from_value(json!(text)).unwrap();
+        assert_eq!(v, mode);
+    }
+    assert_eq!(TransportMode::StreamableHttp.to_string(), "streamable-http");
+    assert_eq!(
+        serde_json::to_value(TransportMode::Sse).unwrap(),
+        json!("sse")
+    );
+    assert!("carrier-pigeon".parse::<TransportMode>().is_err());
+    assert_eq!(Era::LegacySse.to_string(), "legacy-sse");
+}

@@ -6,6 +6,7 @@ mod auth_support;
 mod connector;
 mod connector_rmcp;
 mod pool;
+mod http_hygiene;
 mod rmcp_legacy_sse;
 mod rmcp_streamable;
 mod support;

@@ -300,14 +300,14 @@ impl StreamableHttp {
                 );
                 return;
             }
-            if let Pump::Failed(reason) = &outcome {
-                if reason.starts_with("refused:") {
-                    self.shared.dispatcher.fail(
-                        &own,
-                        error::protocol(&origin, reason.trim_start_matches("refused: ")).into(),
-                    );
-                    return;
-                }
+            if let Pump::Failed(reason) = &outcome
+                && reason.starts_with("refused:")
+            {
+                self.shared.dispatcher.fail(
+                    &own,
+                    error::protocol(&origin, reason.trim_start_matches("refused: ")).into(),
+                );
+                return;
             }
             // The stream ended before the answer.
             let last_id = parser.last_event_id().map(str::to_owned);
@@ -398,10 +398,10 @@ impl StreamableHttp {
                     Err(e) => tracing::debug!(error = %e, "an SSE event that is not JSON-RPC"),
                 }
             }
-            if let Some(own) = own {
-                if !self.shared.dispatcher.is_pending(own) {
-                    return Pump::Answered;
-                }
+            if let Some(own) = own
+                && !self.shared.dispatcher.is_pending(own)
+            {
+                return Pump::Answered;
             }
         }
     }
@@ -446,10 +446,10 @@ impl StreamableHttp {
                 return;
             }
             let mut headers = self.base_headers("text/event-stream");
-            if let Some(id) = parser.last_event_id() {
-                if let Ok(v) = h::header_value(id) {
-                    headers.insert(LAST_EVENT_ID.clone(), v);
-                }
+            if let Some(id) = parser.last_event_id()
+                && let Ok(v) = h::header_value(id)
+            {
+                headers.insert(LAST_EVENT_ID.clone(), v);
             }
             let out = Outgoing {
                 method: Method::GET,

@@ -20,6 +20,7 @@ pub struct Seen {
     pub method: String,
     pub path: String,
     pub headers: http::HeaderMap,
+    pub body: bytes::Bytes,
 }
 
 /// A server on a loopback port.
@@ -35,12 +36,18 @@ async fn record(
     request: Request,
     next: Next,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 64 << 20)
+        .await
+        .unwrap_or_default();
     seen.lock().unwrap().push(Seen {
-        method: request.method().to_string(),
-        path: request.uri().path().to_owned(),
-        headers: request.headers().clone(),
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        headers: parts.headers.clone(),
+        body: body.clone(),
     });
-    next.run(request).await
+    next.run(Request::from_parts(parts, axum::body::Body::from(body)))
+        .await
 }
 
 impl TestServer {
@@ -101,6 +108,11 @@ impl TestServer {
 
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// Drops every open connection, still accepting new ones.
+    pub fn drop_connections(&self) {
+        self.tasks.lock().unwrap().abort_all();
     }
 
     /// Stops accepting and drops every open connection at once.

@@ -89,6 +89,12 @@ impl TestTools {
         format!("done after {steps} steps")
     }
 
+    #[tool(description = "Says the tool list changed.")]
+    async fn change(&self, peer: Peer<RoleServer>) -> String {
+        let _ = peer.notify_tool_list_changed().await;
+        "changed".into()
+    }
+
     #[tool(description = "Always fails, as a tool result.")]
     fn fail(&self) -> CallToolResult {
         CallToolResult::error(vec![ContentBlock::text("it broke")])
@@ -106,9 +112,14 @@ impl TestTools {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for TestTools {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("rmcp-test-server", "1.0.0"))
-            .with_instructions("A test server")
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new("rmcp-test-server", "1.0.0"))
+        .with_instructions("A test server")
     }
 
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
@@ -144,18 +155,21 @@ impl Default for Setup {
     }
 }
 
-pub fn router(setup: Setup) -> axum::Router {
+pub fn service(setup: Setup) -> StreamableHttpService<TestTools, LocalSessionManager> {
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(setup.sessions)
         .with_json_response(setup.json_response)
         .with_sse_keep_alive(None);
     let versions = setup.versions;
-    let service: StreamableHttpService<TestTools, LocalSessionManager> = StreamableHttpService::new(
+    StreamableHttpService::new(
         move || Ok(TestTools::new(versions)),
         Default::default(),
         config,
-    );
-    axum::Router::new().nest_service("/mcp", service)
+    )
+}
+
+pub fn router(setup: Setup) -> axum::Router {
+    axum::Router::new().nest_service("/mcp", service(setup))
 }
 
 /// Starts a server; its MCP endpoint is `/mcp`.

@@ -1,9 +1,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod auth_discovery;
 mod auth_flow;
 mod auth_support;
-
+mod connector;
+mod connector_rmcp;
 mod http_hygiene;
+mod pool;
 mod rmcp_legacy_sse;
 mod rmcp_streamable;
 mod support;

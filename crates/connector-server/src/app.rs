@@ -1,7 +1,10 @@
 //! Everything a command needs, built from the configuration.
 
+use std::sync::Arc;
+
 use connector_core::oauth::{OAuthEngine, OAuthProvider};
-use connector_core::{AuthRequirement, BuildContext, CallContext, Error, Registry};
+use connector_core::{AuthRequirement, BackendKind, BuildContext, CallContext, Error, Registry};
+use connector_mcp::connector::{McpConnector, describe_config};
 
 use crate::config::Config;
 
@@ -33,24 +36,47 @@ impl App {
         })
     }
 
-    /// The number of tools each entry offers (0 for OAuth-only providers).
-    pub async fn tool_count(&self, id: &str) -> Result<usize, Error> {
+    /// The number of tools each entry offers (0 for OAuth-only providers;
+    /// `None` for MCP servers, whose tools are only known once connected:
+    /// listing does no I/O).
+    pub async fn tool_count(&self, id: &str) -> Result<Option<usize>, Error> {
         let Some(entry) = self.registry.get(id) else {
-            return Ok(0);
+            return Ok(Some(0));
         };
+        if entry.metadata().backend == BackendKind::Mcp && self.config.mcp_servers.contains_key(id)
+        {
+            return Ok(None);
+        }
         let cx = BuildContext {
             oauth: self.engine.clone(),
             settings: self.config.providers.get(id).cloned(),
         };
         match entry.build(&cx) {
-            None => Ok(0),
-            Some(built) => Ok(built?.tools(&CallContext::new("")).await?.len()),
+            None => Ok(Some(0)),
+            Some(built) => Ok(Some(built?.tools(&CallContext::new("")).await?.len())),
         }
+    }
+
+    /// The connector of `[mcp_servers.<id>]`, built (no I/O) with the OAuth
+    /// engine for provider tokens.
+    pub fn mcp_connector(&self, id: &str) -> Result<Arc<McpConnector>, Error> {
+        let config = self.config.mcp_servers.get(id).ok_or_else(|| {
+            Error::new(
+                connector_core::ErrorKind::UnknownProvider,
+                format!("no [mcp_servers.{id}] in the configuration"),
+            )
+        })?;
+        Ok(Arc::new(
+            McpConnector::from_config(id, config)?
+                .oauth(self.engine.clone())
+                .build()?,
+        ))
     }
 }
 
-/// Registered connectors plus `[providers.<id>]` tables that declare a
-/// generic OAuth2 provider. A table that is neither is an error.
+/// Registered connectors, `[providers.<id>]` tables that declare a generic
+/// OAuth2 provider, and `[mcp_servers.<id>]`. A provider table that is
+/// neither registered nor generic is an error; ids are unique across all.
 pub fn build_registry(config: &Config) -> Result<Registry, Error> {
     let registered = Registry::from_inventory()?;
     let mut builder = Registry::builder().with_inventory();
@@ -62,6 +88,9 @@ pub fn build_registry(config: &Config) -> Result<Registry, Error> {
                 "[providers.{id}]: no registered provider `{id}`; set authorize_url and token_url to declare a generic OAuth2 provider"
             )));
         }
+    }
+    for (id, server) in &config.mcp_servers {
+        builder = builder.configured(describe_config(id, server));
     }
     builder.build()
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use connector_core::Error;
 use connector_core::oauth::ProviderSettings;
 use connector_core::vault::StoreConfig;
+use connector_mcp::config::McpServerConfig;
 use serde::Deserialize;
 
 /// The whole configuration file.
@@ -18,6 +19,9 @@ pub struct Config {
     /// `[providers.<id>]`.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSettings>,
+    /// `[mcp_servers.<id>]`: MCP servers, each a connector.
+    #[serde(default)]
+    pub mcp_servers: BTreeMap<String, McpServerConfig>,
 }
 
 /// The default configuration path.
@@ -45,7 +49,24 @@ impl Config {
         {
             config.store.path = Some(dir.join(p));
         }
+        config
+            .validate()
+            .map_err(|e| Error::config(format!("{}: {}", path.display(), e.detail())))?;
         Ok(config)
+    }
+
+    /// Checks what parsing cannot: MCP server ids, URLs and fields (the
+    /// environment is read later, when a connector is built).
+    pub fn validate(&self) -> Result<(), Error> {
+        for (id, server) in &self.mcp_servers {
+            server.validate(id)?;
+            if self.providers.contains_key(id) {
+                return Err(Error::config(format!(
+                    "[mcp_servers.{id}] and [providers.{id}] share an id; an MCP server needs its own"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The path in force: `--config`, else `./connectors.toml`.
@@ -89,6 +110,32 @@ scopes = ["profile"]
     fn typos_are_errors() {
         let e = toml::from_str::<Config>("[store]\nbakend = \"redis\"\n").unwrap_err();
         assert!(e.to_string().contains("bakend"), "{e}");
+    }
+
+    #[test]
+    fn mcp_servers_parse_and_are_checked() {
+        let c: Config = toml::from_str(
+            r#"
+[mcp_servers.docs]
+url = "https://mcp.example.com/mcp"
+type = "http"
+headers = { "X-Api-Key" = "${DOCS_KEY}" }
+"#,
+        )
+        .unwrap();
+        assert!(c.validate().is_ok());
+        assert_eq!(
+            c.mcp_servers["docs"].transport,
+            connector_mcp::client::TransportMode::StreamableHttp
+        );
+        let e =
+            toml::from_str::<Config>("[mcp_servers.docs]\nurl = \"https://x/mcp\"\nheders = {}\n")
+                .unwrap_err();
+        assert!(e.to_string().contains("heders"), "{e}");
+        let c: Config =
+            toml::from_str("[mcp_servers.docs]\nurl = \"http://example.com/mcp\"\n").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("[mcp_servers.docs] url"), "{e}");
     }
 
     #[test]

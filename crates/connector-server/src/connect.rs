@@ -107,7 +107,7 @@ fn html_escape(s: &str) -> String {
 
 /// Opens `url` with `$BROWSER` (a `:`-separated list of commands, `%s` for
 /// the URL) or the system opener. Returns whether a command started.
-fn open_browser(url: &str) -> bool {
+pub(crate) fn open_browser(url: &str) -> bool {
     let mut candidates: Vec<String> = Vec::new();
     if let Ok(b) = std::env::var("BROWSER") {
         candidates.extend(

@@ -4,6 +4,8 @@
 mod app;
 mod config;
 mod connect;
+mod mcp;
+mod mcp_auth;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,6 +80,11 @@ enum Command {
         #[arg(long)]
         account: Option<String>,
     },
+    /// Probes an MCP server: lists its tools or calls one.
+    Mcp {
+        #[command(subcommand)]
+        command: mcp::McpCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -108,8 +115,14 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Error> {
     let (path, explicit) = Config::path(cli.config.as_deref());
     let config = Config::load(&path, explicit)?;
+    // The probe opens the token vault only when its target needs it.
+    let command = match cli.command {
+        Command::Mcp { command } => return mcp::run(&config, command).await,
+        other => other,
+    };
     let app = App::open(config).await?;
-    match cli.command {
+    match command {
+        Command::Mcp { .. } => Ok(()),
         Command::Providers => providers(&app).await,
         Command::Connect {
             provider,
@@ -169,7 +182,9 @@ async fn providers(app: &App) -> Result<(), Error> {
     for entry in app.registry.entries() {
         let m = entry.metadata();
         let tools = match app.tool_count(entry.id()).await {
-            Ok(n) => n.to_string(),
+            Ok(Some(n)) => n.to_string(),
+            // MCP servers: the tools are listed on connect (`connectors mcp tools ID`).
+            Ok(None) => "?".to_owned(),
             Err(e) => {
                 tracing::warn!(provider = %entry.id(), error = %e, "listing tools failed");
                 "?".to_owned()

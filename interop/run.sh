@@ -9,6 +9,10 @@
 #                                  curl checks, stop
 #   interop/run.sh --serve         start, print `export CONNECTORS_INTEROP_*=URL` lines,
 #                                  curl checks, then keep serving until interrupted
+#   interop/run.sh --reference-client
+#                                  the client checks with interop/reference_client.py (the
+#                                  official Python SDK client behind the same CLI contract)
+#                                  instead of ours, to prove the checks; no cargo test
 #
 # Servers (all on 127.0.0.1, ports picked by the kernel):
 #   npm @modelcontextprotocol/server-everything: legacy SSE, streamable HTTP
@@ -43,8 +47,9 @@ case "${1:-}" in
   "") ;;
   --servers-only) mode=servers ;;
   --serve) mode=serve ;;
+  --reference-client) mode=reference ;;
   -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-  *) echo "usage: interop/run.sh [--servers-only|--serve]" >&2; exit 2 ;;
+  *) echo "usage: interop/run.sh [--servers-only|--serve|--reference-client]" >&2; exit 2 ;;
 esac
 
 log() { printf 'interop: %s\n' "$*" >&2; }
@@ -643,7 +648,13 @@ client_pair() {
 }
 
 client_checks() {
-  build_client
+  if [ "$mode" = reference ]; then
+    CONNECTORS_BIN="$RUN/reference-client"
+    printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$PY" "$HERE/reference_client.py" >"$CONNECTORS_BIN"
+    chmod +x "$CONNECTORS_BIN"
+  else
+    build_client
+  fi
   client_pair everything-sse "$URL_EVERYTHING_SSE" sse
   client_pair everything-http "$URL_EVERYTHING_HTTP" streamable-http
   client_pair py-sse "$URL_PY_SSE" sse
@@ -651,6 +662,7 @@ client_checks() {
   client_pair py-json "$URL_PY_JSON" streamable-http
   client_pair py-stateless "$URL_PY_STATELESS" streamable-http
   client_pair py-modern "$URL_PY_MODERN" stateless
+  [ "$mode" = reference ] && return
 
   # Progress (and whatever else the Rust side checks) through the library API.
   local st=0 out="$RUN/cargo-test.out" n
@@ -683,7 +695,7 @@ case "$mode" in
   servers|serve) print_urls ;;
 esac
 curl_checks
-[ "$mode" = all ] && client_checks
+case "$mode" in all|reference) client_checks ;; esac
 
 if [ "$mode" = serve ]; then
   log "serving; interrupt (Ctrl-C) to stop"

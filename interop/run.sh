@@ -74,10 +74,10 @@ NAMES=()
 SLEEP_PID=""
 
 stop_servers() {
-  local pid i
+  local pid
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do
-    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -414,7 +414,7 @@ LONG_ARGS='{"duration":1,"steps":3}'
 smoke_http() {
   local name="$1" url="$2" want_session="$3" want_body="$4" pv=2025-11-25 code sid ctype m="$RUN/$1.msg"
   local A=(-H 'Accept: application/json, text/event-stream')
-  code="$(post "$url" "$name.init" '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"'$pv'","capabilities":{},'"$CLIENT_INFO"'}}' "${A[@]}")"
+  code="$(post "$url" "$name.init" '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"'"$pv"'","capabilities":{},'"$CLIENT_INFO"'}}' "${A[@]}")"
   sid="$(header "$RUN/$name.init.h" mcp-session-id)"
   ctype="$(header "$RUN/$name.init.h" content-type)"
   if [ "$code" != 200 ]; then
@@ -457,11 +457,11 @@ smoke_http() {
 # smoke_sse NAME URL: legacy HTTP+SSE (2024-11-05): GET the stream, POST to the
 # endpoint it names, read the results from the stream.
 smoke_sse() {
-  local name="$1" url="$2" stream="$RUN/$1.stream" pv=2024-11-05 cpid ep post_url i m="$RUN/$1.msg" code
+  local name="$1" url="$2" stream="$RUN/$1.stream" pv=2024-11-05 cpid ep post_url m="$RUN/$1.msg" code
   curl -sS -N -m 60 -H 'Accept: text/event-stream' "$url" >"$stream" 2>"$RUN/$name.stream.err" &
   cpid=$!
   ep=""
-  for i in $(seq 100); do
+  for _ in $(seq 100); do
     ep="$(tr -d '\r' <"$stream" | awk '/^event: *endpoint/ { e = 1; next } e && /^data:/ { sub(/^data: ?/, ""); print; exit }')"
     [ -n "$ep" ] && break
     sleep 0.1
@@ -488,8 +488,8 @@ smoke_sse() {
     done
     return 1
   }
-  if sse_post initialize '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"'$pv'","capabilities":{},'"$CLIENT_INFO"'}}'; then
-    if wait_id 1 10 && [ "$(jget "$m" .result.protocolVersion)" = $pv ]; then ok "$name curl initialize"; else fail "$name curl initialize" "no result with protocolVersion $pv on the stream"; fi
+  if sse_post initialize '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"'"$pv"'","capabilities":{},'"$CLIENT_INFO"'}}'; then
+    if wait_id 1 10 && [ "$(jget "$m" .result.protocolVersion)" = "$pv" ]; then ok "$name curl initialize"; else fail "$name curl initialize" "no result with protocolVersion $pv on the stream"; fi
   fi
   sse_post initialized '{"jsonrpc":"2.0","method":"notifications/initialized"}' || true
   local why
@@ -511,7 +511,7 @@ smoke_sse() {
 # MCP-Protocol-Version + Mcp-Method (+ Mcp-Name) headers, _meta on every request.
 smoke_modern() {
   local name="$1" url="$2" pv=2026-07-28 code m="$RUN/$1.msg" why
-  local meta='"_meta":{"io.modelcontextprotocol/protocolVersion":"'$pv'","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"connectors-interop-curl","version":"0"}}'
+  local meta='"_meta":{"io.modelcontextprotocol/protocolVersion":"'"$pv"'","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"connectors-interop-curl","version":"0"}}'
   local A=(-H 'Accept: application/json, text/event-stream' -H "MCP-Protocol-Version: $pv")
   code="$(post "$url" "$name.discover" '{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{'"$meta"'}}' "${A[@]}" -H 'Mcp-Method: server/discover')"
   if [ "$code" = 200 ] && message_with "$RUN/$name.discover.b" id 1 "$m" && jget "$m" '.result.supportedVersions[]' | grep -qx "$pv"; then
@@ -530,7 +530,7 @@ smoke_modern() {
   elif [ "$(jget "$m" .result.structuredContent.result)" != 5 ]; then
     fail "$name curl tools/call" "structuredContent.result is not 5: $(head -c 300 "$m")"
   else ok "$name curl tools/call"; fi
-  code="$(post "$url" "$name.long" '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"trigger-long-running-operation","arguments":'"$LONG_ARGS"',"_meta":{"progressToken":"tok-4","io.modelcontextprotocol/protocolVersion":"'$pv'","io.modelcontextprotocol/clientCapabilities":{}}}}' "${A[@]}" -H 'Mcp-Method: tools/call' -H 'Mcp-Name: trigger-long-running-operation')"
+  code="$(post "$url" "$name.long" '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"trigger-long-running-operation","arguments":'"$LONG_ARGS"',"_meta":{"progressToken":"tok-4","io.modelcontextprotocol/protocolVersion":"'"$pv"'","io.modelcontextprotocol/clientCapabilities":{}}}}' "${A[@]}" -H 'Mcp-Method: tools/call' -H 'Mcp-Name: trigger-long-running-operation')"
   if [ "$code" != 200 ]; then fail "$name curl progress" "HTTP $code"; else check_progress "$name" "$RUN/$name.long.b" tok-4 3 4; fi
   # A 2026-07-28-only server refuses the initialize handshake, naming what it speaks.
   code="$(post "$url" "$name.legacy" '{"jsonrpc":"2.0","id":5,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},'"$CLIENT_INFO"'}}' -H 'Accept: application/json, text/event-stream')"
@@ -547,7 +547,7 @@ smoke_modern() {
 smoke_structured() {
   local name="$1" url="$2" pv=2025-11-25 code sid m="$RUN/$1.msg" i names
   local A=(-H 'Accept: application/json, text/event-stream')
-  post "$url" "$name.sinit" '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"'$pv'","capabilities":{},'"$CLIENT_INFO"'}}' "${A[@]}" >/dev/null
+  post "$url" "$name.sinit" '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"'"$pv"'","capabilities":{},'"$CLIENT_INFO"'}}' "${A[@]}" >/dev/null
   sid="$(header "$RUN/$name.sinit.h" mcp-session-id)"
   A+=(-H "MCP-Protocol-Version: $pv")
   [ -n "$sid" ] && A+=(-H "Mcp-Session-Id: $sid")
@@ -650,7 +650,10 @@ client_pair() {
 client_checks() {
   if [ "$mode" = reference ]; then
     CONNECTORS_BIN="$RUN/reference-client"
-    printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$PY" "$HERE/reference_client.py" >"$CONNECTORS_BIN"
+    cat >"$CONNECTORS_BIN" <<EOF
+#!/bin/sh
+exec "$PY" "$HERE/reference_client.py" "\$@"
+EOF
     chmod +x "$CONNECTORS_BIN"
   else
     build_client

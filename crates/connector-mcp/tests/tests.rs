@@ -6,6 +6,7 @@ mod auth_support;
 mod connector;
 mod connector_rmcp;
 mod http_hygiene;
+mod interop;
 mod pool;
 mod rmcp_legacy_sse;
 mod rmcp_streamable;

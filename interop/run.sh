@@ -41,6 +41,7 @@ READY_TIMEOUT=60   # seconds for a server to answer after it was started
 CURL_TIMEOUT=20    # seconds for one HTTP exchange of the curl checks
 CLIENT_TIMEOUT=60  # seconds for one run of the connectors CLI
 CARGO_TEST_TIMEOUT=300
+INSTALL_TIMEOUT=600 # seconds for one try of one npm or pip install
 
 mode=all
 case "${1:-}" in
@@ -122,7 +123,7 @@ npm_install() {
   rm -rf "$dir"
   mkdir -p "$dir"
   printf '{ "name": "connectors-interop-deps", "private": true }\n' >"$dir/package.json"
-  retry 3 env npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false \
+  retry 3 timeout "$INSTALL_TIMEOUT" env npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false \
     npm install --prefix "$dir" --save-exact --no-audit --no-fund --loglevel=error "$pkg@$ver" </dev/null >&2 ||
     { rm -rf "$dir"; die "npm install $pkg@$ver failed"; }
 }
@@ -162,13 +163,13 @@ ensure_python() {
   log "creating a venv with PyPI mcp==$V_MCP in $dir ..."
   rm -rf "$dir"
   if python3 -m venv "$dir" >&2 2>/dev/null && [ -x "$dir/bin/pip" ]; then
-    retry 3 "$dir/bin/pip" install -q --disable-pip-version-check "mcp==$V_MCP" </dev/null >&2 ||
+    retry 3 timeout "$INSTALL_TIMEOUT" "$dir/bin/pip" install -q --disable-pip-version-check "mcp==$V_MCP" </dev/null >&2 ||
       { rm -rf "$dir"; die "pip install mcp==$V_MCP failed"; }
   else
     # No ensurepip (Debian without python3-venv): a bare venv filled by the system pip.
     rm -rf "$dir"
     python3 -m venv --without-pip "$dir" >&2 || die "python3 -m venv failed"
-    retry 3 python3 -m pip --python "$PY" install -q --disable-pip-version-check "mcp==$V_MCP" </dev/null >&2 ||
+    retry 3 timeout "$INSTALL_TIMEOUT" python3 -m pip --python "$PY" install -q --disable-pip-version-check "mcp==$V_MCP" </dev/null >&2 ||
       { rm -rf "$dir"; die "pip install mcp==$V_MCP failed"; }
   fi
 }
@@ -597,7 +598,9 @@ build_client() {
     return
   fi
   log "building the connectors binary ..."
+  local t=$SECONDS
   (cd "$ROOT" && cargo build --locked -q -p connector-server --bin connectors) >&2 || die "cargo build failed"
+  log "built in $((SECONDS - t))s"
   CONNECTORS_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/connectors"
   [ -x "$CONNECTORS_BIN" ] || die "no binary at $CONNECTORS_BIN"
 }
@@ -615,9 +618,26 @@ cli_why() { # cli_why NAME.STEP STATUS: a short reason from a failed run
   printf 'exit %s: %s' "$s" "$(tail -c 300 "$RUN/$1.err" | tr '\n' ' ')"
 }
 
+# The era `--transport auto` must find. Every streamable-HTTP server of the Python SDK
+# also serves 2026-07-28 and Auto asks `server/discover` first: stateless there.
+auto_era() {
+  case "$1" in
+    *-sse) echo legacy-sse ;;
+    everything-http) echo streamable-http ;;
+    py-*) echo stateless ;;
+  esac
+}
+
 # client_pair NAME URL TRANSPORT
 client_pair() {
-  local name="$1" url="$2" transport="$3" st why t args text
+  local name="$1" url="$2" transport="$3" st why t args text era
+  if [ "$mode" != reference ]; then # the text output (era line) is ours only
+    st=0; cli "$name.era" tools "$url" --transport auto || st=$?
+    era="$(sed -n 's/^era: *//p' "$RUN/$name.era.out" | head -n 1)"
+    if [ "$st" != 0 ]; then fail "$name client era --transport auto" "$(cli_why "$name.era" "$st")"
+    elif [ "$era" = "$(auto_era "$name")" ]; then ok "$name client era --transport auto ($era)"
+    else fail "$name client era --transport auto" "era '$era', want '$(auto_era "$name")'"; fi
+  fi
   for t in "$transport" auto; do
     st=0; cli "$name.tools-$t" tools "$url" --transport "$t" --json || st=$?
     if [ "$st" != 0 ]; then fail "$name client tools --transport $t" "$(cli_why "$name.tools-$t" "$st")"; continue; fi
@@ -667,9 +687,23 @@ EOF
   client_pair py-modern "$URL_PY_MODERN" stateless
   [ "$mode" = reference ] && return
 
+  # Fixed to the handshake era, a 2026-07-28-only server is refused with a reason.
+  local st=0
+  cli py-modern.refused tools "$URL_PY_MODERN" --transport streamable-http || st=$?
+  if [ "$st" = 0 ] || [ "$st" = 124 ]; then
+    fail "py-modern client --transport streamable-http refused" "$(cli_why py-modern.refused "$st")"
+  elif grep -q 2026-07-28 "$RUN/py-modern.refused.err" && grep -q stateless "$RUN/py-modern.refused.err"; then
+    ok "py-modern client --transport streamable-http refused (names 2026-07-28)"
+  else
+    fail "py-modern client --transport streamable-http refused" "reason does not name 2026-07-28 and stateless: $(tail -c 300 "$RUN/py-modern.refused.err")"
+  fi
+
   # Progress (and whatever else the Rust side checks) through the library API.
-  local st=0 out="$RUN/cargo-test.out" n
+  local out="$RUN/cargo-test.out" n
+  st=0
+  local t=$SECONDS
   (cd "$ROOT" && cargo test --locked -q -p connector-mcp --test tests --no-run) >"$out" 2>&1 || st=$?
+  log "interop test built in $((SECONDS - t))s"
   if [ "$st" = 0 ]; then
     (cd "$ROOT" && timeout "$CARGO_TEST_TIMEOUT" cargo test --locked -p connector-mcp --test tests interop -- --nocapture) >"$out" 2>&1 || st=$?
   fi
@@ -678,6 +712,8 @@ EOF
     fail "cargo test -p connector-mcp --test tests interop" "exit $st: $(grep -E '^(test .* FAILED|error|---- )' "$out" | head -n 5 | tr '\n' ' ')(output in $out)"
   elif [ "$n" = 0 ]; then
     fail "cargo test -p connector-mcp --test tests interop" "ran no test"
+  elif grep -q SKIPPED "$out"; then
+    fail "cargo test -p connector-mcp --test tests interop" "tests skipped: $(grep SKIPPED "$out" | head -n 3 | tr '\n' ' ')"
   else
     ok "cargo test -p connector-mcp --test tests interop ($n tests)"
   fi
@@ -697,8 +733,11 @@ log "servers ready in $((SECONDS - t1))s"
 case "$mode" in
   servers|serve) print_urls ;;
 esac
+t2=$SECONDS
 curl_checks
-case "$mode" in all|reference) client_checks ;; esac
+log "curl checks took $((SECONDS - t2))s"
+t2=$SECONDS
+case "$mode" in all|reference) client_checks; log "client checks took $((SECONDS - t2))s" ;; esac
 
 if [ "$mode" = serve ]; then
   log "serving; interrupt (Ctrl-C) to stop"

@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
 # Every check and every test of the workspace: formatting, clippy with
-# warnings denied, unit, integration and doc tests.
+# warnings denied, unit, integration and doc tests, then the MCP interop
+# suite (interop/run.sh: real third-party MCP servers on loopback against our
+# client).
 # Installs what the tests need when it is missing (redis-server and
-# redis-cli from Debian's packages), so it works on a fresh machine.
+# redis-cli, and for the interop suite curl, python3 with venv and npm, from
+# Debian's packages), so it works on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
+# interop/run.sh: curl, npm (node >= 22 and the servers come from npm into its
+# cache), python3 able to make a venv with pip (ensurepip, or the system pip).
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+if ! command -v python3 >/dev/null 2>&1; then
+  need_apt+=(python3 python3-venv)
+elif ! python3 -c 'import ensurepip' >/dev/null 2>&1 && ! python3 -m pip --version >/dev/null 2>&1; then
+  need_apt+=(python3-venv)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]} with apt-get ..." >&2
   sudo=""
@@ -34,7 +46,11 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set -o pipefail
 cargo test --workspace --locked 2>&1 | tee "$log"
-# One closing line for the whole run (cargo prints one per test binary, the
-# last of which may be a crate with no doctests).
+echo "test.sh: MCP interop (interop/run.sh)" >&2
+interop/run.sh </dev/null | tee -a "$log"
+# One closing line for the whole run: cargo's tests (cargo prints one line per
+# test binary, the last of which may be a crate with no doctests) plus the
+# interop checks.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+     /^interop: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

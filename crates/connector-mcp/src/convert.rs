@@ -56,7 +56,10 @@ pub fn tool_output(
             jsonschema::validator_for(&Value::Object(schema.clone())).map_err(|e| {
                 Error::new(
                     ErrorKind::Provider,
-                    format!("a tool's output schema does not compile: {}", short(&e.to_string())),
+                    format!(
+                        "a tool's output schema does not compile: {}",
+                        short(&e.to_string())
+                    ),
                 )
             })?,
         ),
@@ -198,7 +201,9 @@ mod tests {
         let out = tool_output(&result, None).unwrap();
         assert_eq!(out.content.len(), 6);
         assert!(matches!(out.content[2], Content::Audio { .. }));
-        assert!(matches!(&out.content[4], Content::Resource { resource } if resource.text.as_deref() == Some("b")));
+        assert!(
+            matches!(&out.content[4], Content::Resource { resource } if resource.text.as_deref() == Some("b"))
+        );
         assert!(matches!(&out.content[5], Content::Text { text } if text.contains("hologram")));
         assert!(!out.is_error);
     }
@@ -207,10 +212,19 @@ mod tests {
     fn structured_content_is_checked_unless_is_error() {
         let schema = json!({"type": "object", "properties": {"sum": {"type": "integer"}}, "required": ["sum"]});
         let schema = schema.as_object().unwrap();
-        let ok = tool_output(&json!({"content": [], "structuredContent": {"sum": 3}}), Some(schema)).unwrap();
+        let ok = tool_output(
+            &json!({"content": [], "structuredContent": {"sum": 3}}),
+            Some(schema),
+        )
+        .unwrap();
         assert_eq!(ok.structured, Some(json!({"sum": 3})));
-        assert_eq!(ok.content.len(), 1, "structured result given to the model as text");
-        let err = tool_output(&json!({"structuredContent": {"sum": "x"}}), Some(schema)).unwrap_err();
+        assert_eq!(
+            ok.content.len(),
+            1,
+            "structured result given to the model as text"
+        );
+        let err =
+            tool_output(&json!({"structuredContent": {"sum": "x"}}), Some(schema)).unwrap_err();
         assert!(err.to_string().contains("output schema"), "{err}");
         let failed = tool_output(
             &json!({"content": [{"type": "text", "text": "boom"}], "isError": true, "structuredContent": {"oops": 1}}),

@@ -228,7 +228,9 @@ impl HttpSender {
         if hops > MAX_REDIRECTS {
             return Err(Error::new(
                 ErrorKind::Provider,
-                format!("the MCP server at {origin} redirected {what} more than {MAX_REDIRECTS} times"),
+                format!(
+                    "the MCP server at {origin} redirected {what} more than {MAX_REDIRECTS} times"
+                ),
             )
             .into());
         }
@@ -239,13 +241,15 @@ impl HttpSender {
             .ok_or_else(|| {
                 error::protocol(&origin, format!("a {status} redirect without a Location"))
             })?;
-        let next = from
-            .join(location)
-            .map_err(|_| error::protocol(&origin, format!("a {status} redirect to an invalid URL")))?;
+        let next = from.join(location).map_err(|_| {
+            error::protocol(&origin, format!("a {status} redirect to an invalid URL"))
+        })?;
         if from.scheme() == "https" && next.scheme() != "https" {
             return Err(Error::new(
                 ErrorKind::Provider,
-                format!("the MCP server at {origin} redirected {what} from https to plain http; refused"),
+                format!(
+                    "the MCP server at {origin} redirected {what} from https to plain http; refused"
+                ),
             )
             .into());
         }
@@ -300,7 +304,9 @@ pub(crate) async fn read_body_limited(
 pub(crate) fn too_large(origin: &str, what: &str, limit: usize) -> Error {
     Error::new(
         ErrorKind::Provider,
-        format!("the MCP server at {origin} answered {what} with a message larger than the {limit}-byte limit"),
+        format!(
+            "the MCP server at {origin} answered {what} with a message larger than the {limit}-byte limit"
+        ),
     )
 }
 

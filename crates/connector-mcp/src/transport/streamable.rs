@@ -143,7 +143,10 @@ impl StreamableHttp {
         if self.shared.stateless {
             headers.insert(MCP_METHOD.clone(), h::header_value(method)?);
             if let Some(name) = name {
-                headers.insert(MCP_NAME.clone(), h::header_value(&h::encode_header_value(name))?);
+                headers.insert(
+                    MCP_NAME.clone(),
+                    h::header_value(&h::encode_header_value(name))?,
+                );
             }
         }
         let body = serde_json::to_vec(body)
@@ -199,12 +202,17 @@ impl StreamableHttp {
             tokio::spawn(async move { this.read_response_stream(response, own).await });
             return Ok(());
         }
-        let body = h::read_body_limited(response, self.shared.max_message_size, &origin, &what).await?;
+        let body =
+            h::read_body_limited(response, self.shared.max_message_size, &origin, &what).await?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(());
         }
-        let messages = jsonrpc::parse_message(&body)
-            .map_err(|e| error::protocol(&origin, format!("{what} got a body that is not JSON-RPC ({e})")))?;
+        let messages = jsonrpc::parse_message(&body).map_err(|e| {
+            error::protocol(
+                &origin,
+                format!("{what} got a body that is not JSON-RPC ({e})"),
+            )
+        })?;
         for message in messages {
             self.shared.dispatcher.dispatch(message, Some(id));
         }
@@ -281,9 +289,10 @@ impl StreamableHttp {
                 return;
             }
             if outcome == Pump::Closed {
-                self.shared
-                    .dispatcher
-                    .fail(&own, error::unavailable(&origin, "the client closed the session").into());
+                self.shared.dispatcher.fail(
+                    &own,
+                    error::unavailable(&origin, "the client closed the session").into(),
+                );
                 return;
             }
             if let Pump::Failed(reason) = &outcome {
@@ -527,5 +536,9 @@ fn is_event_stream(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/event-stream"))
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        })
 }

@@ -5,6 +5,7 @@ mod auth_flow;
 mod auth_support;
 mod connector;
 mod connector_rmcp;
+mod fuzz_corpus;
 mod http_hygiene;
 mod pool;
 mod rmcp_legacy_sse;

@@ -843,7 +843,10 @@ impl McpClient {
     }
 
     /// Calls a tool. A tool that ran and failed (`isError`) is an `Ok`
-    /// result with `output.is_error` set, for the model to read.
+    /// result with `output.is_error` set, for the model to read. A result
+    /// with `structuredContent` is always checked against the tool's
+    /// `outputSchema`, listing the tools first if this session has not (see
+    /// `output_validator`); a mismatch is an error naming the tool.
     pub async fn call_tool(
         &self,
         name: &str,
@@ -852,12 +855,46 @@ impl McpClient {
     ) -> Result<CallToolResult, Error> {
         let params = json!({ "name": name, "arguments": arguments });
         let raw = self.request("tools/call", Some(params), options).await?;
-        let validator = {
-            let cache = self.inner.tools.lock().await;
-            cache.as_ref().and_then(|c| c.validators.get(name).cloned())
-        };
+        let validator = self.output_validator(name, &raw).await;
         let output = convert::tool_output_checked(&raw, validator.as_deref(), name)?;
         Ok(CallToolResult { output, raw })
+    }
+
+    /// The compiled output schema to check `raw` against. Only a result
+    /// with `structuredContent` (and no `isError`) needs one; when the tool
+    /// list is not cached (or is stale) it is fetched then, once per
+    /// session and list version, so that a call made without listing first
+    /// is checked too. If that list cannot be fetched the result, which
+    /// the server already produced, is returned unchecked rather than
+    /// turned into an error that would invite running the tool again.
+    async fn output_validator(
+        &self,
+        name: &str,
+        raw: &Value,
+    ) -> Option<Arc<jsonschema::Validator>> {
+        let needs_check = raw.get("structuredContent").is_some_and(|v| !v.is_null())
+            && !raw.get("isError").and_then(Value::as_bool).unwrap_or(false);
+        if !needs_check {
+            return None;
+        }
+        let epoch = self.inner.core.dispatcher.tools_epoch();
+        let cached = {
+            let cache = self.inner.tools.lock().await;
+            cache
+                .as_ref()
+                .filter(|c| c.epoch == epoch)
+                .map(|c| c.validators.get(name).cloned())
+        };
+        if let Some(validator) = cached {
+            return validator;
+        }
+        if let Err(e) = self.list_tools().await {
+            tracing::warn!(tool = %name, error = %e,
+                "cannot list tools to check a result against its output schema; returning it unchecked");
+            return None;
+        }
+        let cache = self.inner.tools.lock().await;
+        cache.as_ref().and_then(|c| c.validators.get(name).cloned())
     }
 
     /// Every resource (all pages).
@@ -1165,6 +1202,27 @@ impl ConnectCtx<'_> {
                 Err(Attempt {
                     error: error::status_error(&origin(url), status, &detail),
                     fallback: true,
+                })
+            }
+            Err(TransportError::Rpc { error, .. })
+                if error.code == codes::UNSUPPORTED_PROTOCOL_VERSION =>
+            {
+                // A 2026-07-28 server refusing initialize names what it speaks.
+                let supported = error.supported_versions().unwrap_or_default();
+                Err(Attempt {
+                    error: Error::new(
+                        ErrorKind::Provider,
+                        format!(
+                            "the MCP server at {} refused initialize: it supports protocol versions {supported:?}{}",
+                            origin(url),
+                            if pick(&supported, STATELESS_VERSIONS).is_some() {
+                                " (use the `stateless` or `auto` transport)"
+                            } else {
+                                ""
+                            }
+                        ),
+                    ),
+                    fallback: false,
                 })
             }
             Err(TransportError::Rpc { status, error })

@@ -31,6 +31,10 @@ struct Pending {
     tx: oneshot::Sender<Reply>,
     progress: Option<mpsc::UnboundedSender<Progress>>,
     activity: Arc<Notify>,
+    /// Signalled when the caller gives up (timeout, or its future dropped),
+    /// so a response stream still open for it is closed at once: in
+    /// 2026-07-28 closing it is the cancellation.
+    abandoned: Arc<Notify>,
 }
 
 /// Routes incoming messages. Shared by the client and its transport.
@@ -78,14 +82,29 @@ impl Dispatcher {
                 tx,
                 progress,
                 activity: activity.clone(),
+                abandoned: Arc::new(Notify::new()),
             },
         );
         (rx, activity)
     }
 
-    /// Forgets a request; true when it was still waiting.
+    /// Forgets a request the caller gave up on; true when it was still
+    /// waiting. Whoever reads its response stream is told to stop.
     pub fn remove(&self, id: &RequestId) -> bool {
-        self.lock().remove(id).is_some()
+        match self.lock().remove(id) {
+            Some(p) => {
+                // notify_one keeps a permit for a reader not yet waiting.
+                p.abandoned.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// What is signalled if the caller gives up on `id`; None when it is
+    /// no longer waiting.
+    pub fn abandoned(&self, id: &RequestId) -> Option<Arc<Notify>> {
+        self.lock().get(id).map(|p| p.abandoned.clone())
     }
 
     pub fn is_pending(&self, id: &RequestId) -> bool {

@@ -32,6 +32,26 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
 const DRAIN_TIME: Duration = Duration::from_secs(30);
 /// Error bodies are read only this far (to find a JSON-RPC error in them).
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// How many times a request without effects is sent again after a 5xx.
+const MAX_SAFE_RETRIES: u32 = 2;
+
+/// Requests that change nothing on the server, so that sending one twice
+/// is harmless. `initialize` is among them: a session the server created
+/// before failing is only an orphan it will expire.
+fn is_safe(method: &str) -> bool {
+    matches!(
+        method,
+        "initialize"
+            | "ping"
+            | "server/discover"
+            | "tools/list"
+            | "resources/list"
+            | "resources/templates/list"
+            | "resources/read"
+            | "prompts/list"
+            | "prompts/get"
+    )
+}
 
 #[derive(Clone, Default)]
 struct State {
@@ -170,7 +190,10 @@ impl StreamableHttp {
     }
 
     /// POSTs a request. Its response is dispatched when it arrives: at once
-    /// for a JSON body, from a background task for an SSE body.
+    /// for a JSON body, from a background task for an SSE body. A request
+    /// without effects on the server ([`is_safe`]) is sent again, with
+    /// backoff, when the server answers 500, 502, 503 or 504; any other
+    /// request (a `tools/call` above all) never is.
     pub async fn send_request(
         &self,
         id: &RequestId,
@@ -181,8 +204,24 @@ impl StreamableHttp {
         let out = self.post(method, name, &body)?;
         let what = out.what.clone();
         let had_session = self.state().session.is_some();
-        let sent = self.send(out).await?;
-        let response = sent.response;
+        let mut attempt = 0u32;
+        let response = loop {
+            let sent = self.send(out.clone()).await?;
+            let response = sent.response;
+            let status = response.status();
+            if is_safe(method)
+                && attempt < MAX_SAFE_RETRIES
+                && matches!(status.as_u16(), 500 | 502 | 503 | 504)
+            {
+                attempt += 1;
+                // Drain the small error body so the connection is reused.
+                let origin = self.shared.http.origin();
+                let _ = h::read_body_limited(response, ERROR_BODY_LIMIT, &origin, &what).await;
+                tokio::time::sleep(h::backoff(attempt)).await;
+                continue;
+            }
+            break response;
+        };
         let status = response.status();
         if !status.is_success() {
             return Err(self.error_status(response, had_session, &what).await);
@@ -202,10 +241,25 @@ impl StreamableHttp {
             tokio::spawn(async move { this.read_response_stream(response, own).await });
             return Ok(());
         }
+        if let Some(other) = not_json(response.headers()) {
+            // An HTML error page from a proxy, say: never guess.
+            return Err(error::protocol(
+                &origin,
+                format!(
+                    "{what} got a response of type `{other}`, neither application/json nor text/event-stream"
+                ),
+            )
+            .into());
+        }
         let body =
             h::read_body_limited(response, self.shared.max_message_size, &origin, &what).await?;
         if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(());
+            // A 200 answer to a request must carry its response.
+            return Err(error::protocol(
+                &origin,
+                format!("{what} got an empty body instead of its response"),
+            )
+            .into());
         }
         let messages = jsonrpc::parse_message(&body).map_err(|e| {
             error::protocol(
@@ -213,10 +267,30 @@ impl StreamableHttp {
                 format!("{what} got a body that is not JSON-RPC ({e})"),
             )
         })?;
+        let mut stray = false;
         for message in messages {
+            stray |= self.is_stray(&message, id);
             self.shared.dispatcher.dispatch(message, Some(id));
         }
+        if self.shared.dispatcher.is_pending(id) {
+            // A JSON body is the whole answer: whatever is missing now never comes.
+            let detail = if stray {
+                format!("{what} got a JSON-RPC response to another request, not to it")
+            } else {
+                format!("{what} got a JSON body without its response")
+            };
+            return Err(error::protocol(&origin, detail).into());
+        }
         Ok(())
+    }
+
+    /// A response on `own`'s channel that answers no request waiting.
+    fn is_stray(&self, message: &Message, own: &RequestId) -> bool {
+        let id = match message {
+            Message::Response { id, .. } | Message::Error { id: Some(id), .. } => id,
+            _ => return false,
+        };
+        id != own && !self.shared.dispatcher.is_pending(id)
     }
 
     /// POSTs a notification or a response (answered 202).
@@ -282,8 +356,14 @@ impl StreamableHttp {
         let limit = self.shared.max_message_size;
         let mut parser = SseParser::with_limit(limit);
         let mut resumes = 0u32;
+        let Some(abandoned) = self.shared.dispatcher.abandoned(&own) else {
+            return; // The caller already gave up: dropping the stream closes it.
+        };
         loop {
-            let outcome = self.pump(&mut response, &mut parser, Some(&own)).await;
+            let outcome = tokio::select! {
+                outcome = self.pump(&mut response, &mut parser, Some(&own)) => outcome,
+                () = abandoned.notified() => Pump::Abandoned,
+            };
             if !self.shared.dispatcher.is_pending(&own) {
                 // Answered (or abandoned by the caller): let the rest drain,
                 // bounded, so the connection goes back to the pool.
@@ -332,6 +412,19 @@ impl StreamableHttp {
             parser.finish();
             match self.resume(&last_id).await {
                 Ok(r) => response = r,
+                Err(TransportError::Status { status, .. }) => {
+                    self.shared.dispatcher.fail(
+                        &own,
+                        error::unavailable(
+                            &origin,
+                            format!(
+                                "the response stream closed before the answer arrived, and resuming it was refused (HTTP {status}); the request may or may not have run"
+                            ),
+                        )
+                        .into(),
+                    );
+                    return;
+                }
                 Err(e) => {
                     self.shared.dispatcher.fail(&own, e);
                     return;
@@ -392,8 +485,21 @@ impl StreamableHttp {
                 match jsonrpc::parse_message(event.data.as_bytes()) {
                     Ok(messages) => {
                         for m in messages {
+                            if let Some(own) = own
+                                && self.is_stray(&m, own)
+                            {
+                                // Only this request's answer belongs on its stream.
+                                return Pump::Failed(
+                                    "refused: its response stream carried a JSON-RPC response to another request".into(),
+                                );
+                            }
                             self.shared.dispatcher.dispatch(m, own);
                         }
+                    }
+                    Err(e) if own.is_some() => {
+                        return Pump::Failed(format!(
+                            "refused: its response stream carried an event that is not JSON-RPC ({e})"
+                        ));
                     }
                     Err(e) => tracing::debug!(error = %e, "an SSE event that is not JSON-RPC"),
                 }
@@ -532,9 +638,30 @@ impl StreamableHttp {
 #[derive(Debug, PartialEq, Eq)]
 enum Pump {
     Answered,
+    /// The caller gave up: the stream is dropped, which closes it.
+    Abandoned,
     Closed,
     Ended,
     Failed(String),
+}
+
+/// The media type of a body that is declared and is not JSON (a missing
+/// `Content-Type` is read as JSON).
+fn not_json(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(CONTENT_TYPE)?;
+    let media = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media.ends_with("json") {
+        None
+    } else {
+        Some(media.chars().take(80).collect())
+    }
 }
 
 fn is_event_stream(headers: &HeaderMap) -> bool {

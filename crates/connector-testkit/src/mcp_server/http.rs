@@ -1123,7 +1123,14 @@ fn faulty(
     extra: Vec<(HeaderName, String)>,
 ) -> Response {
     let id = response.get("id").cloned().unwrap_or(Value::Null);
-    let sse_prefix = if priming { "id: 0-0\ndata: \n\n" } else { "" };
+    // The priming id names no stream of the session (a real `<stream>-<seq>`
+    // here could be the standalone stream's, and a client resuming from it
+    // would wait there forever): a resume from it answers 400.
+    let sse_prefix = if priming {
+        "id: fault-0\ndata: \n\n"
+    } else {
+        ""
+    };
     let build = |content_type: &'static str, body: Body| {
         let mut out = Response::new(body);
         out.headers_mut()

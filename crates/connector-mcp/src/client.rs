@@ -1233,28 +1233,6 @@ impl ConnectCtx<'_> {
                     fallback: true,
                 })
             }
-            // A 2026-07-28-only server refusing the handshake: say what it
-            // speaks, and how to reach it.
-            Err(TransportError::Rpc { error, .. })
-                if error.code == codes::UNSUPPORTED_PROTOCOL_VERSION =>
-            {
-                let supported = error.supported_versions().unwrap_or_default();
-                let error = if pick(&supported, STATELESS_VERSIONS).is_some() {
-                    Error::new(
-                        ErrorKind::Provider,
-                        format!(
-                            "the MCP server at {} refused initialize: it speaks only {supported:?}, without sessions; use the transport `stateless` or `auto`",
-                            origin(url)
-                        ),
-                    )
-                } else {
-                    unsupported_versions(url, &supported)
-                };
-                Err(Attempt {
-                    error,
-                    fallback: false,
-                })
-            }
             Err(e) => {
                 let mut a = classify(e, url);
                 // Past the stateless probe, only an HTTP refusal means

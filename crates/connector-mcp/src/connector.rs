@@ -613,18 +613,24 @@ impl McpConnector {
         what: &str,
         f: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
+        let passed = || {
+            Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "{what} on MCP server `{}` passed the caller's deadline",
+                    self.metadata.id
+                ),
+            )
+        };
         match cx.remaining() {
             None => f.await,
-            Some(left) => match tokio::time::timeout(left, f).await {
-                Ok(r) => r,
-                Err(_) => Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "{what} on MCP server `{}` passed the caller's deadline",
-                        self.metadata.id
-                    ),
-                )),
-            },
+            // Already passed: do not start. (tokio's timeout polls the work
+            // before its timer, and a zero timer only fires on the next
+            // millisecond tick, so a fast server could still win.)
+            Some(left) if left.is_zero() => Err(passed()),
+            Some(left) => tokio::time::timeout(left, f)
+                .await
+                .unwrap_or_else(|_| Err(passed())),
         }
     }
 

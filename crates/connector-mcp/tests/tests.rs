@@ -4,6 +4,7 @@ mod auth_discovery;
 mod auth_flow;
 mod auth_support;
 mod connector;
+mod connector_fake;
 mod connector_rmcp;
 mod http_hygiene;
 mod pool;

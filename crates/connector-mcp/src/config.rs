@@ -566,9 +566,8 @@ impl McpServerConfig {
                     )));
                 }
                 if let Some(i) = &o.issuer {
-                    let parsed = Url::parse(i).map_err(|e| {
-                        Error::config(format!("{}: `{i}`: {e}", at("auth.issuer")))
-                    })?;
+                    let parsed = Url::parse(i)
+                        .map_err(|e| Error::config(format!("{}: `{i}`: {e}", at("auth.issuer"))))?;
                     if !matches!(parsed.scheme(), "https" | "http") {
                         return Err(Error::config(format!(
                             "{}: an issuer is an https URL",
@@ -577,9 +576,8 @@ impl McpServerConfig {
                     }
                 }
                 if let Some(u) = &o.redirect_uri {
-                    check_redirect_uri(u).map_err(|e| {
-                        Error::config(format!("{}: {e}", at("auth.redirect_uri")))
-                    })?;
+                    check_redirect_uri(u)
+                        .map_err(|e| Error::config(format!("{}: {e}", at("auth.redirect_uri"))))?;
                 }
             }
             _ => {}
@@ -863,7 +861,13 @@ scopes = ["read"]
             client.client.auth,
             connector_core::ClientAuthMethod::ClientSecretBasic
         );
-        assert!(s["open"].resolve_with("open", &env).unwrap().oauth_client().is_none());
+        assert!(
+            s["open"]
+                .resolve_with("open", &env)
+                .unwrap()
+                .oauth_client()
+                .is_none()
+        );
         // A secret without its issuer, an issuer without a client, a
         // redirect URI in clear text to another host: refused.
         let mut c = s["scoped"].clone();

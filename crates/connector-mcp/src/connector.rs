@@ -693,9 +693,7 @@ impl McpConnector {
         // Listing is safe to repeat: once more on a fresh session when the
         // pooled one turned out broken.
         let (session, generation, tools) = match self.list_on_session(cx, &key).await {
-            Err(e) if crate::pool::is_session_error(&e) => {
-                self.list_on_session(cx, &key).await?
-            }
+            Err(e) if crate::pool::is_session_error(&e) => self.list_on_session(cx, &key).await?,
             other => other?,
         };
         let mut specs = Vec::with_capacity(tools.len());

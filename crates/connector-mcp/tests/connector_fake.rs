@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use connector_core::vault::{Keyring, MemoryStore, TokenStore, Vault};
 use connector_core::{CallContext, Connector};
+use connector_mcp::Interaction;
 use connector_mcp::auth::McpAuth;
 use connector_mcp::client::TransportMode;
 use connector_mcp::config::{McpAuthConfig, McpOAuthSettings, McpServerConfig};
 use connector_mcp::connector::McpConnector;
-use connector_mcp::Interaction;
 use connector_testkit::mcp_server::{FakeMcpOptions, FakeMcpServer, TokenCheck};
 use connector_testkit::oauth_server::{ClientConfig, FakeOAuthServer};
 use serde_json::json;
@@ -85,10 +85,7 @@ async fn the_tool_cache_drops_when_the_session_hears_list_changed() {
     let lists = server.calls("tools/list");
     assert_eq!(names(&connector, &cx).await, after);
     assert_eq!(server.calls("tools/list"), lists);
-    let out = connector
-        .call(&cx, "late", json!({}))
-        .await
-        .unwrap();
+    let out = connector.call(&cx, "late", json!({})).await.unwrap();
     assert!(!out.is_error);
 
     // Removal too: the tool disappears from the model's list.
@@ -127,7 +124,11 @@ fn engine() -> connector_core::oauth::OAuthEngine {
 async fn a_configured_client_id_is_used_and_nothing_registers() {
     let auth_server = FakeOAuthServer::start().await;
     auth_server.require_resource(true);
-    auth_server.register_client(ClientConfig::basic("docs-app", "docs-secret-value", REDIRECT));
+    auth_server.register_client(ClientConfig::basic(
+        "docs-app",
+        "docs-secret-value",
+        REDIRECT,
+    ));
     let server = protected(&auth_server).await;
     let mut c = McpServerConfig::new(server.url());
     c.transport = TransportMode::StreamableHttp;
@@ -195,7 +196,10 @@ fn a_client_secret_needs_its_issuer() {
         ..McpOAuthSettings::default()
     });
     let e = c.validate("docs").unwrap_err().to_string();
-    assert!(e.contains("[mcp_servers.docs] auth") && e.contains("issuer"), "{e}");
+    assert!(
+        e.contains("[mcp_servers.docs] auth") && e.contains("issuer"),
+        "{e}"
+    );
     // A public client may follow whatever authorization server the server names.
     c.auth = McpAuthConfig::OAuth(McpOAuthSettings {
         client_id: Some("docs-app".into()),

@@ -120,9 +120,10 @@ impl App {
     /// redirect URI: `auth.redirect_uri`, else `[server] public_url` +
     /// `/oauth/callback`.
     fn mcp_auth(&self, id: &str, settings: &McpOAuthSettings) -> Result<McpAuth, Error> {
-        let config = self.config.mcp_servers.get(id).ok_or_else(|| {
-            Error::config(format!("no [mcp_servers.{id}] in the configuration"))
-        })?;
+        let config =
+            self.config.mcp_servers.get(id).ok_or_else(|| {
+                Error::config(format!("no [mcp_servers.{id}] in the configuration"))
+            })?;
         let resolved = config.resolve(id)?;
         let redirect = settings
             .redirect_uri
@@ -186,9 +187,8 @@ impl App {
                 },
             });
         }
-        let builder = builder.ok_or_else(|| {
-            Error::config("no [mcp_servers.<id>] uses auth = \"oauth\"")
-        })?;
+        let builder =
+            builder.ok_or_else(|| Error::config("no [mcp_servers.<id>] uses auth = \"oauth\""))?;
         builder
             .build()?
             .handle_callback(params, expected_user)
@@ -280,7 +280,10 @@ mod tests {
         // The user consents; the application's callback endpoint completes.
         let callback = auth_server.approve(link).await.unwrap();
         let params = CallbackParams::from_query(callback.query().unwrap_or(""));
-        let connection = app.handle_mcp_callback(&params, Some("alice")).await.unwrap();
+        let connection = app
+            .handle_mcp_callback(&params, Some("alice"))
+            .await
+            .unwrap();
         assert_eq!(connection.key.user, "alice");
         let names: Vec<String> = connector
             .tools(&cx)
@@ -296,10 +299,7 @@ mod tests {
             .unwrap();
         assert!(!out.is_error);
         // Another user has not connected.
-        let e = connector
-            .tools(&CallContext::new("bob"))
-            .await
-            .unwrap_err();
+        let e = connector.tools(&CallContext::new("bob")).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NeedsAuthorization, "{e}");
         assert_eq!(auth_server.mcp_counters().registrations, 1);
     }
@@ -311,7 +311,10 @@ mod tests {
         )
         .await;
         let e = app.mcp_connector("docs").unwrap_err().to_string();
-        assert!(e.contains("public_url") && e.contains("redirect_uri"), "{e}");
+        assert!(
+            e.contains("public_url") && e.contains("redirect_uri"),
+            "{e}"
+        );
         // auth.redirect_uri alone will do.
         let app = app_with_redirect().await;
         assert!(app.mcp_connector("docs").is_ok());

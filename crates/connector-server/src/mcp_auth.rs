@@ -338,14 +338,23 @@ mod tests {
     fn only_get_callback_is_a_callback() {
         let cb = "/callback";
         assert_eq!(
-            callback_query("GET /callback?code=a&state=b HTTP/1.1\r\nHost: x\r\n\r\n", cb),
+            callback_query(
+                "GET /callback?code=a&state=b HTTP/1.1\r\nHost: x\r\n\r\n",
+                cb
+            ),
             Some("code=a&state=b")
         );
         assert_eq!(callback_query("GET /callback HTTP/1.1\r\n", cb), Some(""));
-        assert_eq!(callback_query("POST /callback?code=a HTTP/1.1\r\n", cb), None);
+        assert_eq!(
+            callback_query("POST /callback?code=a HTTP/1.1\r\n", cb),
+            None
+        );
         assert_eq!(callback_query("GET /favicon.ico HTTP/1.1\r\n", cb), None);
         assert_eq!(callback_query("", cb), None);
-        assert_eq!(callback_query("GET /cb?x=1 HTTP/1.1\r\n", "/cb"), Some("x=1"));
+        assert_eq!(
+            callback_query("GET /cb?x=1 HTTP/1.1\r\n", "/cb"),
+            Some("x=1")
+        );
     }
 
     #[test]

@@ -262,7 +262,9 @@ async fn tools_authorize_once_then_reuse_the_stored_token() {
     all += &err;
 
     // Bob is another user: his own authorization, the same registration.
-    let o = e.run(&["mcp", "tools", &url, "--user", "bob", "--json"]).await;
+    let o = e
+        .run(&["mcp", "tools", &url, "--user", "bob", "--json"])
+        .await;
     let (out, err) = ok(&o);
     assert_eq!(tool_names(&out), names);
     assert_eq!(e.browser_launches(), 2);
@@ -270,7 +272,10 @@ async fn tools_authorize_once_then_reuse_the_stored_token() {
     all += &out;
     all += &err;
 
-    assert!(all.contains("TRACE") || all.contains("DEBUG"), "logs were on");
+    assert!(
+        all.contains("TRACE") || all.contains("DEBUG"),
+        "logs were on"
+    );
     e.assert_no_secret(&all);
     assert!(e.mcp.violations().is_empty(), "{:?}", e.mcp.violations());
 }
@@ -341,7 +346,12 @@ async fn no_browser_prints_the_url_on_stderr_and_keeps_stdout_json() {
         err.push('\n');
     }
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     assert!(status.success(), "{out}\n{err}");
     // stdout is exactly the JSON: the URL and the waiting went to stderr.
     assert!(!out.contains("/authorize"), "{out}");
@@ -424,7 +434,6 @@ redirect_uri = "{redirect}"
     let all = format!("{out}{err}");
     e.assert_no_secret(&all);
     assert!(!all.contains("configured-secret-value"));
-
 }
 
 /// A configured client pinned to its issuer is refused for a server that

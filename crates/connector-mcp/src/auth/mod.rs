@@ -51,8 +51,7 @@ pub use self::discovery::{
 pub use self::net::is_private_ip;
 use self::registration::Registrar;
 pub use self::registration::{
-    ClientRegistration, PreRegisteredClient, RegistrationOptions, RegistrationSource,
-    ServerClient,
+    ClientRegistration, PreRegisteredClient, RegistrationOptions, RegistrationSource, ServerClient,
 };
 use crate::credentials::{BearerChallenge, Credentials, RetryDecision};
 

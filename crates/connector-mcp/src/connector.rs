@@ -629,17 +629,23 @@ impl McpConnector {
         what: &str,
         f: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
+        let late = || {
+            Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "{what} on MCP server `{}` passed the caller's deadline",
+                    self.metadata.id
+                ),
+            )
+        };
         match cx.remaining() {
             None => f.await,
+            // A deadline already passed starts nothing (a zero timeout
+            // would still poll `f` once, and a fast server could answer).
+            Some(left) if left.is_zero() => Err(late()),
             Some(left) => match tokio::time::timeout(left, f).await {
                 Ok(r) => r,
-                Err(_) => Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "{what} on MCP server `{}` passed the caller's deadline",
-                        self.metadata.id
-                    ),
-                )),
+                Err(_) => Err(late()),
             },
         }
     }

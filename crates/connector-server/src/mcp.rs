@@ -164,6 +164,7 @@ async fn client_options(
                 .mcp_connector(target)?,
             McpAuthConfig::OAuth(settings) => {
                 let resolved = server.resolve(target)?;
+                let client = resolved.oauth_client();
                 let (config, url, settings) =
                     (config.clone(), resolved.url.clone(), settings.clone());
                 let (allow, no_browser) = (server.allow_private_addresses, options.no_browser);
@@ -173,6 +174,7 @@ async fn client_options(
                         user,
                         &url,
                         settings.clone(),
+                        client.clone(),
                         allow,
                         no_browser,
                     )) as Arc<dyn Credentials>)
@@ -207,6 +209,7 @@ async fn client_options(
                 &options.user,
                 &url,
                 McpOAuthSettings::default(),
+                None,
                 false,
                 options.no_browser,
             ))

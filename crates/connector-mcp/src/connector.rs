@@ -83,30 +83,48 @@ impl CredentialsFactory for SharedHeaders {
     }
 }
 
-/// Static headers from configuration under whatever per-user credentials
-/// supply: the inner credentials' headers win on a name clash, and 401/403
-/// handling is theirs.
+/// Fixed headers layered around whatever per-user credentials supply:
+/// `under` (configuration) loses to the inner credentials on a name clash,
+/// `over` (for example the command line) wins over both. 401/403 handling
+/// stays the inner credentials'.
 #[derive(Debug)]
 pub struct Layered {
-    base: HeaderMap,
+    under: HeaderMap,
     inner: Arc<dyn Credentials>,
+    over: HeaderMap,
 }
 
 impl Layered {
     /// `inner` over `base`.
     pub fn new(base: HeaderMap, inner: Arc<dyn Credentials>) -> Self {
-        Layered { base, inner }
+        Layered {
+            under: base,
+            inner,
+            over: HeaderMap::new(),
+        }
+    }
+
+    /// `over` on top of `inner`: a name in `over` replaces the inner one.
+    pub fn over(inner: Arc<dyn Credentials>, over: HeaderMap) -> Self {
+        Layered {
+            under: HeaderMap::new(),
+            inner,
+            over,
+        }
     }
 }
 
 #[async_trait]
 impl Credentials for Layered {
     async fn headers(&self, server: &Url) -> Result<HeaderMap, Error> {
-        let mut out = self.base.clone();
+        let mut out = self.under.clone();
         for (name, value) in self.inner.headers(server).await? {
             if let Some(name) = name {
                 out.insert(name, value);
             }
+        }
+        for (name, value) in &self.over {
+            out.insert(name.clone(), value.clone());
         }
         Ok(out)
     }

@@ -131,6 +131,36 @@ pub enum Content {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         description: Option<String>,
     },
+    /// Audio, base64-encoded.
+    Audio {
+        /// Base64 data.
+        data: String,
+        /// The MIME type (`audio/wav`).
+        #[serde(rename = "mimeType")]
+        mime_type: String,
+    },
+    /// A resource embedded in the result (its text or its bytes).
+    Resource {
+        /// The resource's contents.
+        resource: ResourceContents,
+    },
+}
+
+/// The contents of a resource, as MCP embeds them: `text` for text
+/// resources, `blob` (base64) for binary ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceContents {
+    /// The resource URI.
+    pub uri: String,
+    /// Its MIME type.
+    #[serde(rename = "mimeType", default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// The text, for a text resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Base64 bytes, for a binary resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
 }
 
 impl Content {
@@ -424,6 +454,27 @@ mod tests {
             "{}",
             err.model_message()
         );
+    }
+
+    #[test]
+    fn audio_and_embedded_resources_have_mcp_shape() {
+        let audio: Content = serde_json::from_value(
+            serde_json::json!({"type": "audio", "data": "AAA=", "mimeType": "audio/wav"}),
+        )
+        .unwrap();
+        assert_eq!(
+            audio,
+            Content::Audio {
+                data: "AAA=".into(),
+                mime_type: "audio/wav".into()
+            }
+        );
+        let embedded = serde_json::json!({
+            "type": "resource",
+            "resource": {"uri": "file:///a.txt", "mimeType": "text/plain", "text": "hi"}
+        });
+        let c: Content = serde_json::from_value(embedded.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&c).unwrap(), embedded);
     }
 
     #[test]

@@ -24,3 +24,7 @@ pub mod sse;
 pub mod transport;
 
 pub use credentials::{BearerChallenge, Credentials, RetryDecision, StaticHeaders};
+pub use client::{
+    CallOptions, CallToolResult, ClientOptions, Era, EraCache, Implementation, McpClient, McpTool,
+    Progress, SessionInfo, TransportMode,
+};

@@ -1,0 +1,531 @@
+//! Streamable HTTP: every message its own POST; responses as JSON or as an
+//! SSE stream; sessions by `Mcp-Session-Id` (2025-03-26 to 2025-11-25) or
+//! none at all (2026-07-28, with `Mcp-Method` and `Mcp-Name` headers).
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use connector_core::Error;
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use url::Url;
+
+use super::Dispatcher;
+use crate::error::{self, TransportError};
+use crate::http::{
+    self as h, HttpSender, LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION,
+    MCP_SESSION_ID, Outgoing,
+};
+use crate::jsonrpc::{self, Message, RequestId};
+use crate::sse::SseParser;
+
+/// How many times a broken response stream is resumed.
+const MAX_RESUMES: u32 = 3;
+/// The longest `retry` we honour.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
+/// How long the rest of a response stream may take to drain once the
+/// response itself arrived.
+const DRAIN_TIME: Duration = Duration::from_secs(30);
+/// Error bodies are read only this far (to find a JSON-RPC error in them).
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(Clone, Default)]
+struct State {
+    endpoint: Option<Url>,
+    session: Option<HeaderValue>,
+    version: Option<HeaderValue>,
+}
+
+struct Shared {
+    http: HttpSender,
+    dispatcher: Arc<Dispatcher>,
+    state: RwLock<State>,
+    stateless: bool,
+    max_message_size: usize,
+    closed: watch::Receiver<bool>,
+    get_stream: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The streamable HTTP transport. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct StreamableHttp {
+    shared: Arc<Shared>,
+}
+
+impl StreamableHttp {
+    pub fn new(
+        http: HttpSender,
+        endpoint: Url,
+        dispatcher: Arc<Dispatcher>,
+        stateless: bool,
+        max_message_size: usize,
+        closed: watch::Receiver<bool>,
+    ) -> Self {
+        StreamableHttp {
+            shared: Arc::new(Shared {
+                http,
+                dispatcher,
+                state: RwLock::new(State {
+                    endpoint: Some(endpoint),
+                    ..State::default()
+                }),
+                stateless,
+                max_message_size,
+                closed,
+                get_stream: std::sync::Mutex::new(None),
+            }),
+        }
+    }
+
+    fn state(&self) -> State {
+        self.shared
+            .state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut State)) {
+        let mut state = self
+            .shared
+            .state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut state);
+    }
+
+    pub fn session_id(&self) -> Option<String> {
+        self.state()
+            .session
+            .and_then(|v| v.to_str().ok().map(str::to_owned))
+    }
+
+    pub fn set_protocol_version(&self, version: &str) {
+        let value = HeaderValue::from_str(version).ok();
+        self.update(|s| s.version = value);
+    }
+
+    /// Forgets the session (before initializing again).
+    pub fn reset_session(&self) {
+        self.update(|s| {
+            s.session = None;
+            s.version = None;
+        });
+        self.stop_get_stream();
+    }
+
+    fn endpoint(&self) -> Url {
+        self.state()
+            .endpoint
+            .unwrap_or_else(|| self.shared.http.server.clone())
+    }
+
+    fn base_headers(&self, accept: &'static str) -> HeaderMap {
+        let state = self.state();
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static(accept));
+        if let Some(v) = state.version {
+            headers.insert(MCP_PROTOCOL_VERSION.clone(), v);
+        }
+        if let Some(s) = state.session {
+            headers.insert(MCP_SESSION_ID.clone(), s);
+        }
+        headers
+    }
+
+    fn post(&self, method: &str, name: Option<&str>, body: &Value) -> Result<Outgoing, Error> {
+        let mut headers = self.base_headers("application/json, text/event-stream");
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if self.shared.stateless {
+            headers.insert(MCP_METHOD.clone(), h::header_value(method)?);
+            if let Some(name) = name {
+                headers.insert(MCP_NAME.clone(), h::header_value(&h::encode_header_value(name))?);
+            }
+        }
+        let body = serde_json::to_vec(body)
+            .map_err(|e| Error::internal(format!("encoding a JSON-RPC message: {e}")))?;
+        Ok(Outgoing {
+            method: Method::POST,
+            url: self.endpoint(),
+            headers,
+            body: Some(Bytes::from(body)),
+            what: format!("the {method} request"),
+        })
+    }
+
+    async fn send(&self, out: Outgoing) -> Result<h::Sent, TransportError> {
+        let sent = self.shared.http.send(out).await?;
+        if let Some(moved) = &sent.moved_to {
+            let moved = moved.clone();
+            self.update(|s| s.endpoint = Some(moved));
+        }
+        Ok(sent)
+    }
+
+    /// POSTs a request. Its response is dispatched when it arrives: at once
+    /// for a JSON body, from a background task for an SSE body.
+    pub async fn send_request(
+        &self,
+        id: &RequestId,
+        method: &str,
+        name: Option<&str>,
+        body: Value,
+    ) -> Result<(), TransportError> {
+        let out = self.post(method, name, &body)?;
+        let what = out.what.clone();
+        let had_session = self.state().session.is_some();
+        let sent = self.send(out).await?;
+        let response = sent.response;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(self.error_status(response, had_session, &what).await);
+        }
+        if method == "initialize" && !self.shared.stateless {
+            let session = response.headers().get(&MCP_SESSION_ID).cloned();
+            self.update(|s| s.session = session);
+        }
+        if status == StatusCode::ACCEPTED || status == StatusCode::NO_CONTENT {
+            // No body: the answer will come on the standalone GET stream.
+            return Ok(());
+        }
+        let origin = self.shared.http.origin();
+        if is_event_stream(response.headers()) {
+            let this = self.clone();
+            let own = id.clone();
+            tokio::spawn(async move { this.read_response_stream(response, own).await });
+            return Ok(());
+        }
+        let body = h::read_body_limited(response, self.shared.max_message_size, &origin, &what).await?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        let messages = jsonrpc::parse_message(&body)
+            .map_err(|e| error::protocol(&origin, format!("{what} got a body that is not JSON-RPC ({e})")))?;
+        for message in messages {
+            self.shared.dispatcher.dispatch(message, Some(id));
+        }
+        Ok(())
+    }
+
+    /// POSTs a notification or a response (answered 202).
+    pub async fn send_message(&self, method: &str, body: Value) -> Result<(), TransportError> {
+        let out = self.post(method, None, &body)?;
+        let what = out.what.clone();
+        let had_session = self.state().session.is_some();
+        let sent = self.send(out).await?;
+        let response = sent.response;
+        if !response.status().is_success() {
+            return Err(self.error_status(response, had_session, &what).await);
+        }
+        // Drain whatever came (normally nothing) so the connection is reused.
+        let origin = self.shared.http.origin();
+        let _ = h::read_body_limited(response, ERROR_BODY_LIMIT, &origin, &what).await;
+        Ok(())
+    }
+
+    async fn error_status(
+        &self,
+        response: reqwest::Response,
+        had_session: bool,
+        what: &str,
+    ) -> TransportError {
+        let status = response.status();
+        let origin = self.shared.http.origin();
+        let body = h::read_body_limited(response, ERROR_BODY_LIMIT, &origin, what)
+            .await
+            .unwrap_or_default();
+        if had_session && status == StatusCode::NOT_FOUND {
+            return TransportError::SessionExpired;
+        }
+        let rpc = jsonrpc::parse_message(&body).ok().and_then(|m| {
+            m.into_iter().find_map(|m| match m {
+                Message::Error { error, .. } => Some(error),
+                _ => None,
+            })
+        });
+        if had_session && status == StatusCode::BAD_REQUEST {
+            let text = String::from_utf8_lossy(&body).to_ascii_lowercase();
+            if text.contains("session") {
+                return TransportError::SessionExpired;
+            }
+        }
+        match rpc {
+            Some(error) => TransportError::Rpc { status, error },
+            None => TransportError::Status {
+                status,
+                detail: what.to_owned(),
+            },
+        }
+    }
+
+    /// Reads a POST response stream, dispatching what it carries; resumes it
+    /// with GET and `Last-Event-ID` if it breaks before the answer.
+    async fn read_response_stream(self, mut response: reqwest::Response, own: RequestId) {
+        let origin = self.shared.http.origin();
+        let limit = self.shared.max_message_size;
+        let mut parser = SseParser::with_limit(limit);
+        let mut resumes = 0u32;
+        loop {
+            let outcome = self.pump(&mut response, &mut parser, Some(&own)).await;
+            if !self.shared.dispatcher.is_pending(&own) {
+                // Answered (or abandoned by the caller): let the rest drain,
+                // bounded, so the connection goes back to the pool.
+                if outcome == Pump::Answered {
+                    let drain = self.pump(&mut response, &mut parser, None);
+                    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+                }
+                return;
+            }
+            if outcome == Pump::Closed {
+                self.shared
+                    .dispatcher
+                    .fail(&own, error::unavailable(&origin, "the client closed the session").into());
+                return;
+            }
+            if let Pump::Failed(reason) = &outcome {
+                if reason.starts_with("refused:") {
+                    self.shared.dispatcher.fail(
+                        &own,
+                        error::protocol(&origin, reason.trim_start_matches("refused: ")).into(),
+                    );
+                    return;
+                }
+            }
+            // The stream ended before the answer.
+            let last_id = parser.last_event_id().map(str::to_owned);
+            let Some(last_id) = last_id.filter(|_| !self.shared.stateless && resumes < MAX_RESUMES)
+            else {
+                self.shared.dispatcher.fail(
+                    &own,
+                    error::unavailable(
+                        &origin,
+                        "the response stream closed before the answer arrived (the request may or may not have run)",
+                    )
+                    .into(),
+                );
+                return;
+            };
+            resumes += 1;
+            let delay = parser
+                .retry()
+                .unwrap_or(Duration::from_millis(500))
+                .min(MAX_RETRY_DELAY);
+            tokio::time::sleep(delay).await;
+            parser.finish();
+            match self.resume(&last_id).await {
+                Ok(r) => response = r,
+                Err(e) => {
+                    self.shared.dispatcher.fail(&own, e);
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn resume(&self, last_id: &str) -> Result<reqwest::Response, TransportError> {
+        let mut headers = self.base_headers("text/event-stream");
+        headers.insert(LAST_EVENT_ID.clone(), h::header_value(last_id)?);
+        let out = Outgoing {
+            method: Method::GET,
+            url: self.endpoint(),
+            headers,
+            body: None,
+            what: "resuming a response stream".into(),
+        };
+        let sent = self.send(out).await?;
+        let status = sent.response.status();
+        if status.is_success() && is_event_stream(sent.response.headers()) {
+            Ok(sent.response)
+        } else {
+            Err(TransportError::Status {
+                status,
+                detail: "resuming a response stream".into(),
+            })
+        }
+    }
+
+    /// Reads SSE events until the stream ends; with `own`, stops as soon as
+    /// that request is answered or abandoned.
+    async fn pump(
+        &self,
+        response: &mut reqwest::Response,
+        parser: &mut SseParser,
+        own: Option<&RequestId>,
+    ) -> Pump {
+        let mut closed = self.shared.closed.clone();
+        loop {
+            let chunk = tokio::select! {
+                chunk = response.chunk() => chunk,
+                _ = closed.wait_for(|c| *c) => return Pump::Closed,
+            };
+            let chunk = match chunk {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => return Pump::Ended,
+                Err(_) => return Pump::Failed("the stream broke".into()),
+            };
+            let events = match parser.feed(&chunk) {
+                Ok(events) => events,
+                Err(e) => return Pump::Failed(format!("refused: {e}")),
+            };
+            for event in events {
+                if event.event != "message" || event.data.trim().is_empty() {
+                    continue;
+                }
+                match jsonrpc::parse_message(event.data.as_bytes()) {
+                    Ok(messages) => {
+                        for m in messages {
+                            self.shared.dispatcher.dispatch(m, own);
+                        }
+                    }
+                    Err(e) => tracing::debug!(error = %e, "an SSE event that is not JSON-RPC"),
+                }
+            }
+            if let Some(own) = own {
+                if !self.shared.dispatcher.is_pending(own) {
+                    return Pump::Answered;
+                }
+            }
+        }
+    }
+
+    /// Opens the optional standalone GET stream in the background (sessions
+    /// only). A 405 means the server has none; nothing waits for it.
+    pub fn start_get_stream(&self) {
+        if self.shared.stateless {
+            return;
+        }
+        let this = self.clone();
+        let task = tokio::spawn(async move { this.get_stream_loop().await });
+        let mut slot = self
+            .shared
+            .get_stream
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(old) = slot.replace(task) {
+            old.abort();
+        }
+    }
+
+    fn stop_get_stream(&self) {
+        let task = self
+            .shared
+            .get_stream
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            task.abort();
+        }
+    }
+
+    async fn get_stream_loop(self) {
+        const MAX_FAILURES: u32 = 3;
+        const MAX_RECONNECTS: u32 = 1000;
+        let mut parser = SseParser::with_limit(self.shared.max_message_size);
+        let mut failures = 0u32;
+        for _ in 0..MAX_RECONNECTS {
+            if *self.shared.closed.borrow() {
+                return;
+            }
+            let mut headers = self.base_headers("text/event-stream");
+            if let Some(id) = parser.last_event_id() {
+                if let Ok(v) = h::header_value(id) {
+                    headers.insert(LAST_EVENT_ID.clone(), v);
+                }
+            }
+            let out = Outgoing {
+                method: Method::GET,
+                url: self.endpoint(),
+                headers,
+                body: None,
+                what: "the standalone GET stream".into(),
+            };
+            let opened = match self.send(out).await {
+                Ok(sent)
+                    if sent.response.status().is_success()
+                        && is_event_stream(sent.response.headers()) =>
+                {
+                    Some(sent.response)
+                }
+                Ok(sent) if sent.response.status() == StatusCode::METHOD_NOT_ALLOWED => return,
+                _ => None,
+            };
+            match opened {
+                Some(mut response) => {
+                    failures = 0;
+                    let _ = self.pump(&mut response, &mut parser, None).await;
+                    parser.finish();
+                }
+                None => {
+                    failures += 1;
+                    if failures >= MAX_FAILURES {
+                        return;
+                    }
+                }
+            }
+            let delay = parser
+                .retry()
+                .unwrap_or(Duration::from_secs(1))
+                .min(MAX_RETRY_DELAY);
+            let mut closed = self.shared.closed.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = closed.wait_for(|c| *c) => return,
+            }
+        }
+    }
+
+    /// Ends the session: DELETE (405 and 404 are fine) and stop the streams.
+    pub async fn close(&self) -> Result<(), Error> {
+        self.stop_get_stream();
+        if self.shared.stateless || self.state().session.is_none() {
+            return Ok(());
+        }
+        let out = Outgoing {
+            method: Method::DELETE,
+            url: self.endpoint(),
+            headers: self.base_headers("application/json, text/event-stream"),
+            body: None,
+            what: "the DELETE ending the session".into(),
+        };
+        let result = self.send(out).await;
+        self.update(|s| s.session = None);
+        match result {
+            Ok(sent) => {
+                let status = sent.response.status();
+                if status.is_success()
+                    || status == StatusCode::METHOD_NOT_ALLOWED
+                    || status == StatusCode::NOT_FOUND
+                {
+                    Ok(())
+                } else {
+                    Err(error::status_error(
+                        &self.shared.http.origin(),
+                        status,
+                        "the DELETE ending the session",
+                    ))
+                }
+            }
+            Err(e) => Err(e.into_error(&self.shared.http.server)),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Pump {
+    Answered,
+    Closed,
+    Ended,
+    Failed(String),
+}
+
+fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/event-stream"))
+}

@@ -18,7 +18,7 @@ pub type RmcpClient = RunningService<RoleClient, ClientConfig>;
 #[derive(Clone)]
 pub enum Caller {
     /// connector-mcp's `McpClient`.
-    Ours(crate::ours_api::McpClient),
+    Ours(connector_mcp::client::McpClient),
     /// rmcp 3.9's client (either transport).
     Rmcp(Arc<RmcpClient>),
     /// Hand-made JSON-RPC POSTs on reqwest 0.12 keep-alive connections.
@@ -38,7 +38,7 @@ impl Caller {
         match self {
             Caller::Ours(c) => {
                 let r = c
-                    .call_tool("add", add_args(), crate::ours_api::CallOptions::default())
+                    .call_tool("add", add_args(), connector_mcp::client::CallOptions::default())
                     .await
                     .map_err(|e| format!("ours: {e}"))?;
                 if r.output.is_error {
@@ -65,7 +65,7 @@ impl Caller {
         let text = match self {
             Caller::Ours(c) => {
                 let r = c
-                    .call_tool("add", add_args(), crate::ours_api::CallOptions::default())
+                    .call_tool("add", add_args(), connector_mcp::client::CallOptions::default())
                     .await
                     .map_err(|e| format!("ours: {e}"))?;
                 r.raw["content"].clone()
@@ -115,9 +115,9 @@ pub async fn rmcp_keepalive(url: &str) -> Result<RmcpClient, String> {
         .map_err(|e| format!("rmcp connect: {e}"))
 }
 
-pub async fn ours(url: &str) -> Result<crate::ours_api::McpClient, String> {
+pub async fn ours(url: &str) -> Result<connector_mcp::client::McpClient, String> {
     let url = url::Url::parse(url).map_err(|e| format!("url: {e}"))?;
-    crate::ours_api::McpClient::connect(crate::ours_api::ClientOptions::new(url))
+    connector_mcp::client::McpClient::connect(connector_mcp::client::ClientOptions::new(url))
         .await
         .map_err(|e| format!("ours connect: {e}"))
 }

@@ -33,7 +33,6 @@
 //!   stdin closes.
 
 mod alloc;
-mod ours_api;
 mod clients;
 mod python;
 mod server;

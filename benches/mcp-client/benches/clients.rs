@@ -115,24 +115,58 @@ pub async fn rmcp_keepalive(url: &str) -> Result<RmcpClient, String> {
         .map_err(|e| format!("rmcp connect: {e}"))
 }
 
-pub async fn ours(url: &str) -> Result<connector_mcp::client::McpClient, String> {
+/// Our client. `sessions`: the transport fixed to streamable HTTP with
+/// `initialize` and a session (2025-11-25, like every other client here);
+/// otherwise as it comes (`Auto`), which finds that rmcp 3.9 speaks the
+/// stateless 2026-07-28 revision and uses it.
+pub async fn ours(
+    url: &str,
+    sessions: bool,
+) -> Result<connector_mcp::client::McpClient, String> {
+    ours_with(url, sessions, None).await
+}
+
+/// [`ours`], with a reqwest client shared by every session (as a pool of
+/// sessions would share one), or its own per session (`None`).
+pub async fn ours_with(
+    url: &str,
+    sessions: bool,
+    http: Option<reqwest::Client>,
+) -> Result<connector_mcp::client::McpClient, String> {
     let url = url::Url::parse(url).map_err(|e| format!("url: {e}"))?;
-    connector_mcp::client::McpClient::connect(connector_mcp::client::ClientOptions::new(url))
+    let mut options = connector_mcp::client::ClientOptions::new(url);
+    options.http = http;
+    if sessions {
+        options.transport = connector_mcp::client::TransportMode::StreamableHttp;
+    }
+    let c = connector_mcp::client::McpClient::connect(options)
         .await
-        .map_err(|e| format!("ours connect: {e}"))
+        .map_err(|e| format!("ours connect: {e}"))?;
+    let want = if sessions { "2025-11-25" } else { "2026-07-28" };
+    let got = c.info().protocol_version;
+    if got != want {
+        return Err(format!("ours negotiated {got}, expected {want}"));
+    }
+    Ok(c)
 }
 
 /// The floor: hand-made JSON-RPC over one reqwest 0.12 client (keep-alive
 /// pool), the session headers set by hand, the SSE body read whole and the
 /// one `data:` line holding the response parsed.
+///
+/// `Raw::stateless` is the same for the 2026-07-28 revision: no session, the
+/// version and client info in `_meta` and the `Mcp-Method`/`Mcp-Name`
+/// headers on every POST.
 pub struct Raw {
     http: reqwest::Client,
     url: String,
-    session: reqwest::header::HeaderValue,
+    /// `None`: stateless (2026-07-28).
+    session: Option<reqwest::header::HeaderValue>,
     next_id: AtomicU64,
 }
 
 const PROTOCOL_VERSION: &str = "2025-11-25";
+const STATELESS_VERSION: &str = "2026-07-28";
 const ACCEPT: &str = "application/json, text/event-stream";
 
 impl Raw {
@@ -183,27 +217,46 @@ impl Raw {
         Ok(Raw {
             http,
             url: url.to_string(),
-            session,
+            session: Some(session),
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    pub fn stateless(url: &str) -> Result<Raw, String> {
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| format!("reqwest: {e}"))?;
+        Ok(Raw {
+            http,
+            url: url.to_string(),
+            session: None,
             next_id: AtomicU64::new(1),
         })
     }
 
     async fn call_value(&self) -> Result<Value, String> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let body = format!(
-            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"add","arguments":{{"a":1,"b":2}}}}}}"#
-        );
-        let resp = self
+        let req = self
             .http
             .post(&self.url)
             .header("content-type", "application/json")
-            .header("accept", ACCEPT)
-            .header("mcp-session-id", self.session.clone())
-            .header("mcp-protocol-version", PROTOCOL_VERSION)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| format!("raw: {e}"))?;
+            .header("accept", ACCEPT);
+        let req = match &self.session {
+            Some(session) => req
+                .header("mcp-session-id", session.clone())
+                .header("mcp-protocol-version", PROTOCOL_VERSION)
+                .body(format!(
+                    r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"add","arguments":{{"a":1,"b":2}}}}}}"#
+                )),
+            None => req
+                .header("mcp-protocol-version", STATELESS_VERSION)
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", "add")
+                .body(format!(
+                    r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"_meta":{{"io.modelcontextprotocol/protocolVersion":"{STATELESS_VERSION}","io.modelcontextprotocol/clientInfo":{{"name":"raw-floor","version":"0"}},"io.modelcontextprotocol/clientCapabilities":{{}}}},"name":"add","arguments":{{"a":1,"b":2}}}}}}"#
+                )),
+        };
+        let resp = req.send().await.map_err(|e| format!("raw: {e}"))?;
         if !resp.status().is_success() {
             return Err(format!("raw: {}", resp.status()));
         }
@@ -224,10 +277,13 @@ impl Raw {
     }
 
     pub async fn close(&self) {
+        let Some(session) = &self.session else {
+            return;
+        };
         let _ = self
             .http
             .delete(&self.url)
-            .header("mcp-session-id", self.session.clone())
+            .header("mcp-session-id", session.clone())
             .header("mcp-protocol-version", PROTOCOL_VERSION)
             .send()
             .await;

@@ -1,7 +1,11 @@
 //! MCP client benchmark: tools/call round trips against one local rmcp 3.9
 //! streamable HTTP server, for
 //!
-//! - `ours`: connector-mcp's `McpClient`;
+//! - `ours`: connector-mcp's `McpClient` with the transport fixed to
+//!   streamable HTTP with a session (2025-11-25), like every client below;
+//! - `ours auto (2026-07-28)`: `McpClient` as it comes (`TransportMode::Auto`),
+//!   which finds that rmcp 3.9 serves the stateless 2026-07-28 revision and
+//!   uses it (no session), compared with `raw floor (2026-07-28)`;
 //! - `rmcp default`: rmcp's client as it comes (`from_uri`: no idle
 //!   connection pooling, so a new TCP connection per call);
 //! - `rmcp keep-alive`: rmcp's client given a pooling reqwest 0.13 client;
@@ -24,8 +28,9 @@
 //! - `MCP_BENCH_PY_N` (500), `MCP_BENCH_PYTHON` (a python with `mcp`);
 //! - `MCP_BENCH_SESSIONS` (200: idle sessions for the memory figure);
 //! - `MCP_BENCH_ONLY` (comma list of: throughput, memory, nodelay);
-//! - `MCP_BENCH_CLIENTS` (comma list of: ours, rmcp-default, rmcp-keepalive,
-//!   raw, python);
+//! - `MCP_BENCH_MODES` (comma list of: seq, conc);
+//! - `MCP_BENCH_CLIENTS` (comma list of: ours, ours-auto, rmcp-default,
+//!   rmcp-keepalive, raw, raw-stateless, python);
 //! - `MCP_BENCH_CLIENT_WORKERS` (2), `MCP_BENCH_SERVER_WORKERS` (2): tokio
 //!   worker threads of the bench (client) and server runtimes;
 //! - `MCP_BENCH_ROLE=server` (+ `MCP_BENCH_NODELAY=0|1`,
@@ -120,6 +125,28 @@ struct Sample {
     calls: usize,
     secs: f64,
     lat_ns: Vec<u64>,
+    /// TCP connections the server accepted during the measurement.
+    conns: u64,
+    /// CPU time (all threads) of the client's process and of the server
+    /// process during the measurement.
+    client_cpu_ns: u64,
+    server_cpu_ns: u64,
+}
+
+/// CPU time used so far by every thread of a process (ns, from schedstat).
+fn cpu_ns(pid: Option<u32>) -> u64 {
+    let dir = match pid {
+        Some(p) => format!("/proc/{p}/task"),
+        None => "/proc/self/task".to_string(),
+    };
+    let Ok(tasks) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+        .sum()
 }
 
 impl Sample {
@@ -170,6 +197,9 @@ async fn run_seq(c: &Caller, n: usize, cap: Duration) -> Result<Sample, String> 
         calls: lat.len(),
         secs: start.elapsed().as_secs_f64(),
         lat_ns: lat,
+        conns: 0,
+        client_cpu_ns: 0,
+        server_cpu_ns: 0,
     })
 }
 
@@ -200,12 +230,17 @@ async fn run_conc(c: &Caller, callers: usize, n: usize, cap: Duration) -> Result
         calls: all.len(),
         secs: start.elapsed().as_secs_f64(),
         lat_ns: all,
+        conns: 0,
+        client_cpu_ns: 0,
+        server_cpu_ns: 0,
     })
 }
 
 // -------------------------------------------------------------- throughput
 
 const OURS: &str = "ours";
+const OURS_AUTO: &str = "ours auto (2026-07-28)";
+const RAW_STATELESS: &str = "raw floor (2026-07-28)";
 const RMCP_DEFAULT: &str = "rmcp default";
 const RMCP_KEEPALIVE: &str = "rmcp keep-alive";
 const RAW: &str = "raw floor";
@@ -236,6 +271,40 @@ impl Subject {
     }
 }
 
+/// Connections accepted and CPU used around one measurement.
+struct Meter<'a> {
+    srv: &'a server::ServerProcess,
+    client_pid: Option<u32>,
+    accepted: u64,
+    client_cpu: u64,
+    server_cpu: u64,
+}
+
+impl<'a> Meter<'a> {
+    async fn start(srv: &'a server::ServerProcess, subject: &Subject) -> Meter<'a> {
+        let client_pid = match subject {
+            Subject::Python(p) => p.pid(),
+            Subject::Rust(_) => None,
+        };
+        let accepted = srv.accepted().await;
+        Meter {
+            srv,
+            client_pid,
+            accepted,
+            client_cpu: cpu_ns(client_pid),
+            server_cpu: cpu_ns(Some(srv.pid())),
+        }
+    }
+
+    async fn finish(self, mut s: Sample) -> Sample {
+        s.client_cpu_ns = cpu_ns(self.client_pid).saturating_sub(self.client_cpu);
+        s.server_cpu_ns = cpu_ns(Some(self.srv.pid())).saturating_sub(self.server_cpu);
+        // The query itself is one accepted connection.
+        s.conns = self.srv.accepted().await.saturating_sub(self.accepted + 1);
+        s
+    }
+}
+
 async fn throughput() -> Result<(), String> {
     let rounds: usize = env_or("MCP_BENCH_ROUNDS", 7);
     let seq_n: usize = env_or("MCP_BENCH_SEQ_N", 2000);
@@ -254,10 +323,16 @@ async fn throughput() -> Result<(), String> {
         subjects.push((RAW, Subject::Rust(Caller::Raw(std::sync::Arc::new(raw)))));
     }
     if selected("MCP_BENCH_CLIENTS", "ours") {
-        match clients::ours(&srv.url).await {
-            Ok(c) => subjects.push((OURS, Subject::Rust(Caller::Ours(c)))),
-            Err(e) => println!("ours: skipped: {e}"),
-        }
+        let c = clients::ours(&srv.url, true).await?;
+        subjects.push((OURS, Subject::Rust(Caller::Ours(c))));
+    }
+    if selected("MCP_BENCH_CLIENTS", "raw-stateless") {
+        let raw = clients::Raw::stateless(&srv.url)?;
+        subjects.push((RAW_STATELESS, Subject::Rust(Caller::Raw(std::sync::Arc::new(raw)))));
+    }
+    if selected("MCP_BENCH_CLIENTS", "ours-auto") {
+        let c = clients::ours(&srv.url, false).await?;
+        subjects.push((OURS_AUTO, Subject::Rust(Caller::Ours(c))));
     }
     if selected("MCP_BENCH_CLIENTS", "rmcp-keepalive") {
         let c = std::sync::Arc::new(clients::rmcp_keepalive(&srv.url).await?);
@@ -304,25 +379,34 @@ async fn throughput() -> Result<(), String> {
     for round in 0..rounds {
         let k = subjects.len();
         for j in 0..k {
+            if !selected("MCP_BENCH_MODES", "seq") {
+                break;
+            }
             let i = (j + round) % k;
             let n = if names[i] == PYTHON { py_n } else { seq_n };
+            let m = Meter::start(&srv, &subjects[i].1).await;
             let s = subjects[i].1.seq(n, cap).await.map_err(|e| format!("{}: {e}", names[i]))?;
-            seq[i].push(s);
+            seq[i].push(m.finish(s).await);
         }
         for j in 0..k {
+            if !selected("MCP_BENCH_MODES", "conc") {
+                break;
+            }
             let i = (j + round) % k;
             let n = if names[i] == PYTHON { py_n } else { conc_n };
+            let m = Meter::start(&srv, &subjects[i].1).await;
             let s = subjects[i]
                 .1
                 .conc(callers, n, cap)
                 .await
                 .map_err(|e| format!("{}: {e}", names[i]))?;
-            conc[i].push(s);
+            conc[i].push(m.finish(s).await);
         }
+        let rate = |v: &Vec<Sample>| v.get(round).map_or(f64::NAN, Sample::rate);
         let line: Vec<String> = names
             .iter()
             .enumerate()
-            .map(|(i, n)| format!("{n} {:.0}/{:.0}", seq[i][round].rate(), conc[i][round].rate()))
+            .map(|(i, n)| format!("{n} {:.0}/{:.0}", rate(&seq[i]), rate(&conc[i])))
             .collect();
         println!("round {}: calls/s seq/conc: {}", round + 1, line.join(" | "));
     }
@@ -338,8 +422,12 @@ async fn throughput() -> Result<(), String> {
         }
     }
 
-    report("sequential", &names, &seq);
-    report(&format!("{callers} concurrent callers, one session"), &names, &conc);
+    if selected("MCP_BENCH_MODES", "seq") {
+        report("sequential", &names, &seq);
+    }
+    if selected("MCP_BENCH_MODES", "conc") {
+        report(&format!("{callers} concurrent callers, one session"), &names, &conc);
+    }
     Ok(())
 }
 
@@ -360,16 +448,32 @@ fn report(title: &str, names: &[&str], samples: &[Vec<Sample>]) {
     println!();
     println!("{title}:");
     println!(
-        "| client | calls/s | p50 µs | p99 µs | / raw floor | / rmcp keep-alive |"
+        "| client | calls/s | p50 µs | p99 µs | / raw floor (same era) | / rmcp keep-alive | client CPU µs/call | server CPU µs/call | new connections per 1000 calls |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (i, name) in names.iter().enumerate() {
         let rate = median(&samples[i].iter().map(Sample::rate).collect::<Vec<_>>());
         let p50 = median(&samples[i].iter().map(|s| s.pct(0.50)).collect::<Vec<_>>());
         let p99 = median(&samples[i].iter().map(|s| s.pct(0.99)).collect::<Vec<_>>());
+        let conns = median(
+            &samples[i]
+                .iter()
+                .map(|s| s.conns as f64 * 1000.0 / s.calls.max(1) as f64)
+                .collect::<Vec<_>>(),
+        );
+        let per_call = |f: fn(&Sample) -> u64| {
+            median(
+                &samples[i]
+                    .iter()
+                    .map(|s| f(s) as f64 / 1000.0 / s.calls.max(1) as f64)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let ccpu = per_call(|s| s.client_cpu_ns);
+        let scpu = per_call(|s| s.server_cpu_ns);
         println!(
-            "| {name} | {rate:.0} | {p50:.0} | {p99:.0} | {:.2} | {:.2} |",
-            ratio_to(i, idx(RAW)),
+            "| {name} | {rate:.0} | {p50:.0} | {p99:.0} | {:.2} | {:.2} | {ccpu:.1} | {scpu:.1} | {conns:.1} |",
+            ratio_to(i, if name.contains("2026-07-28") { idx(RAW_STATELESS) } else { idx(RAW) }),
             ratio_to(i, idx(RMCP_KEEPALIVE)),
         );
     }
@@ -388,8 +492,9 @@ async fn memory() -> Result<(), String> {
     );
     println!("| client | heap bytes/session | RSS KiB/session | fds/session |");
     println!("| --- | ---: | ---: | ---: |");
-    for kind in ["ours", "rmcp-keepalive", "rmcp-default", "raw"] {
-        if !selected("MCP_BENCH_CLIENTS", kind) {
+    let shared_http = connector_mcp::http::default_client();
+    for kind in ["ours", "ours-shared-http", "ours-auto", "rmcp-keepalive", "rmcp-default", "raw"] {
+        if !selected("MCP_BENCH_CLIENTS", kind.trim_end_matches("-shared-http")) {
             continue;
         }
         settle().await;
@@ -397,13 +502,11 @@ async fn memory() -> Result<(), String> {
         let mut held: Vec<(Caller, Option<std::sync::Arc<clients::RmcpClient>>)> =
             Vec::with_capacity(n);
         for _ in 0..n {
-            let c = match connect_kind(kind, &srv.url).await {
-                Ok(c) => c,
-                Err(e) if held.is_empty() && kind == "ours" => {
-                    println!("| {OURS} | skipped: {e} | | |");
-                    break;
-                }
-                Err(e) => return Err(e),
+            let c = if kind == "ours-shared-http" {
+                let c = clients::ours_with(&srv.url, true, Some(shared_http.clone())).await?;
+                (Caller::Ours(c), None)
+            } else {
+                connect_kind(kind, &srv.url).await?
             };
             c.0.call().await?;
             held.push(c);
@@ -417,7 +520,9 @@ async fn memory() -> Result<(), String> {
         println!(
             "| {} | {:.0} | {:.1} | {:.2} |",
             match kind {
-                "ours" => OURS,
+                "ours" => "ours (own reqwest client per session)",
+                "ours-shared-http" => "ours (one reqwest client shared by all sessions)",
+                "ours-auto" => "ours auto (2026-07-28: no session, own reqwest client)",
                 "rmcp-keepalive" => RMCP_KEEPALIVE,
                 "rmcp-default" => RMCP_DEFAULT,
                 _ => RAW,
@@ -439,11 +544,13 @@ async fn connect_kind(
     url: &str,
 ) -> Result<(Caller, Option<std::sync::Arc<clients::RmcpClient>>), String> {
     Ok(match kind {
-        "ours" => (Caller::Ours(clients::ours(url).await?), None),
+        "ours" => (Caller::Ours(clients::ours(url, true).await?), None),
+        "ours-auto" => (Caller::Ours(clients::ours(url, false).await?), None),
         "raw" => (
             Caller::Raw(std::sync::Arc::new(clients::Raw::connect(url).await?)),
             None,
         ),
+        "raw-stateless" => (Caller::Raw(std::sync::Arc::new(clients::Raw::stateless(url)?)), None),
         "rmcp-default" => {
             let s = std::sync::Arc::new(clients::rmcp_default(url).await?);
             (Caller::Rmcp(s.clone()), Some(s))
@@ -491,27 +598,17 @@ async fn nodelay_check() -> Result<(), String> {
     println!("| --- | ---: | ---: | ---: | ---: |");
     let with = server::ServerProcess::spawn(true)?;
     let without = server::ServerProcess::spawn(false)?;
-    for kind in ["ours", "rmcp-keepalive", "rmcp-default", "raw"] {
+    for kind in ["ours", "ours-auto", "rmcp-keepalive", "rmcp-default", "raw", "raw-stateless"] {
         if !selected("MCP_BENCH_CLIENTS", kind) {
             continue;
         }
         let mut cells = Vec::new();
         for srv in [&with, &without] {
-            let (c, svc) = match connect_kind(kind, &srv.url).await {
-                Ok(c) => c,
-                Err(e) if kind == "ours" => {
-                    println!("| {OURS} | skipped: {e} | | | |");
-                    break;
-                }
-                Err(e) => return Err(e),
-            };
+            let (c, svc) = connect_kind(kind, &srv.url).await?;
             c.call().await?;
             let s = run_seq(&c, n, cap).await?;
             cells.push(s);
             close(c, svc).await;
-        }
-        if cells.len() < 2 {
-            continue;
         }
         println!(
             "| {kind} | {:.0} | {:.0} | {:.0} | {:.0} |",

@@ -80,7 +80,14 @@ impl PyClient {
             calls: lat_ns.len(),
             secs: v["secs"].as_f64().ok_or("python: no secs")?,
             lat_ns,
+            conns: 0,
+            client_cpu_ns: 0,
+            server_cpu_ns: 0,
         })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     pub async fn stop(&mut self) {

@@ -9,6 +9,7 @@
 //! and RSS see only the client.
 
 use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
@@ -21,6 +22,8 @@ use rmcp::{
         StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
     },
 };
+
+static ACCEPTED: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 pub struct AddRequest {
@@ -84,7 +87,14 @@ pub fn run(nodelay: bool, max_secs: u64) {
                 Default::default(),
                 StreamableHttpServerConfig::default(),
             );
-        let router = axum::Router::new().nest_service("/mcp", service);
+        // `/accepted`: how many TCP connections the server accepted so far,
+        // so the bench can tell connections opened per call.
+        let router = axum::Router::new()
+            .nest_service("/mcp", service)
+            .route(
+                "/accepted",
+                axum::routing::get(|| async { ACCEPTED.load(Ordering::Relaxed).to_string() }),
+            );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| fail(&format!("bind: {e}")));
@@ -92,16 +102,15 @@ pub fn run(nodelay: bool, max_secs: u64) {
             .local_addr()
             .unwrap_or_else(|e| fail(&format!("local_addr: {e}")));
         let server = async move {
-            let r = if nodelay {
-                let listener = listener.tap_io(|tcp| {
+            let listener = listener.tap_io(move |tcp| {
+                ACCEPTED.fetch_add(1, Ordering::Relaxed);
+                if nodelay {
                     if let Err(e) = tcp.set_nodelay(true) {
                         eprintln!("set_nodelay: {e}");
                     }
-                });
-                axum::serve(listener, router).await
-            } else {
-                axum::serve(listener, router).await
-            };
+                }
+            });
+            let r = axum::serve(listener, router).await;
             if let Err(e) = r {
                 eprintln!("serve: {e}");
             }
@@ -158,6 +167,16 @@ impl ServerProcess {
             .ok_or_else(|| format!("server said {line:?}"))?
             .to_string();
         Ok(Self { child, url })
+    }
+
+    /// TCP connections the server accepted so far (a separate connection
+    /// is used to ask, counted too).
+    pub async fn accepted(&self) -> u64 {
+        let url = self.url.replace("/mcp", "/accepted");
+        let Ok(r) = reqwest::get(url).await else {
+            return 0;
+        };
+        r.text().await.ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0)
     }
 
     pub fn pid(&self) -> u32 {

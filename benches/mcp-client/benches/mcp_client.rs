@@ -131,6 +131,8 @@ struct Sample {
     /// process during the measurement.
     client_cpu_ns: u64,
     server_cpu_ns: u64,
+    /// Heap allocations in this process (Rust clients only).
+    allocs: u64,
 }
 
 /// CPU time used so far by every thread of a process (ns, from schedstat).
@@ -200,6 +202,7 @@ async fn run_seq(c: &Caller, n: usize, cap: Duration) -> Result<Sample, String> 
         conns: 0,
         client_cpu_ns: 0,
         server_cpu_ns: 0,
+        allocs: 0,
     })
 }
 
@@ -233,6 +236,7 @@ async fn run_conc(c: &Caller, callers: usize, n: usize, cap: Duration) -> Result
         conns: 0,
         client_cpu_ns: 0,
         server_cpu_ns: 0,
+        allocs: 0,
     })
 }
 
@@ -278,6 +282,7 @@ struct Meter<'a> {
     accepted: u64,
     client_cpu: u64,
     server_cpu: u64,
+    allocs: u64,
 }
 
 impl<'a> Meter<'a> {
@@ -293,12 +298,14 @@ impl<'a> Meter<'a> {
             accepted,
             client_cpu: cpu_ns(client_pid),
             server_cpu: cpu_ns(Some(srv.pid())),
+            allocs: if client_pid.is_none() { alloc::allocations() } else { u64::MAX },
         }
     }
 
     async fn finish(self, mut s: Sample) -> Sample {
         s.client_cpu_ns = cpu_ns(self.client_pid).saturating_sub(self.client_cpu);
         s.server_cpu_ns = cpu_ns(Some(self.srv.pid())).saturating_sub(self.server_cpu);
+        s.allocs = alloc::allocations().saturating_sub(self.allocs);
         // The query itself is one accepted connection.
         s.conns = self.srv.accepted().await.saturating_sub(self.accepted + 1);
         s
@@ -448,9 +455,9 @@ fn report(title: &str, names: &[&str], samples: &[Vec<Sample>]) {
     println!();
     println!("{title}:");
     println!(
-        "| client | calls/s | p50 µs | p99 µs | / raw floor (same era) | / rmcp keep-alive | client CPU µs/call | server CPU µs/call | new connections per 1000 calls |"
+        "| client | calls/s | p50 µs | p99 µs | / raw floor (same era) | / rmcp keep-alive | client CPU µs/call | server CPU µs/call | client allocations/call | new connections per 1000 calls |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (i, name) in names.iter().enumerate() {
         let rate = median(&samples[i].iter().map(Sample::rate).collect::<Vec<_>>());
         let p50 = median(&samples[i].iter().map(|s| s.pct(0.50)).collect::<Vec<_>>());
@@ -471,8 +478,19 @@ fn report(title: &str, names: &[&str], samples: &[Vec<Sample>]) {
         };
         let ccpu = per_call(|s| s.client_cpu_ns);
         let scpu = per_call(|s| s.server_cpu_ns);
+        let allocs = median(
+            &samples[i]
+                .iter()
+                .map(|s| s.allocs as f64 / s.calls.max(1) as f64)
+                .collect::<Vec<_>>(),
+        );
+        let allocs = if allocs.is_finite() && allocs > 0.0 {
+            format!("{allocs:.0}")
+        } else {
+            "n/a".to_string()
+        };
         println!(
-            "| {name} | {rate:.0} | {p50:.0} | {p99:.0} | {:.2} | {:.2} | {ccpu:.1} | {scpu:.1} | {conns:.1} |",
+            "| {name} | {rate:.0} | {p50:.0} | {p99:.0} | {:.2} | {:.2} | {ccpu:.1} | {scpu:.1} | {allocs} | {conns:.1} |",
             ratio_to(i, if name.contains("2026-07-28") { idx(RAW_STATELESS) } else { idx(RAW) }),
             ratio_to(i, idx(RMCP_KEEPALIVE)),
         );

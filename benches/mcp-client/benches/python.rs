@@ -83,6 +83,7 @@ impl PyClient {
             conns: 0,
             client_cpu_ns: 0,
             server_cpu_ns: 0,
+            allocs: 0,
         })
     }
 

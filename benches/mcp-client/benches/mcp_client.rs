@@ -22,10 +22,10 @@
 //! (or `benches/mcp-client/run.sh`, which also sets up the Python client).
 //!
 //! Environment (all optional):
-//! - `MCP_BENCH_ROUNDS` (7), `MCP_BENCH_SEQ_N` (2000 calls),
-//!   `MCP_BENCH_CONC_N` (4000 calls), `MCP_BENCH_CALLERS` (8),
+//! - `MCP_BENCH_ROUNDS` (21), `MCP_BENCH_SEQ_N` (500 calls),
+//!   `MCP_BENCH_CONC_N` (2000 calls), `MCP_BENCH_CALLERS` (8),
 //!   `MCP_BENCH_CAP_SECS` (3: the cap on one measurement);
-//! - `MCP_BENCH_PY_N` (500), `MCP_BENCH_PYTHON` (a python with `mcp`);
+//! - `MCP_BENCH_PY_N` (200), `MCP_BENCH_PYTHON` (a python with `mcp`);
 //! - `MCP_BENCH_SESSIONS` (200: idle sessions for the memory figure);
 //! - `MCP_BENCH_ONLY` (comma list of: throughput, memory, nodelay);
 //! - `MCP_BENCH_MODES` (comma list of: seq, conc);
@@ -313,10 +313,10 @@ impl<'a> Meter<'a> {
 }
 
 async fn throughput() -> Result<(), String> {
-    let rounds: usize = env_or("MCP_BENCH_ROUNDS", 7);
-    let seq_n: usize = env_or("MCP_BENCH_SEQ_N", 2000);
-    let conc_n: usize = env_or("MCP_BENCH_CONC_N", 4000);
-    let py_n: usize = env_or("MCP_BENCH_PY_N", 500);
+    let rounds: usize = env_or("MCP_BENCH_ROUNDS", 21);
+    let seq_n: usize = env_or("MCP_BENCH_SEQ_N", 500);
+    let conc_n: usize = env_or("MCP_BENCH_CONC_N", 2000);
+    let py_n: usize = env_or("MCP_BENCH_PY_N", 200);
     let callers: usize = env_or("MCP_BENCH_CALLERS", 8);
     let cap = Duration::from_secs(env_or("MCP_BENCH_CAP_SECS", 3));
 

@@ -95,6 +95,12 @@ async fn bench() -> Result<(), String> {
     if selected("MCP_BENCH_ONLY", "nodelay") {
         nodelay_check().await?;
     }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!();
+    println!(
+        "load average at the end: {} (other work on the machine shares its CPUs)",
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    );
     Ok(())
 }
 
@@ -111,8 +117,10 @@ fn print_machine() {
                 .map(|s| s.trim().to_string())
         })
         .unwrap_or_default();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
     println!(
-        "machine: {cpus} CPUs ({model}); client runtime {} workers, server process runtime {} workers",
+        "machine: {cpus} CPUs ({model}), load average {load}; client runtime {} workers, server process runtime {} workers",
         env_or("MCP_BENCH_CLIENT_WORKERS", 2usize),
         env_or("MCP_BENCH_SERVER_WORKERS", 2usize)
     );

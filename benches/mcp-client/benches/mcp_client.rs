@@ -519,15 +519,34 @@ async fn memory() -> Result<(), String> {
     println!("| client | heap bytes/session | RSS KiB/session | fds/session |");
     println!("| --- | ---: | ---: | ---: |");
     let shared_http = connector_mcp::http::default_client();
-    for kind in ["ours", "ours-shared-http", "ours-auto", "rmcp-keepalive", "rmcp-default", "raw"] {
-        if !selected("MCP_BENCH_CLIENTS", kind.trim_end_matches("-shared-http")) {
+    for kind in [
+        "ours",
+        "ours-shared-http",
+        "reqwest-client",
+        "ours-auto",
+        "rmcp-keepalive",
+        "rmcp-default",
+        "raw",
+    ] {
+        let base = match kind {
+            "ours-shared-http" | "reqwest-client" => "ours",
+            k => k,
+        };
+        if !selected("MCP_BENCH_CLIENTS", base) {
             continue;
         }
+        let mut bare_clients = Vec::new();
         settle().await;
         let before = alloc::snapshot();
         let mut held: Vec<(Caller, Option<std::sync::Arc<clients::RmcpClient>>)> =
             Vec::with_capacity(n);
         for _ in 0..n {
+            if kind == "reqwest-client" {
+                // A bare client, as `McpClient::connect` builds per session
+                // when given none: what sharing one saves.
+                bare_clients.push(connector_mcp::http::default_client());
+                continue;
+            }
             let c = if kind == "ours-shared-http" {
                 let c = clients::ours_with(&srv.url, true, Some(shared_http.clone())).await?;
                 (Caller::Ours(c), None)
@@ -537,7 +556,7 @@ async fn memory() -> Result<(), String> {
             c.0.call().await?;
             held.push(c);
         }
-        if held.is_empty() {
+        if held.is_empty() && bare_clients.is_empty() {
             continue;
         }
         settle().await;
@@ -548,6 +567,7 @@ async fn memory() -> Result<(), String> {
             match kind {
                 "ours" => "ours (own reqwest client per session)",
                 "ours-shared-http" => "ours (one reqwest client shared by all sessions)",
+                "reqwest-client" => "(a bare http::default_client(), no session)",
                 "ours-auto" => "ours auto (2026-07-28: no session, own reqwest client)",
                 "rmcp-keepalive" => RMCP_KEEPALIVE,
                 "rmcp-default" => RMCP_DEFAULT,
@@ -560,6 +580,7 @@ async fn memory() -> Result<(), String> {
         for (c, svc) in held.drain(..) {
             close(c, svc).await;
         }
+        drop(bare_clients);
     }
     Ok(())
 }

@@ -38,7 +38,11 @@ impl Caller {
         match self {
             Caller::Ours(c) => {
                 let r = c
-                    .call_tool("add", add_args(), connector_mcp::client::CallOptions::default())
+                    .call_tool(
+                        "add",
+                        add_args(),
+                        connector_mcp::client::CallOptions::default(),
+                    )
                     .await
                     .map_err(|e| format!("ours: {e}"))?;
                 if r.output.is_error {
@@ -65,7 +69,11 @@ impl Caller {
         let text = match self {
             Caller::Ours(c) => {
                 let r = c
-                    .call_tool("add", add_args(), connector_mcp::client::CallOptions::default())
+                    .call_tool(
+                        "add",
+                        add_args(),
+                        connector_mcp::client::CallOptions::default(),
+                    )
                     .await
                     .map_err(|e| format!("ours: {e}"))?;
                 r.raw["content"].clone()
@@ -119,10 +127,7 @@ pub async fn rmcp_keepalive(url: &str) -> Result<RmcpClient, String> {
 /// `initialize` and a session (2025-11-25, like every other client here);
 /// otherwise as it comes (`Auto`), which finds that rmcp 3.9 speaks the
 /// stateless 2026-07-28 revision and uses it.
-pub async fn ours(
-    url: &str,
-    sessions: bool,
-) -> Result<connector_mcp::client::McpClient, String> {
+pub async fn ours(url: &str, sessions: bool) -> Result<connector_mcp::client::McpClient, String> {
     ours_with(url, sessions, None).await
 }
 

@@ -99,7 +99,10 @@ async fn bench() -> Result<(), String> {
     println!();
     println!(
         "load average at the end: {} (other work on the machine shares its CPUs)",
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     Ok(())
 }
@@ -118,7 +121,11 @@ fn print_machine() {
         })
         .unwrap_or_default();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+    let load = load
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
     println!(
         "machine: {cpus} CPUs ({model}), load average {load}; client runtime {} workers, server process runtime {} workers",
         env_or("MCP_BENCH_CLIENT_WORKERS", 2usize),
@@ -155,7 +162,11 @@ fn cpu_ns(pid: Option<u32>) -> u64 {
     tasks
         .filter_map(|t| t.ok())
         .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+        .filter_map(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .sum()
 }
 
@@ -270,12 +281,7 @@ impl Subject {
             Subject::Python(p) => p.run(1, n).await,
         }
     }
-    async fn conc(
-        &mut self,
-        callers: usize,
-        n: usize,
-        cap: Duration,
-    ) -> Result<Sample, String> {
+    async fn conc(&mut self, callers: usize, n: usize, cap: Duration) -> Result<Sample, String> {
         match self {
             Subject::Rust(c) => run_conc(c, callers, n, cap).await,
             Subject::Python(p) => p.run(callers, n).await,
@@ -306,7 +312,11 @@ impl<'a> Meter<'a> {
             accepted,
             client_cpu: cpu_ns(client_pid),
             server_cpu: cpu_ns(Some(srv.pid())),
-            allocs: if client_pid.is_none() { alloc::allocations() } else { u64::MAX },
+            allocs: if client_pid.is_none() {
+                alloc::allocations()
+            } else {
+                u64::MAX
+            },
         }
     }
 
@@ -329,7 +339,11 @@ async fn throughput() -> Result<(), String> {
     let cap = Duration::from_secs(env_or("MCP_BENCH_CAP_SECS", 3));
 
     let srv = server::ServerProcess::spawn(true)?;
-    println!("server: rmcp 3.9 StreamableHttpService on axum 0.8 at {} (pid {}, TCP_NODELAY on)", srv.url, srv.pid());
+    println!(
+        "server: rmcp 3.9 StreamableHttpService on axum 0.8 at {} (pid {}, TCP_NODELAY on)",
+        srv.url,
+        srv.pid()
+    );
 
     let mut subjects: Vec<(&str, Subject)> = Vec::new();
     let mut rmcp_services = Vec::new();
@@ -343,7 +357,10 @@ async fn throughput() -> Result<(), String> {
     }
     if selected("MCP_BENCH_CLIENTS", "raw-stateless") {
         let raw = clients::Raw::stateless(&srv.url)?;
-        subjects.push((RAW_STATELESS, Subject::Rust(Caller::Raw(std::sync::Arc::new(raw)))));
+        subjects.push((
+            RAW_STATELESS,
+            Subject::Rust(Caller::Raw(std::sync::Arc::new(raw))),
+        ));
     }
     if selected("MCP_BENCH_CLIENTS", "ours-auto") {
         let c = clients::ours(&srv.url, false).await?;
@@ -400,7 +417,11 @@ async fn throughput() -> Result<(), String> {
             let i = (j + round) % k;
             let n = if names[i] == PYTHON { py_n } else { seq_n };
             let m = Meter::start(&srv, &subjects[i].1).await;
-            let s = subjects[i].1.seq(n, cap).await.map_err(|e| format!("{}: {e}", names[i]))?;
+            let s = subjects[i]
+                .1
+                .seq(n, cap)
+                .await
+                .map_err(|e| format!("{}: {e}", names[i]))?;
             seq[i].push(m.finish(s).await);
         }
         for j in 0..k {
@@ -423,7 +444,11 @@ async fn throughput() -> Result<(), String> {
             .enumerate()
             .map(|(i, n)| format!("{n} {:.0}/{:.0}", rate(&seq[i]), rate(&conc[i])))
             .collect();
-        println!("round {}: calls/s seq/conc: {}", round + 1, line.join(" | "));
+        println!(
+            "round {}: calls/s seq/conc: {}",
+            round + 1,
+            line.join(" | ")
+        );
     }
     for (_, s) in subjects.iter_mut() {
         if let Subject::Python(p) = s {
@@ -441,7 +466,11 @@ async fn throughput() -> Result<(), String> {
         report("sequential", &names, &seq);
     }
     if selected("MCP_BENCH_MODES", "conc") {
-        report(&format!("{callers} concurrent callers, one session"), &names, &conc);
+        report(
+            &format!("{callers} concurrent callers, one session"),
+            &names,
+            &conc,
+        );
     }
     Ok(())
 }
@@ -499,7 +528,14 @@ fn report(title: &str, names: &[&str], samples: &[Vec<Sample>]) {
         };
         println!(
             "| {name} | {rate:.0} | {p50:.0} | {p99:.0} | {:.2} | {:.2} | {ccpu:.1} | {scpu:.1} | {allocs} | {conns:.1} |",
-            ratio_to(i, if name.contains("2026-07-28") { idx(RAW_STATELESS) } else { idx(RAW) }),
+            ratio_to(
+                i,
+                if name.contains("2026-07-28") {
+                    idx(RAW_STATELESS)
+                } else {
+                    idx(RAW)
+                }
+            ),
             ratio_to(i, idx(RMCP_KEEPALIVE)),
         );
     }
@@ -597,7 +633,10 @@ async fn connect_kind(
             Caller::Raw(std::sync::Arc::new(clients::Raw::connect(url).await?)),
             None,
         ),
-        "raw-stateless" => (Caller::Raw(std::sync::Arc::new(clients::Raw::stateless(url)?)), None),
+        "raw-stateless" => (
+            Caller::Raw(std::sync::Arc::new(clients::Raw::stateless(url)?)),
+            None,
+        ),
         "rmcp-default" => {
             let s = std::sync::Arc::new(clients::rmcp_default(url).await?);
             (Caller::Rmcp(s.clone()), Some(s))
@@ -645,7 +684,14 @@ async fn nodelay_check() -> Result<(), String> {
     println!("| --- | ---: | ---: | ---: | ---: |");
     let with = server::ServerProcess::spawn(true)?;
     let without = server::ServerProcess::spawn(false)?;
-    for kind in ["ours", "ours-auto", "rmcp-keepalive", "rmcp-default", "raw", "raw-stateless"] {
+    for kind in [
+        "ours",
+        "ours-auto",
+        "rmcp-keepalive",
+        "rmcp-default",
+        "raw",
+        "raw-stateless",
+    ] {
         if !selected("MCP_BENCH_CLIENTS", kind) {
             continue;
         }

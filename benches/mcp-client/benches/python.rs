@@ -66,7 +66,10 @@ impl PyClient {
             .write_all(format!("run {callers} {n}\n").as_bytes())
             .await
             .map_err(|e| format!("python: {e}"))?;
-        self.stdin.flush().await.map_err(|e| format!("python: {e}"))?;
+        self.stdin
+            .flush()
+            .await
+            .map_err(|e| format!("python: {e}"))?;
         let line = self.line().await?;
         let v: serde_json::Value =
             serde_json::from_str(&line).map_err(|e| format!("python said {line:?}: {e}"))?;

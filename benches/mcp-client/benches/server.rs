@@ -89,12 +89,10 @@ pub fn run(nodelay: bool, max_secs: u64) {
             );
         // `/accepted`: how many TCP connections the server accepted so far,
         // so the bench can tell connections opened per call.
-        let router = axum::Router::new()
-            .nest_service("/mcp", service)
-            .route(
-                "/accepted",
-                axum::routing::get(|| async { ACCEPTED.load(Ordering::Relaxed).to_string() }),
-            );
+        let router = axum::Router::new().nest_service("/mcp", service).route(
+            "/accepted",
+            axum::routing::get(|| async { ACCEPTED.load(Ordering::Relaxed).to_string() }),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| fail(&format!("bind: {e}")));
@@ -176,7 +174,11 @@ impl ServerProcess {
         let Ok(r) = reqwest::get(url).await else {
             return 0;
         };
-        r.text().await.ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0)
+        r.text()
+            .await
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     pub fn pid(&self) -> u32 {

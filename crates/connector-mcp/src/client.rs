@@ -663,10 +663,10 @@ impl McpClient {
         options: CallOptions,
     ) -> Result<Value, Error> {
         let url = &self.inner.core.url;
-        if let Transport::Sse(sse) = &self.inner.transport {
-            if sse.take_needs_init() {
-                self.reinitialize(None).await?;
-            }
+        if let Transport::Sse(sse) = &self.inner.transport
+            && sse.take_needs_init()
+        {
+            self.reinitialize(None).await?;
         }
         let generation = *self.inner.reinit.lock().await;
         let mut retried = false;
@@ -792,7 +792,9 @@ impl McpClient {
                     Ok(v) => {
                         validators.insert(tool.name.clone(), Arc::new(v));
                     }
-                    Err(e) => tracing::warn!(tool = %tool.name, error = %e, "an output schema that does not compile; its results are not checked"),
+                    Err(e) => {
+                        tracing::warn!(tool = %tool.name, error = %e, "an output schema that does not compile; its results are not checked")
+                    }
                 }
             }
             tools.push(tool);
@@ -852,9 +854,7 @@ impl McpClient {
         let raw = self.request("tools/call", Some(params), options).await?;
         let validator = {
             let cache = self.inner.tools.lock().await;
-            cache
-                .as_ref()
-                .and_then(|c| c.validators.get(name).cloned())
+            cache.as_ref().and_then(|c| c.validators.get(name).cloned())
         };
         let output = convert::tool_output_checked(&raw, validator.as_deref(), name)?;
         Ok(CallToolResult { output, raw })
@@ -1049,7 +1049,7 @@ impl ConnectCtx<'_> {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    if !supported.iter().any(|v| *v == version) {
+                    if !supported.contains(&version) {
                         match pick(&supported, STATELESS_VERSIONS) {
                             Some(v) => {
                                 version = v;
@@ -1117,7 +1117,10 @@ impl ConnectCtx<'_> {
             }
         }
         Err(Attempt {
-            error: error::protocol(&origin(url), "server/discover version negotiation did not settle"),
+            error: error::protocol(
+                &origin(url),
+                "server/discover version negotiation did not settle",
+            ),
             fallback: false,
         })
     }
@@ -1228,10 +1231,7 @@ async fn finish_initialize(
         .get("protocolVersion")
         .and_then(Value::as_str)
         .ok_or_else(|| {
-            error::protocol(
-                &origin(url),
-                "the initialize result has no protocolVersion",
-            )
+            error::protocol(&origin(url), "the initialize result has no protocolVersion")
         })?
         .to_owned();
     if !SESSION_VERSIONS.contains(&version.as_str()) {

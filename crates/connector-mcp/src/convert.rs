@@ -56,7 +56,10 @@ pub fn tool_output(
             jsonschema::validator_for(&Value::Object(schema.clone())).map_err(|e| {
                 Error::new(
                     ErrorKind::Provider,
-                    format!("a tool's output schema does not compile: {}", short(&e.to_string())),
+                    format!(
+                        "a tool's output schema does not compile: {}",
+                        short(&e.to_string())
+                    ),
                 )
             })?,
         ),
@@ -92,11 +95,12 @@ pub(crate) fn tool_output_checked(
         .get("structuredContent")
         .filter(|v| !v.is_null())
         .cloned();
-    if let (Some(value), Some(validator), false) = (&structured, validator, is_error) {
-        if let Err(e) = validator.validate(value) {
-            let at = e.instance_path().to_string();
-            let at = if at.is_empty() { "/".to_owned() } else { at };
-            return Err(Error::new(
+    if let (Some(value), Some(validator), false) = (&structured, validator, is_error)
+        && let Err(e) = validator.validate(value)
+    {
+        let at = e.instance_path().to_string();
+        let at = if at.is_empty() { "/".to_owned() } else { at };
+        return Err(Error::new(
                 ErrorKind::Provider,
                 format!(
                     "{named} returned structured content that does not match its output schema (at {at}: {})",
@@ -106,13 +110,12 @@ pub(crate) fn tool_output_checked(
             .with_model_message(format!(
                 "{named} returned a result that does not match its declared output schema."
             )));
-        }
     }
-    if content.is_empty() {
-        if let Some(value) = &structured {
-            // The model reads content; give it the structured result.
-            content.push(Content::text(value.to_string()));
-        }
+    if content.is_empty()
+        && let Some(value) = &structured
+    {
+        // The model reads content; give it the structured result.
+        content.push(Content::text(value.to_string()));
     }
     Ok(ToolOutput {
         content,
@@ -198,7 +201,9 @@ mod tests {
         let out = tool_output(&result, None).unwrap();
         assert_eq!(out.content.len(), 6);
         assert!(matches!(out.content[2], Content::Audio { .. }));
-        assert!(matches!(&out.content[4], Content::Resource { resource } if resource.text.as_deref() == Some("b")));
+        assert!(
+            matches!(&out.content[4], Content::Resource { resource } if resource.text.as_deref() == Some("b"))
+        );
         assert!(matches!(&out.content[5], Content::Text { text } if text.contains("hologram")));
         assert!(!out.is_error);
     }
@@ -207,10 +212,19 @@ mod tests {
     fn structured_content_is_checked_unless_is_error() {
         let schema = json!({"type": "object", "properties": {"sum": {"type": "integer"}}, "required": ["sum"]});
         let schema = schema.as_object().unwrap();
-        let ok = tool_output(&json!({"content": [], "structuredContent": {"sum": 3}}), Some(schema)).unwrap();
+        let ok = tool_output(
+            &json!({"content": [], "structuredContent": {"sum": 3}}),
+            Some(schema),
+        )
+        .unwrap();
         assert_eq!(ok.structured, Some(json!({"sum": 3})));
-        assert_eq!(ok.content.len(), 1, "structured result given to the model as text");
-        let err = tool_output(&json!({"structuredContent": {"sum": "x"}}), Some(schema)).unwrap_err();
+        assert_eq!(
+            ok.content.len(),
+            1,
+            "structured result given to the model as text"
+        );
+        let err =
+            tool_output(&json!({"structuredContent": {"sum": "x"}}), Some(schema)).unwrap_err();
         assert!(err.to_string().contains("output schema"), "{err}");
         let failed = tool_output(
             &json!({"content": [{"type": "text", "text": "boom"}], "isError": true, "structuredContent": {"oops": 1}}),

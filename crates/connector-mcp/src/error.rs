@@ -26,15 +26,9 @@ pub(crate) enum TransportError {
     /// again and resend, once.
     SessionExpired,
     /// The server answered an HTTP error status with a JSON-RPC error body.
-    Rpc {
-        status: StatusCode,
-        error: RpcError,
-    },
+    Rpc { status: StatusCode, error: RpcError },
     /// The server answered an HTTP error status.
-    Status {
-        status: StatusCode,
-        detail: String,
-    },
+    Status { status: StatusCode, detail: String },
     /// Anything else, already reported.
     Other(Error),
 }

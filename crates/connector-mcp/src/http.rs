@@ -9,7 +9,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 use connector_core::{Error, ErrorKind};
-use http::header::{HeaderMap, HeaderName, HeaderValue, LOCATION};
+use http::header::{
+    ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, LOCATION,
+};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
@@ -151,35 +153,34 @@ impl HttpSender {
                 .with_provider(origin.clone())
                 .into());
             }
-            if status == StatusCode::FORBIDDEN {
-                if let Some(challenge) = BearerChallenge::from_headers(response.headers())
+            if status == StatusCode::FORBIDDEN
+                && let Some(challenge) = BearerChallenge::from_headers(response.headers())
                     .filter(BearerChallenge::is_insufficient_scope)
-                {
-                    drop(response);
-                    if !scope_retried {
-                        scope_retried = true;
-                        let decision = self
-                            .credentials
-                            .insufficient_scope(&self.server, &challenge)
-                            .await?;
-                        if decision == RetryDecision::Retry {
-                            continue;
-                        }
+            {
+                drop(response);
+                if !scope_retried {
+                    scope_retried = true;
+                    let decision = self
+                        .credentials
+                        .insufficient_scope(&self.server, &challenge)
+                        .await?;
+                    if decision == RetryDecision::Retry {
+                        continue;
                     }
-                    let scope = challenge
-                        .scope
-                        .map(|s| format!(" (it asks for scope `{s}`)"))
-                        .unwrap_or_default();
-                    return Err(Error::new(
-                        ErrorKind::InsufficientScope,
-                        format!(
-                            "the MCP server at {origin} refused {}: insufficient scope{scope}",
-                            out.what
-                        ),
-                    )
-                    .with_provider(origin.clone())
-                    .into());
                 }
+                let scope = challenge
+                    .scope
+                    .map(|s| format!(" (it asks for scope `{s}`)"))
+                    .unwrap_or_default();
+                return Err(Error::new(
+                    ErrorKind::InsufficientScope,
+                    format!(
+                        "the MCP server at {origin} refused {}: insufficient scope{scope}",
+                        out.what
+                    ),
+                )
+                .with_provider(origin.clone())
+                .into());
             }
             return Ok(Sent {
                 response,
@@ -195,6 +196,10 @@ impl HttpSender {
         let credentials = self.credentials.headers(&self.server).await?;
         let mut headers = HeaderMap::with_capacity(credentials.keys_len() + protocol.keys_len());
         for name in credentials.keys() {
+            if is_protocol_header(name) {
+                // The transport owns these, set or unset.
+                continue;
+            }
             if let Some(value) = credentials.get_all(name).iter().next_back() {
                 headers.insert(name.clone(), value.clone());
             }
@@ -228,7 +233,9 @@ impl HttpSender {
         if hops > MAX_REDIRECTS {
             return Err(Error::new(
                 ErrorKind::Provider,
-                format!("the MCP server at {origin} redirected {what} more than {MAX_REDIRECTS} times"),
+                format!(
+                    "the MCP server at {origin} redirected {what} more than {MAX_REDIRECTS} times"
+                ),
             )
             .into());
         }
@@ -239,13 +246,15 @@ impl HttpSender {
             .ok_or_else(|| {
                 error::protocol(&origin, format!("a {status} redirect without a Location"))
             })?;
-        let next = from
-            .join(location)
-            .map_err(|_| error::protocol(&origin, format!("a {status} redirect to an invalid URL")))?;
+        let next = from.join(location).map_err(|_| {
+            error::protocol(&origin, format!("a {status} redirect to an invalid URL"))
+        })?;
         if from.scheme() == "https" && next.scheme() != "https" {
             return Err(Error::new(
                 ErrorKind::Provider,
-                format!("the MCP server at {origin} redirected {what} from https to plain http; refused"),
+                format!(
+                    "the MCP server at {origin} redirected {what} from https to plain http; refused"
+                ),
             )
             .into());
         }
@@ -263,6 +272,19 @@ impl HttpSender {
     }
 }
 
+/// Headers only the transport may set.
+fn is_protocol_header(name: &HeaderName) -> bool {
+    name == ACCEPT
+        || name == CONTENT_TYPE
+        || name == CONTENT_LENGTH
+        || name == HOST
+        || name == MCP_SESSION_ID
+        || name == MCP_PROTOCOL_VERSION
+        || name == MCP_METHOD
+        || name == MCP_NAME
+        || name == LAST_EVENT_ID
+}
+
 /// Exponential backoff with full jitter: up to 100 ms, 200 ms, 400 ms, ...
 pub(crate) fn backoff(attempt: u32) -> Duration {
     let cap = 100u64.saturating_mul(1 << attempt.min(6));
@@ -277,10 +299,10 @@ pub(crate) async fn read_body_limited(
     origin: &str,
     what: &str,
 ) -> Result<Bytes, Error> {
-    if let Some(len) = response.content_length() {
-        if len > limit as u64 {
-            return Err(too_large(origin, what, limit));
-        }
+    if let Some(len) = response.content_length()
+        && len > limit as u64
+    {
+        return Err(too_large(origin, what, limit));
     }
     let mut body = BytesMut::new();
     loop {
@@ -300,7 +322,9 @@ pub(crate) async fn read_body_limited(
 pub(crate) fn too_large(origin: &str, what: &str, limit: usize) -> Error {
     Error::new(
         ErrorKind::Provider,
-        format!("the MCP server at {origin} answered {what} with a message larger than the {limit}-byte limit"),
+        format!(
+            "the MCP server at {origin} answered {what} with a message larger than the {limit}-byte limit"
+        ),
     )
 }
 
@@ -309,13 +333,12 @@ pub(crate) fn too_large(origin: &str, what: &str, limit: usize) -> Error {
 /// trailing whitespace, otherwise (and when it looks like the sentinel
 /// itself) `=?base64?{base64 of the UTF-8}?=`.
 pub fn encode_header_value(value: &str) -> String {
-    let safe = value
+    let visible = value
         .bytes()
-        .all(|b| (0x20..=0x7e).contains(&b) || b == b'\t')
-        && !value.starts_with([' ', '\t'])
-        && !value.ends_with([' ', '\t'])
-        && !(value.starts_with("=?base64?") && value.ends_with("?="));
-    if safe {
+        .all(|b| (0x20..=0x7e).contains(&b) || b == b'\t');
+    let padded = value.starts_with([' ', '\t']) || value.ends_with([' ', '\t']);
+    let sentinel = value.starts_with("=?base64?") && value.ends_with("?=");
+    if visible && !padded && !sentinel {
         value.to_owned()
     } else {
         format!(
@@ -367,6 +390,83 @@ mod tests {
             encode_header_value("file:///projects/myapp/config.json"),
             "file:///projects/myapp/config.json"
         );
+    }
+
+    fn sender(server: &str) -> HttpSender {
+        HttpSender {
+            client: default_client(),
+            credentials: Arc::new(crate::StaticHeaders::none()),
+            server: Url::parse(server).unwrap(),
+        }
+    }
+
+    fn redirect(status: u16, location: &str) -> reqwest::Response {
+        let r = http::Response::builder()
+            .status(status)
+            .header(LOCATION, location)
+            .body("")
+            .unwrap();
+        reqwest::Response::from(r)
+    }
+
+    fn refused(r: Result<Url, TransportError>) -> String {
+        match r {
+            Err(TransportError::Other(e)) => e.to_string(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn redirects_are_followed_only_when_safe() {
+        let s = sender("https://mcp.example.com/mcp");
+        let from = Url::parse("https://mcp.example.com/mcp").unwrap();
+        let next = s
+            .redirect_target(&from, &redirect(308, "/mcp/"), 1, "x")
+            .unwrap();
+        assert_eq!(next.as_str(), "https://mcp.example.com/mcp/");
+        let e = refused(s.redirect_target(
+            &from,
+            &redirect(307, "http://mcp.example.com/mcp/"),
+            1,
+            "x",
+        ));
+        assert!(e.contains("https to plain http"), "{e}");
+        let e = refused(s.redirect_target(
+            &from,
+            &redirect(307, "https://evil.example/mcp?token=t"),
+            1,
+            "x",
+        ));
+        assert!(e.contains("another origin") && !e.contains("token"), "{e}");
+        let e = refused(s.redirect_target(&from, &redirect(302, "/mcp/"), 1, "x"));
+        assert!(e.contains("302"), "{e}");
+        let e = refused(s.redirect_target(&from, &redirect(307, "/mcp/"), MAX_REDIRECTS + 1, "x"));
+        assert!(e.contains("more than"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn credentials_cannot_set_protocol_headers() {
+        let mut s = sender("http://127.0.0.1:1/mcp");
+        s.credentials = Arc::new(
+            crate::StaticHeaders::from_pairs([
+                ("ACCEPT", "text/plain"),
+                ("Mcp-Session-Id", "forged"),
+                ("X-Api-Key", "k1"),
+                ("authorization", "Bearer t"),
+            ])
+            .unwrap(),
+        );
+        let mut protocol = HeaderMap::new();
+        protocol.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        let h = s.headers(&protocol).await.unwrap();
+        assert_eq!(h.get_all(ACCEPT).iter().count(), 1);
+        assert_eq!(h[ACCEPT], "application/json, text/event-stream");
+        assert!(h.get(&MCP_SESSION_ID).is_none());
+        assert_eq!(h["x-api-key"], "k1");
+        assert_eq!(h["Authorization"], "Bearer t");
     }
 
     #[test]

@@ -189,8 +189,13 @@ impl std::error::Error for ParseError {}
 
 /// Parses one message or a batch. Never panics on any input.
 pub fn parse_message(bytes: &[u8]) -> Result<Vec<Message>, ParseError> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ParseError(format!("not JSON (line {}, column {})", e.line(), e.column())))?;
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ParseError(format!(
+            "not JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
     parse_value(value)
 }
 

@@ -23,8 +23,8 @@ pub mod pool;
 pub mod sse;
 pub mod transport;
 
-pub use credentials::{BearerChallenge, Credentials, RetryDecision, StaticHeaders};
 pub use client::{
     CallOptions, CallToolResult, ClientOptions, Era, EraCache, Implementation, McpClient, McpTool,
     Progress, SessionInfo, TransportMode,
 };
+pub use credentials::{BearerChallenge, Credentials, RetryDecision, StaticHeaders};

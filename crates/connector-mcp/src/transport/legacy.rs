@@ -266,12 +266,16 @@ impl LegacySse {
                                     self.shared.dispatcher.dispatch(m, None);
                                 }
                             }
-                            Err(e) => tracing::debug!(error = %e, "an SSE event that is not JSON-RPC"),
+                            Err(e) => {
+                                tracing::debug!(error = %e, "an SSE event that is not JSON-RPC")
+                            }
                         }
                     }
                     "endpoint" => {
                         let origin = self.origin();
-                        if let Ok(url) = resolve_endpoint(&self.shared.stream_url, event.data.trim(), &origin) {
+                        if let Ok(url) =
+                            resolve_endpoint(&self.shared.stream_url, event.data.trim(), &origin)
+                        {
                             self.set_endpoint(url);
                         }
                     }

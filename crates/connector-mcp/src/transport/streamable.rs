@@ -143,7 +143,10 @@ impl StreamableHttp {
         if self.shared.stateless {
             headers.insert(MCP_METHOD.clone(), h::header_value(method)?);
             if let Some(name) = name {
-                headers.insert(MCP_NAME.clone(), h::header_value(&h::encode_header_value(name))?);
+                headers.insert(
+                    MCP_NAME.clone(),
+                    h::header_value(&h::encode_header_value(name))?,
+                );
             }
         }
         let body = serde_json::to_vec(body)
@@ -199,12 +202,17 @@ impl StreamableHttp {
             tokio::spawn(async move { this.read_response_stream(response, own).await });
             return Ok(());
         }
-        let body = h::read_body_limited(response, self.shared.max_message_size, &origin, &what).await?;
+        let body =
+            h::read_body_limited(response, self.shared.max_message_size, &origin, &what).await?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(());
         }
-        let messages = jsonrpc::parse_message(&body)
-            .map_err(|e| error::protocol(&origin, format!("{what} got a body that is not JSON-RPC ({e})")))?;
+        let messages = jsonrpc::parse_message(&body).map_err(|e| {
+            error::protocol(
+                &origin,
+                format!("{what} got a body that is not JSON-RPC ({e})"),
+            )
+        })?;
         for message in messages {
             self.shared.dispatcher.dispatch(message, Some(id));
         }
@@ -238,15 +246,20 @@ impl StreamableHttp {
         let body = h::read_body_limited(response, ERROR_BODY_LIMIT, &origin, what)
             .await
             .unwrap_or_default();
-        if had_session && status == StatusCode::NOT_FOUND {
-            return TransportError::SessionExpired;
-        }
         let rpc = jsonrpc::parse_message(&body).ok().and_then(|m| {
             m.into_iter().find_map(|m| match m {
                 Message::Error { error, .. } => Some(error),
                 _ => None,
             })
         });
+        // A 404 is the session gone, unless its body says the method is
+        // unknown (a 2026-07-28 server answers that with 404 too).
+        let unknown_method = rpc
+            .as_ref()
+            .is_some_and(|e| e.code == jsonrpc::codes::METHOD_NOT_FOUND);
+        if had_session && status == StatusCode::NOT_FOUND && !unknown_method {
+            return TransportError::SessionExpired;
+        }
         if had_session && status == StatusCode::BAD_REQUEST {
             let text = String::from_utf8_lossy(&body).to_ascii_lowercase();
             if text.contains("session") {
@@ -281,19 +294,20 @@ impl StreamableHttp {
                 return;
             }
             if outcome == Pump::Closed {
-                self.shared
-                    .dispatcher
-                    .fail(&own, error::unavailable(&origin, "the client closed the session").into());
+                self.shared.dispatcher.fail(
+                    &own,
+                    error::unavailable(&origin, "the client closed the session").into(),
+                );
                 return;
             }
-            if let Pump::Failed(reason) = &outcome {
-                if reason.starts_with("refused:") {
-                    self.shared.dispatcher.fail(
-                        &own,
-                        error::protocol(&origin, reason.trim_start_matches("refused: ")).into(),
-                    );
-                    return;
-                }
+            if let Pump::Failed(reason) = &outcome
+                && reason.starts_with("refused:")
+            {
+                self.shared.dispatcher.fail(
+                    &own,
+                    error::protocol(&origin, reason.trim_start_matches("refused: ")).into(),
+                );
+                return;
             }
             // The stream ended before the answer.
             let last_id = parser.last_event_id().map(str::to_owned);
@@ -384,10 +398,10 @@ impl StreamableHttp {
                     Err(e) => tracing::debug!(error = %e, "an SSE event that is not JSON-RPC"),
                 }
             }
-            if let Some(own) = own {
-                if !self.shared.dispatcher.is_pending(own) {
-                    return Pump::Answered;
-                }
+            if let Some(own) = own
+                && !self.shared.dispatcher.is_pending(own)
+            {
+                return Pump::Answered;
             }
         }
     }
@@ -432,10 +446,10 @@ impl StreamableHttp {
                 return;
             }
             let mut headers = self.base_headers("text/event-stream");
-            if let Some(id) = parser.last_event_id() {
-                if let Ok(v) = h::header_value(id) {
-                    headers.insert(LAST_EVENT_ID.clone(), v);
-                }
+            if let Some(id) = parser.last_event_id()
+                && let Ok(v) = h::header_value(id)
+            {
+                headers.insert(LAST_EVENT_ID.clone(), v);
             }
             let out = Outgoing {
                 method: Method::GET,
@@ -527,5 +541,9 @@ fn is_event_stream(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/event-stream"))
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        })
 }

@@ -767,6 +767,12 @@ impl McpClient {
             .map(|_| ())
     }
 
+    /// How many `notifications/tools/list_changed` this session has seen:
+    /// a tool list obtained at one generation is stale at another.
+    pub fn tools_generation(&self) -> u64 {
+        self.inner.core.dispatcher.tools_epoch()
+    }
+
     /// Every tool (all pages), cached until the server says the list changed.
     pub async fn list_tools(&self) -> Result<Arc<Vec<McpTool>>, Error> {
         let epoch = self.inner.core.dispatcher.tools_epoch();

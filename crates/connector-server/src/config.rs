@@ -22,6 +22,30 @@ pub struct Config {
     /// `[mcp_servers.<id>]`: MCP servers, each a connector.
     #[serde(default)]
     pub mcp_servers: BTreeMap<String, McpServerConfig>,
+    /// `[server]`: how the application is reached.
+    #[serde(default)]
+    pub server: ServerSettings,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// The application's public base URL (`https://agents.example.com`):
+    /// MCP authorization started without a terminal (a model asking a user
+    /// to connect) redirects to `<public_url>/oauth/callback`, unless the
+    /// server's `auth.redirect_uri` says otherwise.
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+impl ServerSettings {
+    /// `<public_url>/oauth/callback`, when `public_url` is set.
+    pub fn callback_url(&self) -> Option<String> {
+        self.public_url
+            .as_deref()
+            .map(|u| format!("{}/oauth/callback", u.trim_end_matches('/')))
+    }
 }
 
 /// The default configuration path.
@@ -58,6 +82,10 @@ impl Config {
     /// Checks what parsing cannot: MCP server ids, URLs and fields (the
     /// environment is read later, when a connector is built).
     pub fn validate(&self) -> Result<(), Error> {
+        if let Some(callback) = self.server.callback_url() {
+            connector_mcp::config::check_redirect_uri(&callback)
+                .map_err(|e| Error::config(format!("[server] public_url: {e}")))?;
+        }
         for (id, server) in &self.mcp_servers {
             server.validate(id)?;
             if self.providers.contains_key(id) {
@@ -104,6 +132,21 @@ scopes = ["profile"]
         .unwrap();
         assert_eq!(c.store.backend, connector_core::vault::StoreBackend::Redis);
         assert!(c.providers["myidp"].is_generic());
+    }
+
+    #[test]
+    fn public_url_gives_the_callback_and_must_be_https() {
+        let c: Config =
+            toml::from_str("[server]\npublic_url = \"https://agents.example/\"\n").unwrap();
+        assert!(c.validate().is_ok());
+        assert_eq!(
+            c.server.callback_url().as_deref(),
+            Some("https://agents.example/oauth/callback")
+        );
+        let c: Config =
+            toml::from_str("[server]\npublic_url = \"http://agents.example\"\n").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("[server] public_url"), "{e}");
     }
 
     #[test]

@@ -9,14 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use clap::{Args, Subcommand};
 use connector_core::{Content, Error, ErrorKind};
 use connector_mcp::client::{CallOptions, ClientOptions, McpClient, SessionInfo, TransportMode};
 use connector_mcp::config::{McpAuthConfig, McpOAuthSettings, parse_server_url};
-use connector_mcp::connector::McpConnector;
-use connector_mcp::credentials::{BearerChallenge, Credentials, RetryDecision, StaticHeaders};
-use http::HeaderMap;
+use connector_mcp::connector::{Layered, McpConnector};
+use connector_mcp::credentials::{Credentials, StaticHeaders};
 use serde_json::{Map, Value};
 use url::Url;
 
@@ -112,41 +110,6 @@ fn parse_headers(args: &[String]) -> Result<Vec<(String, String)>, Error> {
         .collect()
 }
 
-/// Headers from the command line over whatever credentials the target has:
-/// a name given on the command line replaces the configured one.
-#[derive(Debug)]
-struct CommandLineHeaders {
-    top: HeaderMap,
-    inner: Arc<dyn Credentials>,
-}
-
-#[async_trait]
-impl Credentials for CommandLineHeaders {
-    async fn headers(&self, server: &Url) -> Result<HeaderMap, Error> {
-        let mut out = self.inner.headers(server).await?;
-        for (name, value) in &self.top {
-            out.insert(name.clone(), value.clone());
-        }
-        Ok(out)
-    }
-
-    async fn unauthorized(
-        &self,
-        server: &Url,
-        challenge: Option<&BearerChallenge>,
-    ) -> Result<RetryDecision, Error> {
-        self.inner.unauthorized(server, challenge).await
-    }
-
-    async fn insufficient_scope(
-        &self,
-        server: &Url,
-        challenge: &BearerChallenge,
-    ) -> Result<RetryDecision, Error> {
-        self.inner.insufficient_scope(server, challenge).await
-    }
-}
-
 /// The connection options for `target`: a configured server or a URL.
 async fn client_options(
     config: &Config,
@@ -164,6 +127,7 @@ async fn client_options(
                 .mcp_connector(target)?,
             McpAuthConfig::OAuth(settings) => {
                 let resolved = server.resolve(target)?;
+                let client = resolved.oauth_client();
                 let (config, url, settings) =
                     (config.clone(), resolved.url.clone(), settings.clone());
                 let (allow, no_browser) = (server.allow_private_addresses, options.no_browser);
@@ -173,6 +137,7 @@ async fn client_options(
                         user,
                         &url,
                         settings.clone(),
+                        client.clone(),
                         allow,
                         no_browser,
                     )) as Arc<dyn Credentials>)
@@ -187,10 +152,10 @@ async fn client_options(
         };
         let options = connector.client_options(&options.user, options.account.as_deref())?;
         let inner = options.credentials.clone();
-        options.with_credentials(Arc::new(CommandLineHeaders {
-            top: cli_headers.headers().clone(),
+        options.with_credentials(Arc::new(Layered::over(
             inner,
-        }))
+            cli_headers.headers().clone(),
+        )))
     } else if target.contains("://") {
         let url = parse_server_url(target, false)
             .map_err(|e| Error::config(format!("`{}`: {e}", redact_url(target))))?;
@@ -207,14 +172,15 @@ async fn client_options(
                 &options.user,
                 &url,
                 McpOAuthSettings::default(),
+                None,
                 false,
                 options.no_browser,
             ))
         };
-        ClientOptions::new(url).with_credentials(Arc::new(CommandLineHeaders {
-            top: cli_headers.headers().clone(),
+        ClientOptions::new(url).with_credentials(Arc::new(Layered::over(
             inner,
-        }))
+            cli_headers.headers().clone(),
+        )))
     } else {
         return Err(Error::config(format!(
             "`{target}` is neither an http(s) URL nor a configured [mcp_servers.{target}]"

@@ -3,16 +3,15 @@
 //! discovery only when the server answers 401 ([`LazyOAuth`]), so probing a
 //! server that needs no authorization touches no store.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use connector_core::Error;
 use connector_core::oauth::CallbackParams;
-use connector_mcp::auth::{
-    AuthorizationHandler, DiscoveryOptions, Interaction, McpAuth, McpOAuth, RegistrationOptions,
-};
+use connector_core::vault::{StoreKey, Vault};
+use connector_mcp::auth::{AuthorizationHandler, Interaction, McpOAuth, ServerClient};
 use connector_mcp::config::McpOAuthSettings;
 use connector_mcp::credentials::{BearerChallenge, Credentials, RetryDecision};
 use http::HeaderMap;
@@ -31,32 +30,108 @@ use crate::config::Config;
 pub struct CliBrowser {
     listener: Mutex<TcpListener>,
     redirect: String,
+    path: String,
     no_browser: bool,
     timeout: Duration,
 }
 
+/// The vault key of the loopback port the probe's callback listened on
+/// last: the redirect URI is part of a client registration (and of the
+/// stored discovery), so reusing it reuses both.
+fn callback_port_key() -> StoreKey {
+    StoreKey::new("mcpcli", None, &["callback_port"])
+}
+
+/// `(address, path)` of a configured redirect URI the probe can listen on:
+/// http, a loopback IP and an explicit port.
+fn loopback_redirect(raw: &str) -> Option<(SocketAddr, String)> {
+    let u = Url::parse(raw).ok()?;
+    if u.scheme() != "http" {
+        return None;
+    }
+    let ip = match u.host()? {
+        url::Host::Ipv4(ip) => IpAddr::V4(ip),
+        url::Host::Ipv6(ip) => IpAddr::V6(ip),
+        url::Host::Domain(d) if d.eq_ignore_ascii_case("localhost") => {
+            IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        }
+        url::Host::Domain(_) => return None,
+    };
+    let port = u.port()?;
+    ip.is_loopback()
+        .then(|| (SocketAddr::new(ip, port), u.path().to_owned()))
+}
+
 impl CliBrowser {
-    /// Binds `127.0.0.1:0`.
-    pub async fn bind(no_browser: bool, timeout: Duration) -> Result<Self, Error> {
-        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| {
-            Error::config(format!(
-                "cannot listen on a loopback port for the callback: {e}"
-            ))
-        })?;
+    /// Listens on `redirect_uri` when it is a loopback http URL with a port
+    /// (another one, such as an application's https callback, is not for
+    /// the probe); otherwise on `127.0.0.1`, at the port remembered in the vault when
+    /// it is free (so the redirect URI, and with it the client
+    /// registration, stays the same from run to run), else at a free one,
+    /// which is then remembered.
+    pub async fn bind(
+        vault: &Vault,
+        redirect_uri: Option<&str>,
+        no_browser: bool,
+        timeout: Duration,
+    ) -> Result<Self, Error> {
+        if let Some(raw) = redirect_uri
+            && let Some((addr, path)) = loopback_redirect(raw)
+        {
+            let listener = TcpListener::bind(addr).await.map_err(|e| {
+                Error::config(format!("cannot listen on {addr} for the callback: {e}"))
+            })?;
+            return Ok(CliBrowser {
+                listener: Mutex::new(listener),
+                redirect: raw.to_owned(),
+                path,
+                no_browser,
+                timeout,
+            });
+        }
+        let remembered: Option<u16> = match vault.get_value(&callback_port_key()).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(error = %e, "no remembered callback port");
+                None
+            }
+        };
+        let mut listener = None;
+        if let Some(port) = remembered.filter(|p| *p != 0) {
+            match TcpListener::bind(("127.0.0.1", port)).await {
+                Ok(l) => listener = Some(l),
+                Err(e) => tracing::info!(port, error = %e,
+                    "the remembered callback port is taken; another one means another client registration"),
+            }
+        }
+        let listener = match listener {
+            Some(l) => l,
+            None => TcpListener::bind("127.0.0.1:0").await.map_err(|e| {
+                Error::config(format!(
+                    "cannot listen on a loopback port for the callback: {e}"
+                ))
+            })?,
+        };
         let addr = listener
             .local_addr()
             .map_err(|e| Error::internal(format!("the callback listener has no address: {e}")))?;
+        if remembered != Some(addr.port()) {
+            vault
+                .put_value(&callback_port_key(), &addr.port(), None)
+                .await?;
+        }
         Ok(CliBrowser {
             listener: Mutex::new(listener),
             redirect: format!("http://127.0.0.1:{}/callback", addr.port()),
+            path: "/callback".to_owned(),
             no_browser,
             timeout,
         })
     }
 }
 
-/// The query of `GET /callback?...` in a request head, if that is what it is.
-fn callback_query(head: &str) -> Option<&str> {
+/// The query of `GET <path>?...` in a request head, if that is what it is.
+fn callback_query<'a>(head: &'a str, expected: &str) -> Option<&'a str> {
     let line = head.lines().next()?;
     let mut parts = line.split_whitespace();
     if parts.next()? != "GET" {
@@ -64,7 +139,7 @@ fn callback_query(head: &str) -> Option<&str> {
     }
     let target = parts.next()?;
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    (path == "/callback").then_some(query)
+    (path == expected).then_some(query)
 }
 
 async fn respond(stream: &mut tokio::net::TcpStream, status: &str, body: &str) {
@@ -126,7 +201,7 @@ impl AuthorizationHandler for CliBrowser {
                 }
             }
             let head = String::from_utf8_lossy(&buf[..len]).into_owned();
-            let Some(query) = callback_query(&head) else {
+            let Some(query) = callback_query(&head, &self.path) else {
                 respond(&mut stream, "404 Not Found", "<h1>Not found</h1>").await;
                 continue;
             };
@@ -169,6 +244,7 @@ pub struct LazyOAuth {
     user: String,
     server: Url,
     settings: McpOAuthSettings,
+    client: Option<ServerClient>,
     allow_private_addresses: bool,
     no_browser: bool,
     timeout: Duration,
@@ -176,12 +252,13 @@ pub struct LazyOAuth {
 }
 
 impl LazyOAuth {
-    /// For `user` at `server`.
+    /// For `user` at `server`; `client`: the server's configured client.
     pub fn new(
         config: &Config,
         user: &str,
         server: &Url,
         settings: McpOAuthSettings,
+        client: Option<ServerClient>,
         allow_private_addresses: bool,
         no_browser: bool,
     ) -> Self {
@@ -190,6 +267,7 @@ impl LazyOAuth {
             user: user.to_owned(),
             server: server.clone(),
             settings,
+            client,
             allow_private_addresses: allow_private_addresses || is_local(server),
             no_browser,
             timeout: Duration::from_secs(600),
@@ -199,30 +277,21 @@ impl LazyOAuth {
 
     async fn start(&self) -> Result<McpOAuth, Error> {
         let app = crate::app::App::open(self.config.clone()).await?;
-        if self.settings.client_id.is_some() {
-            tracing::warn!(
-                "auth.client_id is ignored by the probe: pre-registered clients are matched by issuer, which the configuration does not name yet; dynamic registration is used"
-            );
-        }
-        let client_metadata_url = match &self.settings.client_metadata_url {
-            None => None,
-            Some(u) => Some(
-                Url::parse(u)
-                    .map_err(|_| Error::config("auth.client_metadata_url is not a URL"))?,
-            ),
-        };
-        let auth = McpAuth::builder(app.engine.clone())
-            .discovery(DiscoveryOptions {
-                allow_private_addresses: self.allow_private_addresses,
-                ..DiscoveryOptions::default()
-            })
-            .registration(RegistrationOptions {
-                client_metadata_url,
-                ..RegistrationOptions::default()
-            })
-            .default_scopes(self.settings.scopes.clone().unwrap_or_default())
-            .build()?;
-        let browser = CliBrowser::bind(self.no_browser, self.timeout).await?;
+        let auth = crate::app::mcp_auth_builder(
+            app.engine.clone(),
+            self.server.as_str(),
+            &self.settings,
+            self.client.clone(),
+            self.allow_private_addresses,
+        )?
+        .build()?;
+        let browser = CliBrowser::bind(
+            app.engine.vault(),
+            self.settings.redirect_uri.as_deref(),
+            self.no_browser,
+            self.timeout,
+        )
+        .await?;
         auth.for_user(
             &self.user,
             self.server.as_str(),
@@ -267,13 +336,34 @@ mod tests {
 
     #[test]
     fn only_get_callback_is_a_callback() {
+        let cb = "/callback";
         assert_eq!(
-            callback_query("GET /callback?code=a&state=b HTTP/1.1\r\nHost: x\r\n\r\n"),
+            callback_query(
+                "GET /callback?code=a&state=b HTTP/1.1\r\nHost: x\r\n\r\n",
+                cb
+            ),
             Some("code=a&state=b")
         );
-        assert_eq!(callback_query("GET /callback HTTP/1.1\r\n"), Some(""));
-        assert_eq!(callback_query("POST /callback?code=a HTTP/1.1\r\n"), None);
-        assert_eq!(callback_query("GET /favicon.ico HTTP/1.1\r\n"), None);
-        assert_eq!(callback_query(""), None);
+        assert_eq!(callback_query("GET /callback HTTP/1.1\r\n", cb), Some(""));
+        assert_eq!(
+            callback_query("POST /callback?code=a HTTP/1.1\r\n", cb),
+            None
+        );
+        assert_eq!(callback_query("GET /favicon.ico HTTP/1.1\r\n", cb), None);
+        assert_eq!(callback_query("", cb), None);
+        assert_eq!(
+            callback_query("GET /cb?x=1 HTTP/1.1\r\n", "/cb"),
+            Some("x=1")
+        );
+    }
+
+    #[test]
+    fn configured_redirects_the_probe_can_listen_on() {
+        let (addr, path) = loopback_redirect("http://127.0.0.1:8765/oauth/cb").unwrap();
+        assert_eq!((addr.port(), path.as_str()), (8765, "/oauth/cb"));
+        assert!(loopback_redirect("http://localhost:8765/cb").is_some());
+        assert!(loopback_redirect("http://127.0.0.1/cb").is_none());
+        assert!(loopback_redirect("https://127.0.0.1:8765/cb").is_none());
+        assert!(loopback_redirect("http://app.example:8765/cb").is_none());
     }
 }

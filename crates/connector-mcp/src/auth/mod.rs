@@ -30,7 +30,7 @@ pub mod discovery;
 mod net;
 pub mod registration;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -51,7 +51,7 @@ pub use self::discovery::{
 pub use self::net::is_private_ip;
 use self::registration::Registrar;
 pub use self::registration::{
-    ClientRegistration, PreRegisteredClient, RegistrationOptions, RegistrationSource,
+    ClientRegistration, PreRegisteredClient, RegistrationOptions, RegistrationSource, ServerClient,
 };
 use crate::credentials::{BearerChallenge, Credentials, RetryDecision};
 
@@ -129,6 +129,16 @@ impl McpAuthBuilder {
         self
     }
 
+    /// A client registered out of band for the MCP server at `server` (its
+    /// URL as given to [`McpAuth::for_user`]), used instead of any
+    /// registration with that server's authorization server.
+    pub fn server_client(mut self, server: &str, client: ServerClient) -> Self {
+        self.registration
+            .per_server
+            .insert(server.to_owned(), client);
+        self
+    }
+
     /// Scopes asked for when neither the challenge nor the resource
     /// metadata names any.
     pub fn default_scopes(mut self, scopes: Vec<String>) -> Self {
@@ -137,7 +147,7 @@ impl McpAuthBuilder {
     }
 
     /// Checks the configuration. Does no I/O.
-    pub fn build(self) -> Result<McpAuth, Error> {
+    pub fn build(mut self) -> Result<McpAuth, Error> {
         if let Some(u) = &self.redirect_uri {
             check_redirect_uri(u)?;
         }
@@ -159,6 +169,15 @@ impl McpAuthBuilder {
                 "dynamic registrations use token_endpoint_auth_method none or client_secret_basic",
             ));
         }
+        let mut per_server = BTreeMap::new();
+        for (server, client) in std::mem::take(&mut self.registration.per_server) {
+            client.validate()?;
+            let url = Url::parse(&server).map_err(|_| {
+                Error::config("a pre-registered client's MCP server URL is not a URL")
+            })?;
+            per_server.insert(url.as_str().to_owned(), client);
+        }
+        self.registration.per_server = per_server;
         let discoverer = Discoverer::new(self.discovery)?;
         Ok(McpAuth {
             shared: Arc::new(Shared {
@@ -262,6 +281,12 @@ impl McpAuth {
         &self.shared.discoverer
     }
 
+    /// The client configured for the MCP server at `server`, if any.
+    pub fn server_client(&self, server: &str) -> Option<&ServerClient> {
+        let url = Url::parse(server).ok()?;
+        self.shared.registration.per_server.get(url.as_str())
+    }
+
     /// Credentials for `user` at the MCP server `server`.
     pub fn for_user(
         &self,
@@ -350,6 +375,7 @@ impl Shared {
                 &self.registration,
                 self.vault(),
                 &self.discoverer,
+                &discovery.server,
                 asm,
                 redirect_uri,
                 network,

@@ -75,6 +75,11 @@ pub(crate) fn describe(url: &Url) -> String {
     format!("{}{}", url.origin().ascii_serialization(), url.path())
 }
 
+/// [`describe`] for a URL held as text.
+pub(crate) fn describe_str(url: &str) -> String {
+    Url::parse(url).map_or_else(|_| "(not a URL)".to_owned(), |u| describe(&u))
+}
+
 /// Checks a URL discovery is about to fetch or hand to the OAuth engine:
 /// https, or http to a loopback host; no user info; and no private address
 /// unless `allow_private`. Host names are resolved when `allow_private` is

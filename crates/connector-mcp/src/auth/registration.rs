@@ -1,8 +1,16 @@
 //! Client registration with an MCP server's authorization server, in the
 //! order the MCP specification recommends: a client pre-registered in
-//! configuration (per issuer), a client ID metadata document (when the
-//! server supports it and the application hosts one), otherwise dynamic
-//! client registration (RFC 7591).
+//! configuration (for the MCP server, else for the issuer), a client ID
+//! metadata document (when the server supports it and the application
+//! hosts one), otherwise dynamic client registration (RFC 7591).
+//!
+//! A client configured for one MCP server ([`ServerClient`], the
+//! `client_id` of `[mcp_servers.<id>] auth`) is matched by the server URL,
+//! because that is what its configuration names; its optional `issuer`
+//! pins the authorization server it may be used with. A client with a
+//! secret must name its issuer: the secret then only ever goes to the token
+//! endpoint of the authorization server the operator named, never to one
+//! that the MCP server's (possibly tampered) resource metadata points at.
 //!
 //! Dynamic registrations are kept in the vault per (issuer, redirect URI),
 //! sealed like everything there, so every user and every process sharing
@@ -39,11 +47,44 @@ pub struct PreRegisteredClient {
     pub auth: ClientAuthMethod,
 }
 
+/// A client registered out of band for one MCP server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerClient {
+    /// The client.
+    pub client: PreRegisteredClient,
+    /// The issuer of the authorization server the client belongs to. When
+    /// set, an MCP server naming another authorization server is an error
+    /// (the configured client is never silently replaced by a dynamic
+    /// registration). Required when the client has a secret.
+    pub issuer: Option<String>,
+}
+
+impl ServerClient {
+    /// Checks that a client with a secret names its issuer.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.client.client_secret.is_some() && self.issuer.is_none() {
+            return Err(Error::config(
+                "a pre-registered client with a secret needs its issuer, so the secret only goes to that authorization server",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Issuers compare with and without a trailing slash.
+fn same_issuer(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
 /// How the application registers itself with authorization servers.
 #[derive(Debug, Clone)]
 pub struct RegistrationOptions {
     /// Clients registered out of band, by issuer (as the metadata names it).
     pub pre_registered: BTreeMap<String, PreRegisteredClient>,
+    /// Clients registered out of band for one MCP server, by the server URL
+    /// (as given to [`McpAuth::for_user`](super::McpAuth::for_user)). They
+    /// come before `pre_registered`.
+    pub per_server: BTreeMap<String, ServerClient>,
     /// The URL of the client ID metadata document the application hosts
     /// (an https URL with a path; its `client_id` must be the URL itself
     /// and its `redirect_uris` must hold the redirect URI used). Used with
@@ -62,6 +103,7 @@ impl Default for RegistrationOptions {
     fn default() -> Self {
         RegistrationOptions {
             pre_registered: BTreeMap::new(),
+            per_server: BTreeMap::new(),
             client_metadata_url: None,
             client_name: "connectors".to_owned(),
             dynamic_auth: ClientAuthMethod::None,
@@ -117,18 +159,51 @@ fn registration_key(issuer: &str, redirect_uri: &str) -> StoreKey {
 }
 
 impl Registrar {
-    /// The registration to use with `asm`, by the MCP specification's
-    /// priority. `network`: whether a dynamic registration may be made now
-    /// (false on the per-request path, where only a stored one will do).
+    /// The registration to use with `asm` for the MCP server `server`, by
+    /// the MCP specification's priority. `network`: whether a dynamic
+    /// registration may be made now (false on the per-request path, where
+    /// only a stored one will do).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn registration(
         &self,
         options: &RegistrationOptions,
         vault: &Vault,
         discoverer: &Discoverer,
+        server: &str,
         asm: &AuthorizationServerMetadata,
         redirect_uri: &str,
         network: bool,
     ) -> Result<Option<ClientRegistration>, Error> {
+        let for_server = options.per_server.get(server).or_else(|| {
+            // Keys as the configuration spells them: compare parsed.
+            let wanted = Url::parse(server).ok()?;
+            options
+                .per_server
+                .iter()
+                .find(|(k, _)| Url::parse(k).ok().as_ref() == Some(&wanted))
+                .map(|(_, c)| c)
+        });
+        if let Some(sc) = for_server {
+            sc.validate()?;
+            if let Some(issuer) = &sc.issuer
+                && !same_issuer(issuer, &asm.issuer)
+            {
+                return Err(Error::config(format!(
+                    "the MCP server {} names the authorization server `{}`, not the issuer `{issuer}` its configured client belongs to; the client is not used there",
+                    net::describe_str(server),
+                    asm.issuer
+                )));
+            }
+            let p = &sc.client;
+            return Ok(Some(ClientRegistration {
+                client_id: p.client_id.clone(),
+                client_secret: p.client_secret.clone(),
+                auth: p.auth,
+                source: RegistrationSource::PreRegistered,
+                redirect_uri: redirect_uri.to_owned(),
+                secret_expires_at: None,
+            }));
+        }
         if let Some(p) = options
             .pre_registered
             .get(&asm.issuer)

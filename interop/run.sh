@@ -590,7 +590,7 @@ curl_checks() {
 # Contract (issue 3):
 #   connectors mcp tools URL --transport T --json      -> the tools/list result: {"tools":[...]}
 #   connectors mcp call URL TOOL --args JSON --transport T --json -> the tools/call result
-#   cargo test -p connector-mcp --test tests interop  (reads CONNECTORS_INTEROP_* URLs;
+#   cargo test --workspace --test tests interop::  (connector-mcp tests/interop.rs; reads CONNECTORS_INTEROP_* URLs;
 #     checks the progress notifications of trigger-long-running-operation)
 build_client() {
   if [ -n "${CONNECTORS_BIN:-}" ]; then
@@ -702,20 +702,23 @@ EOF
   local out="$RUN/cargo-test.out" n
   st=0
   local t=$SECONDS
-  (cd "$ROOT" && cargo test --locked -q -p connector-mcp --test tests --no-run) >"$out" 2>&1 || st=$?
+  # --workspace: the features `cargo test --workspace` (scripts/test.sh) resolves, so
+  # its build is reused (with -p alone, features can differ and relink the crates).
+  # The other crates' `tests` binaries run no test under the `interop::` filter.
+  (cd "$ROOT" && cargo test --locked -q --workspace --test tests --no-run) >"$out" 2>&1 || st=$?
   log "interop test built in $((SECONDS - t))s"
   if [ "$st" = 0 ]; then
-    (cd "$ROOT" && timeout "$CARGO_TEST_TIMEOUT" cargo test --locked -p connector-mcp --test tests interop -- --nocapture) >"$out" 2>&1 || st=$?
+    (cd "$ROOT" && timeout "$CARGO_TEST_TIMEOUT" cargo test --locked --workspace --test tests interop:: -- --nocapture) >"$out" 2>&1 || st=$?
   fi
   n="$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i) ~ /^passed;?$/) p += $(i-1) } END { print p + 0 }' "$out")"
   if [ "$st" != 0 ]; then
-    fail "cargo test -p connector-mcp --test tests interop" "exit $st: $(grep -E '^(test .* FAILED|error|---- )' "$out" | head -n 5 | tr '\n' ' ')(output in $out)"
+    fail "cargo test --workspace --test tests interop::" "exit $st: $(grep -E '^(test .* FAILED|error|---- )' "$out" | head -n 5 | tr '\n' ' ')(output in $out)"
   elif [ "$n" = 0 ]; then
-    fail "cargo test -p connector-mcp --test tests interop" "ran no test"
+    fail "cargo test --workspace --test tests interop::" "ran no test"
   elif grep -q SKIPPED "$out"; then
-    fail "cargo test -p connector-mcp --test tests interop" "tests skipped: $(grep SKIPPED "$out" | head -n 3 | tr '\n' ' ')"
+    fail "cargo test --workspace --test tests interop::" "tests skipped: $(grep SKIPPED "$out" | head -n 3 | tr '\n' ' ')"
   else
-    ok "cargo test -p connector-mcp --test tests interop ($n tests)"
+    ok "cargo test --workspace --test tests interop:: ($n tests)"
   fi
 }
 

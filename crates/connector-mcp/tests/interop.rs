@@ -2,7 +2,7 @@
 //! `@modelcontextprotocol/server-everything` and the PyPI `mcp` SDK, as
 //! `interop/run.sh` starts them. It exports one `CONNECTORS_INTEROP_*`
 //! variable per server (see interop/README.md) and runs
-//! `cargo test -p connector-mcp --test tests interop`.
+//! `cargo test --workspace --test tests interop::`.
 //!
 //! Without those variables every test here prints that it was skipped and
 //! returns: nothing is checked (the script, which fails when no test ran,

@@ -156,6 +156,9 @@ async fn host_client_metadata() -> Url {
             async move { axum::Json(doc) }
         }),
     );
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Url::parse(&url).unwrap()
 }

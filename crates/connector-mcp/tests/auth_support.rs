@@ -93,6 +93,9 @@ impl FakeResource {
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(Arc::clone(&state));
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         FakeResource { state }
     }

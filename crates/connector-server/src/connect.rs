@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
 use axum::response::Html;
+use axum::serve::ListenerExt as _;
 use connector_core::Error;
 use connector_core::oauth::{AuthorizationRequest, BeginParams, CallbackParams, Connection};
 use tokio::sync::{Mutex, mpsc};
@@ -187,6 +188,11 @@ pub async fn run(app: &App, opts: Options) -> Result<(), Error> {
         .route(&path, axum::routing::get(callback))
         .with_state(shared);
     let server = tokio::spawn(async move {
+        // TCP_NODELAY, as on every server in this project: without it a
+        // keep-alive response can wait ~40 ms for a delayed ACK.
+        let listener = listener.tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        });
         let _ = axum::serve(listener, router).await;
     });
 

@@ -185,6 +185,7 @@ impl AuthorizationHandler for CliBrowser {
             let Ok((mut stream, _)) = accepted else {
                 continue;
             };
+            let _ = stream.set_nodelay(true);
             let mut buf = vec![0u8; 8192];
             let mut len = 0;
             while len < buf.len() {

@@ -54,3 +54,47 @@ fn connector_core_names_no_provider() {
         }
     }
 }
+
+/// Every HTTP server in the project (production and test doubles) sets
+/// TCP_NODELAY on its sockets: without it, a keep-alive response written in
+/// two small pieces waits ~40 ms for the client's delayed ACK
+/// (docs/benchmarks.md). A file that serves connections must say so.
+#[test]
+fn every_server_sets_tcp_nodelay() {
+    let mut offenders = Vec::new();
+    let mut stack = vec![
+        workspace_root().join("crates"),
+        workspace_root().join("benches"),
+    ];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if name != "target" && name != "fuzz" {
+                    stack.push(path);
+                }
+                continue;
+            }
+            if !name.ends_with(".rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Raw accept loops count when they speak HTTP (a socket that
+            // only swallows connections, as in a timeout test, does not).
+            let accepts = text.contains(".accept().await") || text.contains("listener.accept()");
+            let http = text.contains("hyper") || text.contains("HTTP/1.");
+            let serves = text.contains("axum::serve(") || (accepts && http);
+            if serves && !text.contains("set_nodelay(true)") {
+                offenders.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "servers without TCP_NODELAY: {offenders:?}"
+    );
+}

@@ -331,6 +331,9 @@ async fn client_id_metadata_document_is_fetched_and_checked() {
                 )
             }),
         );
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let server = FakeOAuthServer::start().await;

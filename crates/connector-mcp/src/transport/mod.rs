@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -241,11 +242,11 @@ impl Transport {
         id: &RequestId,
         method: &str,
         name: Option<&str>,
-        body: Value,
+        body: Bytes,
     ) -> Result<(), TransportError> {
         match self {
             Transport::Http(t) => t.send_request(id, method, name, body).await,
-            Transport::Sse(t) => t.post(body, method).await,
+            Transport::Sse(t) => t.post_encoded(body, method).await,
         }
     }
 

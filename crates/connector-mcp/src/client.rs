@@ -27,7 +27,7 @@ use crate::credentials::{Credentials, StaticHeaders};
 use crate::error::{self, TransportError, origin};
 use crate::http::{self, HttpSender};
 use crate::jsonrpc::{self, RequestId, codes};
-use crate::transport::{Dispatcher, LegacySse, StreamableHttp, Transport};
+use crate::transport::{Dispatcher, LegacySse, Rest, StreamableHttp, Transport};
 
 /// Protocol versions spoken with `initialize`, newest first.
 pub const SESSION_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
@@ -507,25 +507,44 @@ impl Core {
             )
             .into()
         };
-        match tokio::time::timeout_at(deadline, transport.send_request(&id, method, name, body))
-            .await
-        {
-            Ok(Ok(())) => {}
+        let sent =
+            tokio::time::timeout_at(deadline, transport.send_request(&id, method, name, body));
+        let stream = match sent.await {
+            Ok(Ok(stream)) => stream,
             Ok(Err(e)) => {
                 // Refused or never delivered: nothing to cancel.
                 guard.cancel = false;
                 return Err(e);
             }
             Err(_) => return Err(timeout(start.elapsed())),
-        }
+        };
+        // The response stream, if any, is read here, in the caller's task:
+        // dropping the call (or giving up on it) drops it too, which closes
+        // the stream. Its activity extends the deadline like any other.
+        let mut reading = stream.is_some();
+        let mut rest = None;
+        let reader = async move {
+            match stream {
+                Some(stream) => stream.read().await,
+                None => None,
+            }
+        };
+        tokio::pin!(reader);
         loop {
             tokio::select! {
                 reply = &mut rx => {
                     guard.armed = false;
+                    if let Some(rest) = rest.take() {
+                        Rest::finish(rest).await;
+                    }
                     return match reply {
                         Ok(reply) => reply,
                         Err(_) => Err(error::unavailable(&self.origin(), format!("the session closed before {method} was answered")).into()),
                     };
+                }
+                after = &mut reader, if reading => {
+                    reading = false;
+                    rest = after;
                 }
                 _ = activity.notified() => {
                     deadline = (Instant::now() + idle).min(hard);

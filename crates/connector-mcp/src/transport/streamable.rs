@@ -196,7 +196,8 @@ impl StreamableHttp {
     }
 
     /// POSTs a request. Its response is dispatched when it arrives: at once
-    /// for a JSON body, from a background task for an SSE body. A request
+    /// for a JSON body; for an SSE body, by the [`ResponseStream`] returned,
+    /// which the caller reads in its own task. A request
     /// without effects on the server ([`is_safe`]) is sent again, with
     /// backoff, when the server answers 500, 502, 503 or 504; any other
     /// request (a `tools/call` above all) never is.
@@ -206,7 +207,7 @@ impl StreamableHttp {
         method: &str,
         name: Option<&str>,
         body: Bytes,
-    ) -> Result<(), TransportError> {
+    ) -> Result<Option<ResponseStream>, TransportError> {
         let (out, had_session) = self.post(method, name, body)?;
         let what = &out.what;
         let server = &self.shared.http.server;
@@ -237,13 +238,14 @@ impl StreamableHttp {
         }
         if status == StatusCode::ACCEPTED || status == StatusCode::NO_CONTENT {
             // No body: the answer will come on the standalone GET stream.
-            return Ok(());
+            return Ok(None);
         }
         if is_event_stream(response.headers()) {
-            let this = self.clone();
-            let own = id.clone();
-            tokio::spawn(async move { this.read_response_stream(response, own).await });
-            return Ok(());
+            return Ok(Some(ResponseStream {
+                transport: self.clone(),
+                response,
+                own: id.clone(),
+            }));
         }
         if let Some(other) = not_json(response.headers()) {
             // An HTML error page from a proxy, say: never guess.
@@ -285,7 +287,7 @@ impl StreamableHttp {
             };
             return Err(error::protocol(&self.shared.http.origin(), detail).into());
         }
-        Ok(())
+        Ok(None)
     }
 
     /// A response on `own`'s channel that answers no request waiting.
@@ -354,58 +356,59 @@ impl StreamableHttp {
     }
 
     /// Reads a POST response stream, dispatching what it carries; resumes it
-    /// with GET and `Last-Event-ID` if it breaks before the answer.
-    async fn read_response_stream(self, mut response: reqwest::Response, own: RequestId) {
+    /// with GET and `Last-Event-ID` if it breaks before the answer. Returns
+    /// as soon as the answer is dispatched, with the rest of the stream.
+    async fn read_response_stream(
+        &self,
+        mut response: reqwest::Response,
+        own: &RequestId,
+    ) -> Option<(reqwest::Response, SseParser)> {
         let origin = || self.shared.http.origin();
         let limit = self.shared.max_message_size;
         let mut parser = SseParser::with_limit(limit);
         let mut resumes = 0u32;
-        let Some(abandoned) = self.shared.dispatcher.abandoned(&own) else {
-            return; // The caller already gave up: dropping the stream closes it.
+        let Some(abandoned) = self.shared.dispatcher.abandoned(own) else {
+            return None; // The caller already gave up: dropping the stream closes it.
         };
         loop {
             let outcome = tokio::select! {
-                outcome = self.pump(&mut response, &mut parser, Some(&own)) => outcome,
+                outcome = self.pump(&mut response, &mut parser, Some(own)) => outcome,
                 () = abandoned.notified() => Pump::Abandoned,
             };
-            if !self.shared.dispatcher.is_pending(&own) {
-                // Answered (or abandoned by the caller): let the rest drain,
-                // bounded, so the connection goes back to the pool.
-                if outcome == Pump::Answered {
-                    let drain = self.pump(&mut response, &mut parser, None);
-                    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
-                }
-                return;
+            if !self.shared.dispatcher.is_pending(own) {
+                // Answered (or abandoned by the caller): the rest is to be
+                // drained, so that the connection goes back to the pool.
+                return (outcome == Pump::Answered).then_some((response, parser));
             }
             if outcome == Pump::Closed {
                 self.shared.dispatcher.fail(
-                    &own,
+                    own,
                     error::unavailable(&origin(), "the client closed the session").into(),
                 );
-                return;
+                return None;
             }
             if let Pump::Failed(reason) = &outcome
                 && reason.starts_with("refused:")
             {
                 self.shared.dispatcher.fail(
-                    &own,
+                    own,
                     error::protocol(&origin(), reason.trim_start_matches("refused: ")).into(),
                 );
-                return;
+                return None;
             }
             // The stream ended before the answer.
             let last_id = parser.last_event_id().map(str::to_owned);
             let Some(last_id) = last_id.filter(|_| !self.shared.stateless && resumes < MAX_RESUMES)
             else {
                 self.shared.dispatcher.fail(
-                    &own,
+                    own,
                     error::unavailable(
                         &origin(),
                         "the response stream closed before the answer arrived (the request may or may not have run)",
                     )
                     .into(),
                 );
-                return;
+                return None;
             };
             resumes += 1;
             let delay = parser
@@ -418,7 +421,7 @@ impl StreamableHttp {
                 Ok(r) => response = r,
                 Err(TransportError::Status { status, .. }) => {
                     self.shared.dispatcher.fail(
-                        &own,
+                        own,
                         error::unavailable(
                             &origin(),
                             format!(
@@ -427,11 +430,11 @@ impl StreamableHttp {
                         )
                         .into(),
                     );
-                    return;
+                    return None;
                 }
                 Err(e) => {
-                    self.shared.dispatcher.fail(&own, e);
-                    return;
+                    self.shared.dispatcher.fail(own, e);
+                    return None;
                 }
             }
         }
@@ -514,6 +517,28 @@ impl StreamableHttp {
                 return Pump::Answered;
             }
         }
+    }
+
+    /// Dispatches what a chunk read after the answer carries (as
+    /// [`Self::pump`] does without `own`); false if the stream is invalid.
+    fn dispatch_chunk(&self, parser: &mut SseParser, chunk: &[u8]) -> bool {
+        let Ok(events) = parser.feed(chunk) else {
+            return false;
+        };
+        for event in events {
+            if event.event != "message" || event.data.trim().is_empty() {
+                continue;
+            }
+            match jsonrpc::parse_message(event.data.as_bytes()) {
+                Ok(messages) => {
+                    for m in messages {
+                        self.shared.dispatcher.dispatch(m, None);
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "an SSE event that is not JSON-RPC"),
+            }
+        }
+        true
     }
 
     /// Opens the optional standalone GET stream in the background (sessions
@@ -637,6 +662,74 @@ impl StreamableHttp {
             }
             Err(e) => Err(e.into_error(&self.shared.http.server)),
         }
+    }
+}
+
+/// The SSE body of a POST, to be read by the caller's task (no task is
+/// spawned per request): dropping it, with the call, closes the stream.
+pub(crate) struct ResponseStream {
+    transport: StreamableHttp,
+    response: reqwest::Response,
+    own: RequestId,
+}
+
+impl ResponseStream {
+    /// Reads until the request is answered (resuming a broken stream) or
+    /// failed. What comes after the answer is returned, to be
+    /// [finished](Rest::finish).
+    pub async fn read(self) -> Option<Rest> {
+        let ResponseStream {
+            transport,
+            response,
+            own,
+        } = self;
+        let (response, parser) = transport.read_response_stream(response, &own).await?;
+        Some(Rest {
+            transport,
+            response,
+            parser,
+        })
+    }
+}
+
+/// What follows the answer on a response stream.
+pub(crate) struct Rest {
+    transport: StreamableHttp,
+    response: reqwest::Response,
+    parser: SseParser,
+}
+
+impl Rest {
+    /// Done at once if the stream has already ended (it normally ends with
+    /// the answer); otherwise drained, bounded, in the background, so that
+    /// the connection goes back to the pool.
+    pub async fn finish(self) {
+        let Rest {
+            transport,
+            mut response,
+            mut parser,
+        } = self;
+        let first = tokio::select! {
+            biased;
+            chunk = response.chunk() => Some(chunk),
+            () = std::future::ready(()) => None,
+        };
+        let chunk = match first {
+            Some(Ok(None) | Err(_)) => return,
+            Some(Ok(Some(chunk))) => Some(chunk),
+            None => None,
+        };
+        tokio::spawn(async move {
+            let drain = async {
+                if let Some(chunk) = chunk
+                    && !transport.dispatch_chunk(&mut parser, &chunk)
+                {
+                    return;
+                }
+                let _ = transport.pump(&mut response, &mut parser, None).await;
+            };
+            let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+        });
     }
 }
 

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use connector_core::{Error, ErrorKind, ToolOutput};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -26,7 +27,7 @@ use crate::credentials::{Credentials, StaticHeaders};
 use crate::error::{self, TransportError, origin};
 use crate::http::{self, HttpSender};
 use crate::jsonrpc::{self, RequestId, codes};
-use crate::transport::{Dispatcher, LegacySse, StreamableHttp, Transport};
+use crate::transport::{Dispatcher, LegacySse, Rest, StreamableHttp, Transport};
 
 /// Protocol versions spoken with `initialize`, newest first.
 pub const SESSION_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
@@ -452,52 +453,34 @@ impl Core {
         transport: &Transport,
         stamp: Option<&Stamp>,
         method: &str,
-        params: Option<Value>,
+        params: Option<&Value>,
         options: &CallOptions,
     ) -> Result<Value, TransportError> {
         let id = RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let mut params = params;
-        if options.progress.is_some() || stamp.is_some() {
-            let obj = params.get_or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(obj) = obj {
-                let meta = obj
-                    .entry("_meta")
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let Value::Object(meta) = meta {
-                    if options.progress.is_some() {
-                        meta.insert("progressToken".into(), id.to_value());
-                    }
-                    if let Some(stamp) = stamp {
-                        meta.insert(
-                            "io.modelcontextprotocol/protocolVersion".into(),
-                            stamp.version.clone().into(),
-                        );
-                        meta.insert(
-                            "io.modelcontextprotocol/clientInfo".into(),
-                            stamp.client_info.clone(),
-                        );
-                        meta.insert(
-                            "io.modelcontextprotocol/clientCapabilities".into(),
-                            json!({}),
-                        );
-                    }
-                }
-            }
+        // Entries merged into `params._meta` as the body is encoded, so that
+        // the caller's params are never cloned.
+        let token = options.progress.as_ref().map(|_| id.to_value());
+        let version = stamp.map(|s| Value::from(s.version.as_str()));
+        let empty = Value::Object(Map::new());
+        let mut meta: Vec<(&str, &Value)> = Vec::new();
+        if let Some(token) = &token {
+            meta.push(("progressToken", token));
+        }
+        if let (Some(stamp), Some(version)) = (stamp, &version) {
+            meta.push(("io.modelcontextprotocol/protocolVersion", version));
+            meta.push(("io.modelcontextprotocol/clientInfo", &stamp.client_info));
+            meta.push(("io.modelcontextprotocol/clientCapabilities", &empty));
         }
         let name = match method {
-            "tools/call" | "prompts/get" => params
-                .as_ref()
-                .and_then(|p| p.get("name"))
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            "resources/read" => params
-                .as_ref()
-                .and_then(|p| p.get("uri"))
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            "tools/call" | "prompts/get" => {
+                params.and_then(|p| p.get("name")).and_then(Value::as_str)
+            }
+            "resources/read" => params.and_then(|p| p.get("uri")).and_then(Value::as_str),
             _ => None,
         };
-        let body = jsonrpc::request(&id, method, params.as_ref());
+        let body = jsonrpc::encode_request(&id, method, params, &meta)
+            .map(Bytes::from)
+            .map_err(|e| Error::internal(format!("encoding a JSON-RPC message: {e}")))?;
         let (mut rx, activity) = self
             .dispatcher
             .register(id.clone(), options.progress.clone());
@@ -524,28 +507,44 @@ impl Core {
             )
             .into()
         };
-        match tokio::time::timeout_at(
-            deadline,
-            transport.send_request(&id, method, name.as_deref(), body),
-        )
-        .await
-        {
-            Ok(Ok(())) => {}
+        let sent =
+            tokio::time::timeout_at(deadline, transport.send_request(&id, method, name, body));
+        let stream = match sent.await {
+            Ok(Ok(stream)) => stream,
             Ok(Err(e)) => {
                 // Refused or never delivered: nothing to cancel.
                 guard.cancel = false;
                 return Err(e);
             }
             Err(_) => return Err(timeout(start.elapsed())),
-        }
+        };
+        // The response stream, if any, is read here, in the caller's task:
+        // dropping the call (or giving up on it) drops it too, which closes
+        // the stream. Its activity extends the deadline like any other.
+        let mut reading = stream.is_some();
+        let mut rest = None;
+        let reader = async move {
+            match stream {
+                Some(stream) => stream.read().await,
+                None => None,
+            }
+        };
+        tokio::pin!(reader);
         loop {
             tokio::select! {
                 reply = &mut rx => {
                     guard.armed = false;
+                    if let Some(rest) = rest.take() {
+                        Rest::finish(rest).await;
+                    }
                     return match reply {
                         Ok(reply) => reply,
                         Err(_) => Err(error::unavailable(&self.origin(), format!("the session closed before {method} was answered")).into()),
                     };
+                }
+                after = &mut reader, if reading => {
+                    reading = false;
+                    rest = after;
                 }
                 _ = activity.notified() => {
                     deadline = (Instant::now() + idle).min(hard);
@@ -679,7 +678,7 @@ impl McpClient {
                     &self.inner.transport,
                     stamp.as_ref(),
                     method,
-                    params.clone(),
+                    params.as_ref(),
                     &options,
                 )
                 .await;
@@ -967,7 +966,7 @@ async fn initialize(core: &Core, transport: &Transport, era: Era) -> Result<Sess
             transport,
             None,
             "initialize",
-            Some(params),
+            Some(&params),
             &CallOptions::default(),
         )
         .await
@@ -1184,7 +1183,7 @@ impl ConnectCtx<'_> {
                 &transport,
                 None,
                 "initialize",
-                Some(params),
+                Some(&params),
                 &CallOptions::default(),
             )
             .await;

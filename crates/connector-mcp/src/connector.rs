@@ -348,7 +348,10 @@ pub struct McpConnector {
     server: Arc<ResolvedServer>,
     credentials: Arc<dyn CredentialsFactory>,
     pool: SessionPool<McpClient>,
-    http: Option<reqwest::Client>,
+    /// One connection pool for every session of this connector (the one
+    /// given to [`McpConnectorBuilder::http`], or one built with
+    /// [`crate::http::default_client`]).
+    http: reqwest::Client,
     era_cache: EraCache,
     tools: Mutex<HashMap<(String, Option<String>), CachedTools>>,
 }
@@ -399,7 +402,8 @@ impl McpConnectorBuilder {
         self
     }
 
-    /// Shares an HTTP connection pool.
+    /// Shares an HTTP connection pool. Without it the connector builds one
+    /// with [`crate::http::default_client`], shared by all its sessions.
     pub fn http(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -498,7 +502,7 @@ impl McpConnectorBuilder {
             pool: SessionPool::new(server.pool),
             server: Arc::new(server),
             credentials,
-            http: self.http,
+            http: self.http.unwrap_or_else(crate::http::default_client),
             era_cache: self.era_cache.unwrap_or_default(),
             tools: Mutex::new(HashMap::new()),
         })
@@ -586,15 +590,12 @@ impl McpConnector {
         account: Option<&str>,
     ) -> Result<ClientOptions, Error> {
         let credentials = self.credentials.credentials(user, account)?;
-        let mut options = ClientOptions::new(self.server.url.clone())
+        Ok(ClientOptions::new(self.server.url.clone())
             .with_transport(self.server.transport)
             .with_credentials(credentials)
             .with_request_timeout(self.server.timeout)
-            .with_era_cache(self.era_cache.clone());
-        if let Some(http) = &self.http {
-            options = options.with_http(http.clone());
-        }
-        Ok(options)
+            .with_era_cache(self.era_cache.clone())
+            .with_http(self.http.clone()))
     }
 
     fn key(&self, cx: &CallContext) -> SessionKey {

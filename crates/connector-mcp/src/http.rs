@@ -60,8 +60,9 @@ pub(crate) struct Outgoing {
 #[derive(Debug)]
 pub(crate) struct Sent {
     pub response: reqwest::Response,
-    /// The URL that answered, after same-origin redirects.
-    pub url: Url,
+    /// The URL that answered when a same-origin redirect was followed
+    /// (`None`: the one requested).
+    pub redirected: Option<Url>,
     /// Set when a 308 moved the endpoint for good: later requests go there.
     pub moved_to: Option<Url>,
 }
@@ -85,21 +86,24 @@ impl HttpSender {
     /// and giving credentials one chance to fix a 401 and one a 403
     /// `insufficient_scope`. Error statuses other than those are returned as
     /// responses for the transport to interpret.
-    pub async fn send(&self, out: Outgoing) -> Result<Sent, TransportError> {
-        let origin = self.origin();
-        let mut url = out.url.clone();
+    pub async fn send(&self, out: &Outgoing) -> Result<Sent, TransportError> {
+        let mut redirected: Option<Url> = None;
         let mut moved_to = None;
         let mut hops = 0usize;
         let mut connect_failures = 0u32;
         let mut unauthorized_retried = false;
         let mut scope_retried = false;
         loop {
+            let url = redirected.as_ref().unwrap_or(&out.url);
             if url.origin() != self.server.origin() {
                 // Never reached (redirects are checked below), but the rule
                 // that credentials stay on the server's origin is kept here.
                 return Err(Error::new(
                     ErrorKind::Provider,
-                    format!("refusing to send credentials for {origin} to another origin"),
+                    format!(
+                        "refusing to send credentials for {} to another origin",
+                        self.origin()
+                    ),
                 )
                 .into());
             }
@@ -118,16 +122,18 @@ impl HttpSender {
                     tokio::time::sleep(backoff(connect_failures)).await;
                     continue;
                 }
-                Err(e) => return Err(error::reqwest_error(&origin, &out.what, &e).into()),
+                Err(e) => {
+                    return Err(error::reqwest_error(&self.origin(), &out.what, &e).into());
+                }
             };
             let status = response.status();
             if status.is_redirection() {
                 hops += 1;
-                let next = self.redirect_target(&url, &response, hops, &out.what)?;
+                let next = self.redirect_target(url, &response, hops, &out.what)?;
                 if status == StatusCode::PERMANENT_REDIRECT {
                     moved_to = Some(next.clone());
                 }
-                url = next;
+                redirected = Some(next);
                 continue;
             }
             if status == StatusCode::UNAUTHORIZED {
@@ -143,6 +149,7 @@ impl HttpSender {
                         continue;
                     }
                 }
+                let origin = self.origin();
                 return Err(Error::new(
                     ErrorKind::NeedsAuthorization,
                     format!(
@@ -150,7 +157,7 @@ impl HttpSender {
                         out.what
                     ),
                 )
-                .with_provider(origin.clone())
+                .with_provider(origin)
                 .into());
             }
             if status == StatusCode::FORBIDDEN
@@ -172,6 +179,7 @@ impl HttpSender {
                     .scope
                     .map(|s| format!(" (it asks for scope `{s}`)"))
                     .unwrap_or_default();
+                let origin = self.origin();
                 return Err(Error::new(
                     ErrorKind::InsufficientScope,
                     format!(
@@ -179,12 +187,12 @@ impl HttpSender {
                         out.what
                     ),
                 )
-                .with_provider(origin.clone())
+                .with_provider(origin)
                 .into());
             }
             return Ok(Sent {
                 response,
-                url,
+                redirected,
                 moved_to,
             });
         }
@@ -292,29 +300,30 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(ms.max(cap / 4))
 }
 
-/// Reads a whole body, refusing more than `limit` bytes.
+/// Reads a whole body, refusing more than `limit` bytes. Errors name the
+/// origin of `server`.
 pub(crate) async fn read_body_limited(
     mut response: reqwest::Response,
     limit: usize,
-    origin: &str,
+    server: &Url,
     what: &str,
 ) -> Result<Bytes, Error> {
     if let Some(len) = response.content_length()
         && len > limit as u64
     {
-        return Err(too_large(origin, what, limit));
+        return Err(too_large(&origin(server), what, limit));
     }
     let mut body = BytesMut::new();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 if body.len() + chunk.len() > limit {
-                    return Err(too_large(origin, what, limit));
+                    return Err(too_large(&origin(server), what, limit));
                 }
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(body.freeze()),
-            Err(e) => return Err(error::reqwest_error(origin, what, &e)),
+            Err(e) => return Err(error::reqwest_error(&origin(server), what, &e)),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! [`parse_message`] is a pure function over bytes (one message or a batch)
 //! so a fuzzer can drive it. The caller bounds the input size.
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 /// A request id: MCP allows strings and integers.
@@ -263,6 +264,113 @@ pub fn request(id: &RequestId, method: &str, params: Option<&Value>) -> Value {
     Value::Object(obj)
 }
 
+/// A request encoded straight from borrowed parts (nothing is cloned), with
+/// `meta` merged into `params._meta`: created (with `params`) when missing,
+/// its entries replaced by `meta`'s of the same name; left alone when
+/// `params` or its `_meta` is not an object.
+pub fn encode_request(
+    id: &RequestId,
+    method: &str,
+    params: Option<&Value>,
+    meta: &[(&str, &Value)],
+) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&EncodedRequest {
+        id,
+        method,
+        params,
+        meta,
+    })
+}
+
+struct EncodedRequest<'a> {
+    id: &'a RequestId,
+    method: &'a str,
+    params: Option<&'a Value>,
+    meta: &'a [(&'a str, &'a Value)],
+}
+
+impl Serialize for EncodedRequest<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let with_params = self.params.is_some() || !self.meta.is_empty();
+        let mut map = s.serialize_map(Some(if with_params { 4 } else { 3 }))?;
+        map.serialize_entry("jsonrpc", "2.0")?;
+        match self.id {
+            RequestId::Number(n) => map.serialize_entry("id", n)?,
+            RequestId::String(id) => map.serialize_entry("id", id)?,
+        }
+        map.serialize_entry("method", self.method)?;
+        if with_params {
+            map.serialize_entry(
+                "params",
+                &WithMeta {
+                    params: self.params,
+                    meta: self.meta,
+                },
+            )?;
+        }
+        map.end()
+    }
+}
+
+/// `params` with `meta` merged into its `_meta`.
+struct WithMeta<'a> {
+    params: Option<&'a Value>,
+    meta: &'a [(&'a str, &'a Value)],
+}
+
+impl Serialize for WithMeta<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let empty = Map::new();
+        let obj = match self.params {
+            _ if self.meta.is_empty() => return self.params.serialize(s),
+            None => &empty,
+            Some(Value::Object(obj)) => obj,
+            Some(other) => return other.serialize(s),
+        };
+        let existing = match obj.get("_meta") {
+            None => None,
+            Some(Value::Object(m)) => Some(m),
+            // Not an object: nothing can be merged into it.
+            Some(_) => return obj.serialize(s),
+        };
+        let len = obj.len() + usize::from(existing.is_none());
+        let mut map = s.serialize_map(Some(len))?;
+        for (k, v) in obj {
+            if k != "_meta" {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        map.serialize_entry(
+            "_meta",
+            &MergedMeta {
+                existing,
+                meta: self.meta,
+            },
+        )?;
+        map.end()
+    }
+}
+
+struct MergedMeta<'a> {
+    existing: Option<&'a Map<String, Value>>,
+    meta: &'a [(&'a str, &'a Value)],
+}
+
+impl Serialize for MergedMeta<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in self.existing.into_iter().flatten() {
+            if !self.meta.iter().any(|(m, _)| m == k) {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        for (k, v) in self.meta {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
 /// A notification as JSON.
 pub fn notification(method: &str, params: Option<&Value>) -> Value {
     let mut obj = Map::new();
@@ -381,5 +489,41 @@ mod tests {
         assert!(
             matches!(&m[0], Message::Error { id: Some(RequestId::Number(3)), error } if error.code == -32601)
         );
+    }
+
+    #[test]
+    fn encoded_requests_merge_meta_without_cloning() {
+        let id = RequestId::Number(7);
+        let decode = |b: Vec<u8>| serde_json::from_slice::<Value>(&b).unwrap();
+        let params =
+            json!({"name": "t", "arguments": {"a": 1}, "_meta": {"keep": 1, "progressToken": 0}});
+        for (params, meta) in [
+            (None, vec![]),
+            (Some(params.clone()), vec![]),
+            (
+                Some(params.clone()),
+                vec![("progressToken", json!(7)), ("x", json!({}))],
+            ),
+            (None, vec![("progressToken", json!(7))]),
+            (Some(json!({"_meta": 3})), vec![("progressToken", json!(7))]),
+            (Some(json!([1, 2])), vec![("progressToken", json!(7))]),
+        ] {
+            let mut expected = params.clone();
+            if !meta.is_empty() {
+                let obj = expected.get_or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(obj) = obj
+                    && let Value::Object(m) = obj
+                        .entry("_meta")
+                        .or_insert_with(|| Value::Object(Map::new()))
+                {
+                    for (k, v) in &meta {
+                        m.insert((*k).to_owned(), v.clone());
+                    }
+                }
+            }
+            let refs: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (*k, v)).collect();
+            let got = decode(encode_request(&id, "tools/call", params.as_ref(), &refs).unwrap());
+            assert_eq!(got, request(&id, "tools/call", expected.as_ref()));
+        }
     }
 }

@@ -139,7 +139,7 @@ impl LegacySse {
             body: None,
             what: "the SSE stream request".into(),
         };
-        let sent = self.shared.http.send(out).await?;
+        let sent = self.shared.http.send(&out).await?;
         let status = sent.response.status();
         if !status.is_success() {
             return Err(TransportError::Status {
@@ -147,7 +147,7 @@ impl LegacySse {
                 detail: "the SSE stream request".into(),
             });
         }
-        let stream_url = sent.url;
+        let stream_url = sent.redirected.unwrap_or(out.url);
         let mut response = sent.response;
         let mut parser = SseParser::with_limit(self.shared.max_message_size);
         let wait = async {
@@ -288,48 +288,52 @@ impl LegacySse {
     /// POSTs one message to the endpoint; the server answers 202 and sends
     /// any response on the stream.
     pub async fn post(&self, body: Value, method: &str) -> Result<(), TransportError> {
-        let origin = self.origin();
+        let body = serde_json::to_vec(&body)
+            .map_err(|e| Error::internal(format!("encoding a JSON-RPC message: {e}")))?;
+        self.post_encoded(Bytes::from(body), method).await
+    }
+
+    /// POSTs an encoded message.
+    pub async fn post_encoded(&self, body: Bytes, method: &str) -> Result<(), TransportError> {
         match self.shared.state.load(Ordering::Acquire) {
             CONNECTED => {}
             RECONNECTING => {
                 return Err(error::unavailable(
-                    &origin,
+                    &self.origin(),
                     format!("the SSE stream is reconnecting; the {method} request was not sent"),
                 )
                 .into());
             }
             _ => {
                 return Err(error::unavailable(
-                    &origin,
+                    &self.origin(),
                     format!("the SSE stream is lost; the {method} request was not sent"),
                 )
                 .into());
             }
         }
         let Some(endpoint) = self.endpoint() else {
-            return Err(error::unavailable(&origin, "no POST endpoint yet").into());
+            return Err(error::unavailable(&self.origin(), "no POST endpoint yet").into());
         };
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let body = serde_json::to_vec(&body)
-            .map_err(|e| Error::internal(format!("encoding a JSON-RPC message: {e}")))?;
-        let what = format!("the {method} message");
         let out = Outgoing {
             method: Method::POST,
             url: endpoint,
             headers,
-            body: Some(Bytes::from(body)),
-            what: what.clone(),
+            body: Some(body),
+            what: format!("the {method} message"),
         };
-        let sent = self.shared.http.send(out).await?;
+        let sent = self.shared.http.send(&out).await?;
         let status = sent.response.status();
-        let _ = h::read_body_limited(sent.response, 64 * 1024, &origin, &what).await;
+        let server = &self.shared.http.server;
+        let _ = h::read_body_limited(sent.response, 64 * 1024, server, &out.what).await;
         if status.is_success() {
             Ok(())
         } else {
             Err(TransportError::Status {
                 status,
-                detail: what,
+                detail: out.what,
             })
         }
     }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -22,7 +23,7 @@ use crate::error::TransportError;
 use crate::jsonrpc::{self, Message, RequestId, RpcError, codes};
 
 pub(crate) use legacy::LegacySse;
-pub(crate) use streamable::StreamableHttp;
+pub(crate) use streamable::{ResponseStream, Rest, StreamableHttp};
 
 /// What a waiting request receives.
 pub(crate) type Reply = Result<Value, TransportError>;
@@ -235,17 +236,18 @@ pub(crate) enum Transport {
 }
 
 impl Transport {
-    /// Sends a request; its answer arrives through the dispatcher.
+    /// Sends a request; its answer arrives through the dispatcher, from the
+    /// [`ResponseStream`] returned when there is one (the caller reads it).
     pub async fn send_request(
         &self,
         id: &RequestId,
         method: &str,
         name: Option<&str>,
-        body: Value,
-    ) -> Result<(), TransportError> {
+        body: Bytes,
+    ) -> Result<Option<ResponseStream>, TransportError> {
         match self {
             Transport::Http(t) => t.send_request(id, method, name, body).await,
-            Transport::Sse(t) => t.post(body, method).await,
+            Transport::Sse(t) => t.post_encoded(body, method).await.map(|()| None),
         }
     }
 

@@ -53,7 +53,7 @@ fn is_safe(method: &str) -> bool {
     )
 }
 
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct State {
     endpoint: Option<Url>,
     session: Option<HeaderValue>,
@@ -101,14 +101,6 @@ impl StreamableHttp {
         }
     }
 
-    fn state(&self) -> State {
-        self.shared
-            .state
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
     fn update(&self, f: impl FnOnce(&mut State)) {
         let mut state = self
             .shared
@@ -119,8 +111,12 @@ impl StreamableHttp {
     }
 
     pub fn session_id(&self) -> Option<String> {
-        self.state()
+        self.shared
+            .state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .session
+            .as_ref()
             .and_then(|v| v.to_str().ok().map(str::to_owned))
     }
 
@@ -138,27 +134,38 @@ impl StreamableHttp {
         self.stop_get_stream();
     }
 
-    fn endpoint(&self) -> Url {
-        self.state()
-            .endpoint
-            .unwrap_or_else(|| self.shared.http.server.clone())
-    }
-
-    fn base_headers(&self, accept: &'static str) -> HeaderMap {
-        let state = self.state();
+    /// What every request starts from, read under the lock once: the
+    /// protocol headers, the endpoint, and whether a session is open.
+    fn base(&self, accept: &'static str) -> (HeaderMap, Url, bool) {
+        let state = self
+            .shared
+            .state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static(accept));
-        if let Some(v) = state.version {
-            headers.insert(MCP_PROTOCOL_VERSION.clone(), v);
+        if let Some(v) = &state.version {
+            headers.insert(MCP_PROTOCOL_VERSION.clone(), v.clone());
         }
-        if let Some(s) = state.session {
-            headers.insert(MCP_SESSION_ID.clone(), s);
+        if let Some(s) = &state.session {
+            headers.insert(MCP_SESSION_ID.clone(), s.clone());
         }
-        headers
+        let endpoint = state
+            .endpoint
+            .as_ref()
+            .unwrap_or(&self.shared.http.server)
+            .clone();
+        (headers, endpoint, state.session.is_some())
     }
 
-    fn post(&self, method: &str, name: Option<&str>, body: &Value) -> Result<Outgoing, Error> {
-        let mut headers = self.base_headers("application/json, text/event-stream");
+    /// A POST of `body`, and whether a session was open.
+    fn post(
+        &self,
+        method: &str,
+        name: Option<&str>,
+        body: Bytes,
+    ) -> Result<(Outgoing, bool), Error> {
+        let (mut headers, url, had_session) = self.base("application/json, text/event-stream");
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if self.shared.stateless {
             headers.insert(MCP_METHOD.clone(), h::header_value(method)?);
@@ -169,18 +176,17 @@ impl StreamableHttp {
                 );
             }
         }
-        let body = serde_json::to_vec(body)
-            .map_err(|e| Error::internal(format!("encoding a JSON-RPC message: {e}")))?;
-        Ok(Outgoing {
+        let out = Outgoing {
             method: Method::POST,
-            url: self.endpoint(),
+            url,
             headers,
-            body: Some(Bytes::from(body)),
+            body: Some(body),
             what: format!("the {method} request"),
-        })
+        };
+        Ok((out, had_session))
     }
 
-    async fn send(&self, out: Outgoing) -> Result<h::Sent, TransportError> {
+    async fn send(&self, out: &Outgoing) -> Result<h::Sent, TransportError> {
         let sent = self.shared.http.send(out).await?;
         if let Some(moved) = &sent.moved_to {
             let moved = moved.clone();
@@ -190,7 +196,8 @@ impl StreamableHttp {
     }
 
     /// POSTs a request. Its response is dispatched when it arrives: at once
-    /// for a JSON body, from a background task for an SSE body. A request
+    /// for a JSON body; for an SSE body, by the [`ResponseStream`] returned,
+    /// which the caller reads in its own task. A request
     /// without effects on the server ([`is_safe`]) is sent again, with
     /// backoff, when the server answers 500, 502, 503 or 504; any other
     /// request (a `tools/call` above all) never is.
@@ -199,14 +206,14 @@ impl StreamableHttp {
         id: &RequestId,
         method: &str,
         name: Option<&str>,
-        body: Value,
-    ) -> Result<(), TransportError> {
-        let out = self.post(method, name, &body)?;
-        let what = out.what.clone();
-        let had_session = self.state().session.is_some();
+        body: Bytes,
+    ) -> Result<Option<ResponseStream>, TransportError> {
+        let (out, had_session) = self.post(method, name, body)?;
+        let what = &out.what;
+        let server = &self.shared.http.server;
         let mut attempt = 0u32;
         let response = loop {
-            let sent = self.send(out.clone()).await?;
+            let sent = self.send(&out).await?;
             let response = sent.response;
             let status = response.status();
             if is_safe(method)
@@ -215,8 +222,7 @@ impl StreamableHttp {
             {
                 attempt += 1;
                 // Drain the small error body so the connection is reused.
-                let origin = self.shared.http.origin();
-                let _ = h::read_body_limited(response, ERROR_BODY_LIMIT, &origin, &what).await;
+                let _ = h::read_body_limited(response, ERROR_BODY_LIMIT, server, what).await;
                 tokio::time::sleep(h::backoff(attempt)).await;
                 continue;
             }
@@ -224,7 +230,7 @@ impl StreamableHttp {
         };
         let status = response.status();
         if !status.is_success() {
-            return Err(self.error_status(response, had_session, &what).await);
+            return Err(self.error_status(response, had_session, what).await);
         }
         if method == "initialize" && !self.shared.stateless {
             let session = response.headers().get(&MCP_SESSION_ID).cloned();
@@ -232,19 +238,19 @@ impl StreamableHttp {
         }
         if status == StatusCode::ACCEPTED || status == StatusCode::NO_CONTENT {
             // No body: the answer will come on the standalone GET stream.
-            return Ok(());
+            return Ok(None);
         }
-        let origin = self.shared.http.origin();
         if is_event_stream(response.headers()) {
-            let this = self.clone();
-            let own = id.clone();
-            tokio::spawn(async move { this.read_response_stream(response, own).await });
-            return Ok(());
+            return Ok(Some(ResponseStream {
+                transport: self.clone(),
+                response,
+                own: id.clone(),
+            }));
         }
         if let Some(other) = not_json(response.headers()) {
             // An HTML error page from a proxy, say: never guess.
             return Err(error::protocol(
-                &origin,
+                &self.shared.http.origin(),
                 format!(
                     "{what} got a response of type `{other}`, neither application/json nor text/event-stream"
                 ),
@@ -252,18 +258,18 @@ impl StreamableHttp {
             .into());
         }
         let body =
-            h::read_body_limited(response, self.shared.max_message_size, &origin, &what).await?;
+            h::read_body_limited(response, self.shared.max_message_size, server, what).await?;
         if body.iter().all(u8::is_ascii_whitespace) {
             // A 200 answer to a request must carry its response.
             return Err(error::protocol(
-                &origin,
+                &self.shared.http.origin(),
                 format!("{what} got an empty body instead of its response"),
             )
             .into());
         }
         let messages = jsonrpc::parse_message(&body).map_err(|e| {
             error::protocol(
-                &origin,
+                &self.shared.http.origin(),
                 format!("{what} got a body that is not JSON-RPC ({e})"),
             )
         })?;
@@ -279,9 +285,9 @@ impl StreamableHttp {
             } else {
                 format!("{what} got a JSON body without its response")
             };
-            return Err(error::protocol(&origin, detail).into());
+            return Err(error::protocol(&self.shared.http.origin(), detail).into());
         }
-        Ok(())
+        Ok(None)
     }
 
     /// A response on `own`'s channel that answers no request waiting.
@@ -295,17 +301,17 @@ impl StreamableHttp {
 
     /// POSTs a notification or a response (answered 202).
     pub async fn send_message(&self, method: &str, body: Value) -> Result<(), TransportError> {
-        let out = self.post(method, None, &body)?;
-        let what = out.what.clone();
-        let had_session = self.state().session.is_some();
-        let sent = self.send(out).await?;
+        let body = serde_json::to_vec(&body)
+            .map_err(|e| Error::internal(format!("encoding a JSON-RPC message: {e}")))?;
+        let (out, had_session) = self.post(method, None, Bytes::from(body))?;
+        let sent = self.send(&out).await?;
         let response = sent.response;
         if !response.status().is_success() {
-            return Err(self.error_status(response, had_session, &what).await);
+            return Err(self.error_status(response, had_session, &out.what).await);
         }
         // Drain whatever came (normally nothing) so the connection is reused.
-        let origin = self.shared.http.origin();
-        let _ = h::read_body_limited(response, ERROR_BODY_LIMIT, &origin, &what).await;
+        let server = &self.shared.http.server;
+        let _ = h::read_body_limited(response, ERROR_BODY_LIMIT, server, &out.what).await;
         Ok(())
     }
 
@@ -316,8 +322,8 @@ impl StreamableHttp {
         what: &str,
     ) -> TransportError {
         let status = response.status();
-        let origin = self.shared.http.origin();
-        let body = h::read_body_limited(response, ERROR_BODY_LIMIT, &origin, what)
+        let server = &self.shared.http.server;
+        let body = h::read_body_limited(response, ERROR_BODY_LIMIT, server, what)
             .await
             .unwrap_or_default();
         let rpc = jsonrpc::parse_message(&body).ok().and_then(|m| {
@@ -350,58 +356,59 @@ impl StreamableHttp {
     }
 
     /// Reads a POST response stream, dispatching what it carries; resumes it
-    /// with GET and `Last-Event-ID` if it breaks before the answer.
-    async fn read_response_stream(self, mut response: reqwest::Response, own: RequestId) {
-        let origin = self.shared.http.origin();
+    /// with GET and `Last-Event-ID` if it breaks before the answer. Returns
+    /// as soon as the answer is dispatched, with the rest of the stream.
+    async fn read_response_stream(
+        &self,
+        mut response: reqwest::Response,
+        own: &RequestId,
+    ) -> Option<(reqwest::Response, SseParser)> {
+        let origin = || self.shared.http.origin();
         let limit = self.shared.max_message_size;
         let mut parser = SseParser::with_limit(limit);
         let mut resumes = 0u32;
-        let Some(abandoned) = self.shared.dispatcher.abandoned(&own) else {
-            return; // The caller already gave up: dropping the stream closes it.
+        let Some(abandoned) = self.shared.dispatcher.abandoned(own) else {
+            return None; // The caller already gave up: dropping the stream closes it.
         };
         loop {
             let outcome = tokio::select! {
-                outcome = self.pump(&mut response, &mut parser, Some(&own)) => outcome,
+                outcome = self.pump(&mut response, &mut parser, Some(own)) => outcome,
                 () = abandoned.notified() => Pump::Abandoned,
             };
-            if !self.shared.dispatcher.is_pending(&own) {
-                // Answered (or abandoned by the caller): let the rest drain,
-                // bounded, so the connection goes back to the pool.
-                if outcome == Pump::Answered {
-                    let drain = self.pump(&mut response, &mut parser, None);
-                    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
-                }
-                return;
+            if !self.shared.dispatcher.is_pending(own) {
+                // Answered (or abandoned by the caller): the rest is to be
+                // drained, so that the connection goes back to the pool.
+                return (outcome == Pump::Answered).then_some((response, parser));
             }
             if outcome == Pump::Closed {
                 self.shared.dispatcher.fail(
-                    &own,
-                    error::unavailable(&origin, "the client closed the session").into(),
+                    own,
+                    error::unavailable(&origin(), "the client closed the session").into(),
                 );
-                return;
+                return None;
             }
             if let Pump::Failed(reason) = &outcome
                 && reason.starts_with("refused:")
             {
                 self.shared.dispatcher.fail(
-                    &own,
-                    error::protocol(&origin, reason.trim_start_matches("refused: ")).into(),
+                    own,
+                    error::protocol(&origin(), reason.trim_start_matches("refused: ")).into(),
                 );
-                return;
+                return None;
             }
             // The stream ended before the answer.
             let last_id = parser.last_event_id().map(str::to_owned);
             let Some(last_id) = last_id.filter(|_| !self.shared.stateless && resumes < MAX_RESUMES)
             else {
                 self.shared.dispatcher.fail(
-                    &own,
+                    own,
                     error::unavailable(
-                        &origin,
+                        &origin(),
                         "the response stream closed before the answer arrived (the request may or may not have run)",
                     )
                     .into(),
                 );
-                return;
+                return None;
             };
             resumes += 1;
             let delay = parser
@@ -414,36 +421,36 @@ impl StreamableHttp {
                 Ok(r) => response = r,
                 Err(TransportError::Status { status, .. }) => {
                     self.shared.dispatcher.fail(
-                        &own,
+                        own,
                         error::unavailable(
-                            &origin,
+                            &origin(),
                             format!(
                                 "the response stream closed before the answer arrived, and resuming it was refused (HTTP {status}); the request may or may not have run"
                             ),
                         )
                         .into(),
                     );
-                    return;
+                    return None;
                 }
                 Err(e) => {
-                    self.shared.dispatcher.fail(&own, e);
-                    return;
+                    self.shared.dispatcher.fail(own, e);
+                    return None;
                 }
             }
         }
     }
 
     async fn resume(&self, last_id: &str) -> Result<reqwest::Response, TransportError> {
-        let mut headers = self.base_headers("text/event-stream");
+        let (mut headers, url, _) = self.base("text/event-stream");
         headers.insert(LAST_EVENT_ID.clone(), h::header_value(last_id)?);
         let out = Outgoing {
             method: Method::GET,
-            url: self.endpoint(),
+            url,
             headers,
             body: None,
             what: "resuming a response stream".into(),
         };
-        let sent = self.send(out).await?;
+        let sent = self.send(&out).await?;
         let status = sent.response.status();
         if status.is_success() && is_event_stream(sent.response.headers()) {
             Ok(sent.response)
@@ -512,6 +519,28 @@ impl StreamableHttp {
         }
     }
 
+    /// Dispatches what a chunk read after the answer carries (as
+    /// [`Self::pump`] does without `own`); false if the stream is invalid.
+    fn dispatch_chunk(&self, parser: &mut SseParser, chunk: &[u8]) -> bool {
+        let Ok(events) = parser.feed(chunk) else {
+            return false;
+        };
+        for event in events {
+            if event.event != "message" || event.data.trim().is_empty() {
+                continue;
+            }
+            match jsonrpc::parse_message(event.data.as_bytes()) {
+                Ok(messages) => {
+                    for m in messages {
+                        self.shared.dispatcher.dispatch(m, None);
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "an SSE event that is not JSON-RPC"),
+            }
+        }
+        true
+    }
+
     /// Opens the optional standalone GET stream in the background (sessions
     /// only). A 405 means the server has none; nothing waits for it.
     pub fn start_get_stream(&self) {
@@ -551,7 +580,7 @@ impl StreamableHttp {
             if *self.shared.closed.borrow() {
                 return;
             }
-            let mut headers = self.base_headers("text/event-stream");
+            let (mut headers, url, _) = self.base("text/event-stream");
             if let Some(id) = parser.last_event_id()
                 && let Ok(v) = h::header_value(id)
             {
@@ -559,12 +588,12 @@ impl StreamableHttp {
             }
             let out = Outgoing {
                 method: Method::GET,
-                url: self.endpoint(),
+                url,
                 headers,
                 body: None,
                 what: "the standalone GET stream".into(),
             };
-            let opened = match self.send(out).await {
+            let opened = match self.send(&out).await {
                 Ok(sent)
                     if sent.response.status().is_success()
                         && is_event_stream(sent.response.headers()) =>
@@ -602,17 +631,18 @@ impl StreamableHttp {
     /// Ends the session: DELETE (405 and 404 are fine) and stop the streams.
     pub async fn close(&self) -> Result<(), Error> {
         self.stop_get_stream();
-        if self.shared.stateless || self.state().session.is_none() {
+        let (headers, url, had_session) = self.base("application/json, text/event-stream");
+        if self.shared.stateless || !had_session {
             return Ok(());
         }
         let out = Outgoing {
             method: Method::DELETE,
-            url: self.endpoint(),
-            headers: self.base_headers("application/json, text/event-stream"),
+            url,
+            headers,
             body: None,
             what: "the DELETE ending the session".into(),
         };
-        let result = self.send(out).await;
+        let result = self.send(&out).await;
         self.update(|s| s.session = None);
         match result {
             Ok(sent) => {
@@ -632,6 +662,74 @@ impl StreamableHttp {
             }
             Err(e) => Err(e.into_error(&self.shared.http.server)),
         }
+    }
+}
+
+/// The SSE body of a POST, to be read by the caller's task (no task is
+/// spawned per request): dropping it, with the call, closes the stream.
+pub(crate) struct ResponseStream {
+    transport: StreamableHttp,
+    response: reqwest::Response,
+    own: RequestId,
+}
+
+impl ResponseStream {
+    /// Reads until the request is answered (resuming a broken stream) or
+    /// failed. What comes after the answer is returned, to be
+    /// [finished](Rest::finish).
+    pub async fn read(self) -> Option<Rest> {
+        let ResponseStream {
+            transport,
+            response,
+            own,
+        } = self;
+        let (response, parser) = transport.read_response_stream(response, &own).await?;
+        Some(Rest {
+            transport,
+            response,
+            parser,
+        })
+    }
+}
+
+/// What follows the answer on a response stream.
+pub(crate) struct Rest {
+    transport: StreamableHttp,
+    response: reqwest::Response,
+    parser: SseParser,
+}
+
+impl Rest {
+    /// Done at once if the stream has already ended (it normally ends with
+    /// the answer); otherwise drained, bounded, in the background, so that
+    /// the connection goes back to the pool.
+    pub async fn finish(self) {
+        let Rest {
+            transport,
+            mut response,
+            mut parser,
+        } = self;
+        let first = tokio::select! {
+            biased;
+            chunk = response.chunk() => Some(chunk),
+            () = std::future::ready(()) => None,
+        };
+        let chunk = match first {
+            Some(Ok(None) | Err(_)) => return,
+            Some(Ok(Some(chunk))) => Some(chunk),
+            None => None,
+        };
+        tokio::spawn(async move {
+            let drain = async {
+                if let Some(chunk) = chunk
+                    && !transport.dispatch_chunk(&mut parser, &chunk)
+                {
+                    return;
+                }
+                let _ = transport.pump(&mut response, &mut parser, None).await;
+            };
+            let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+        });
     }
 }
 

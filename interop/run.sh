@@ -459,7 +459,10 @@ smoke_http() {
 # endpoint it names, read the results from the stream.
 smoke_sse() {
   local name="$1" url="$2" stream="$RUN/$1.stream" pv=2024-11-05 cpid ep post_url m="$RUN/$1.msg" code
-  curl -sS -N -m 60 -H 'Accept: text/event-stream' "$url" >"$stream" 2>"$RUN/$name.stream.err" &
+  # Created before curl starts: the loop below may read it before the
+  # background shell has opened it (a race that `set -e` turns into an exit).
+  : >"$stream"
+  curl -sS -N -m 60 -H 'Accept: text/event-stream' "$url" >>"$stream" 2>"$RUN/$name.stream.err" &
   cpid=$!
   ep=""
   for _ in $(seq 100); do

@@ -4,4 +4,5 @@
 pub mod mcp_server;
 pub mod oauth_server;
 pub mod redis;
+pub mod slack;
 pub mod tls;

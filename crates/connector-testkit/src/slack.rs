@@ -25,6 +25,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::oauth_server::FakeOAuthServer;
+
 const CONVERSATIONS: &str = include_str!("../tests/fixtures/slack/conversations.json");
 const USERS: &str = include_str!("../tests/fixtures/slack/users.json");
 const MESSAGES: &str = include_str!("../tests/fixtures/slack/messages.json");
@@ -66,6 +68,9 @@ enum Fault {
 #[derive(Debug, Default)]
 struct FakeState {
     grants: HashMap<String, Grant>,
+    /// Access tokens this authorization server holds active are accepted
+    /// too, as a grant of this kind and scopes (token rotation tests).
+    trusted: Option<(FakeOAuthServer, Grant)>,
     conversations: Vec<Value>,
     users: Vec<Value>,
     /// Per conversation, oldest first.
@@ -201,6 +206,20 @@ impl FakeSlack {
                 revoked: false,
             },
         );
+    }
+
+    /// Also accepts every access token `server` holds active now, as a
+    /// token of `kind` with `scopes`: Slack and its token endpoint share
+    /// their tokens, so refreshed and rotated tokens work at once.
+    pub fn trust_oauth_server(&self, server: &FakeOAuthServer, kind: TokenKind, scopes: &[&str]) {
+        self.state().trusted = Some((
+            server.clone(),
+            Grant {
+                kind,
+                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                revoked: false,
+            },
+        ));
     }
 
     /// Answers `token_revoked` to `token` from now on.
@@ -380,7 +399,12 @@ async fn handle(
             .push(format!("{method}: no `Authorization: Bearer` header"));
         return err("not_authed");
     };
-    let Some(grant) = s.grants.get(token).cloned() else {
+    let trusted = s
+        .trusted
+        .as_ref()
+        .filter(|(server, _)| server.is_active(token))
+        .map(|(_, g)| g.clone());
+    let Some(grant) = s.grants.get(token).cloned().or(trusted) else {
         return err("invalid_auth");
     };
     if grant.revoked {

@@ -201,3 +201,49 @@ async fn invalid_arguments_name_the_field() {
     assert!(e.model_message().contains("text"));
     assert!(s.fake.calls().is_empty());
 }
+
+#[tokio::test]
+async fn a_post_whose_outcome_is_unknown_is_not_retried() {
+    let s = setup().await;
+    s.fake
+        .delay_next("chat.postMessage", Duration::from_millis(1500));
+    let cx = CallContext::new(crate::common::USER).with_timeout(Duration::from_millis(300));
+    let e = s
+        .connector
+        .call(
+            &cx,
+            "post_message",
+            json!({"channel": "C012AB3CD", "text": "maybe posted"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert_eq!(s.fake.call_count("chat.postMessage"), 1);
+    // The fake did post it: sending it again would have posted it twice.
+    assert!(
+        s.fake
+            .messages("C012AB3CD")
+            .iter()
+            .any(|m| m["text"] == "maybe posted")
+    );
+}
+
+#[tokio::test]
+async fn long_texts_are_truncated_and_marked() {
+    let s = setup().await;
+    s.fake.add_message(
+        "C012AB3CD",
+        json!({"type": "message", "user": "W012A3CDE", "text": "é".repeat(5000), "ts": "1600000000.000100"}),
+    );
+    let v = s
+        .ok(
+            "read_history",
+            json!({"channel": "C012AB3CD", "latest": "1600000000.000100"}),
+        )
+        .await;
+    assert_eq!(v["messages"][0]["text_truncated"], true);
+    assert_eq!(
+        v["messages"][0]["text"].as_str().unwrap().chars().count(),
+        4000
+    );
+}

@@ -63,6 +63,8 @@ enum Fault {
     RateLimit(u64),
     /// A bare HTTP status.
     Status(u16),
+    /// Handle the request normally, but answer only after this long.
+    Delay(std::time::Duration),
 }
 
 #[derive(Debug, Default)]
@@ -252,6 +254,12 @@ impl FakeSlack {
             .push_back(fault);
     }
 
+    /// The next request to `method` is handled (a post is posted) but
+    /// answered only after `delay`: an outcome the client cannot know.
+    pub fn delay_next(&self, method: &str, delay: std::time::Duration) {
+        self.push_fault(method, Fault::Delay(delay));
+    }
+
     /// Caps page sizes below what callers ask, to force cursors.
     pub fn set_max_page_size(&self, n: Option<usize>) {
         self.state().max_page_size = n;
@@ -347,7 +355,24 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut s = lock(&state);
+    let mut delay = None;
+    let response = handle_now(&state, &method, &headers, &body, &mut delay);
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+    response
+}
+
+/// Handles a request at once; sets `delay` when the answer must wait.
+fn handle_now(
+    state: &Mutex<FakeState>,
+    method: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    delay: &mut Option<std::time::Duration>,
+) -> Response {
+    let method = method.to_owned();
+    let mut s = lock(state);
     s.calls.push(method.clone());
 
     // The body: a form, or JSON where the method accepts it.
@@ -357,9 +382,9 @@ async fn handle(
         .unwrap_or("")
         .to_ascii_lowercase();
     let params: Params = if ctype.starts_with("application/x-www-form-urlencoded") {
-        url::form_urlencoded::parse(&body).into_owned().collect()
+        url::form_urlencoded::parse(body).into_owned().collect()
     } else if ctype.starts_with("application/json") {
-        match serde_json::from_slice::<Value>(&body) {
+        match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(m)) => m
                 .into_iter()
                 .map(|(k, v)| {
@@ -414,6 +439,11 @@ async fn handle(
     // Injected faults come after authentication, as Slack's own do.
     if let Some(fault) = s.faults.get_mut(&method).and_then(VecDeque::pop_front) {
         return match fault {
+            Fault::Delay(d) => {
+                *delay = Some(d);
+                drop(s);
+                answer(state, &method, &params, &grant)
+            }
             Fault::Error(code) => err(&code),
             Fault::RateLimit(secs) => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -426,8 +456,14 @@ async fn handle(
                 .into_response(),
         };
     }
+    drop(s);
+    answer(state, &method, &params, &grant)
+}
 
-    let needed = needed_scopes(&method);
+/// The scope check and the method itself.
+fn answer(state: &Mutex<FakeState>, method: &str, params: &Params, grant: &Grant) -> Response {
+    let mut s = lock(state);
+    let needed = needed_scopes(method);
     if !needed.is_empty() && !needed.iter().any(|n| grant.scopes.contains(*n)) {
         let mut provided: Vec<&str> = grant.scopes.iter().map(String::as_str).collect();
         provided.sort_unstable();
@@ -441,21 +477,21 @@ async fn handle(
     }
 
     let s = &mut *s;
-    match method.as_str() {
-        "conversations.list" => conversations_list(s, &params),
-        "conversations.history" => conversations_history(s, &params),
-        "conversations.replies" => conversations_replies(s, &params),
-        "chat.postMessage" => chat_post(s, &params),
-        "chat.update" => chat_update(s, &params),
-        "chat.delete" => chat_delete(s, &params),
-        "reactions.add" => reactions_add(s, &params),
-        "users.info" => users_info(s, &params),
-        "users.lookupByEmail" => users_lookup(s, &params),
+    match method {
+        "conversations.list" => conversations_list(s, params),
+        "conversations.history" => conversations_history(s, params),
+        "conversations.replies" => conversations_replies(s, params),
+        "chat.postMessage" => chat_post(s, params),
+        "chat.update" => chat_update(s, params),
+        "chat.delete" => chat_delete(s, params),
+        "reactions.add" => reactions_add(s, params),
+        "users.info" => users_info(s, params),
+        "users.lookupByEmail" => users_lookup(s, params),
         "search.messages" => {
             if grant.kind != TokenKind::User {
                 return err("not_allowed_token_type");
             }
-            search(s, &params)
+            search(s, params)
         }
         other => {
             s.violations.push(format!("{other}: unknown method"));

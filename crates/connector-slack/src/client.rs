@@ -339,7 +339,7 @@ pub fn slack_error(method: &str, code: &str, body: Option<&Map<String, Value>>) 
             "Slack is not answering right now; try again later.".to_owned(),
         ),
         "msg_too_long" | "no_text" | "invalid_arguments" | "invalid_cursor" | "invalid_ts_latest"
-        | "invalid_ts_oldest" | "too_many_attachments" | "invalid_blocks" => (
+        | "invalid_ts_oldest" | "too_many_attachments" | "invalid_blocks" | "bad_timestamp" => (
             ErrorKind::InvalidArguments,
             format!("Slack rejected the arguments: {code}."),
         ),

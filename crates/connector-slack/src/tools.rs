@@ -547,8 +547,7 @@ pub struct ReadThreadArgs {
 
 impl Tool for ReadThread {
     const NAME: &'static str = "read_thread";
-    const DESCRIPTION: &'static str =
-        "Reads a Slack thread: the parent message and its replies, oldest first.";
+    const DESCRIPTION: &'static str = "Reads a Slack thread: the parent message and its replies, oldest first. In public and private channels Slack serves threads to user tokens only (bot tokens: direct and group messages).";
     type Args = ReadThreadArgs;
     type Output = Messages;
 

@@ -5,4 +5,5 @@ pub mod conformance;
 pub mod mcp_server;
 pub mod oauth_server;
 pub mod redis;
+pub mod slack;
 pub mod tls;

@@ -1,0 +1,387 @@
+//! A small Slack Web API client: form-encoded POSTs with a bearer token,
+//! `ok: false` mapped to typed errors, 429 with a bounded `Retry-After` wait,
+//! and cursor pagination.
+
+use std::time::Duration;
+
+use connector_core::{CallContext, Error, ErrorKind, Secret};
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use serde_json::{Map, Value};
+
+use crate::PROVIDER;
+
+/// How the client behaves on rate limits and slow answers.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// The longest `Retry-After` the client waits out by itself; a longer one
+    /// is returned to the caller as a rate-limited error.
+    pub max_retry_wait: Duration,
+    /// How many times a rate-limited request is sent again.
+    pub max_rate_limit_retries: u32,
+    /// The timeout of one request.
+    pub request_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            max_retry_wait: Duration::from_secs(30),
+            max_rate_limit_retries: 2,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The Slack Web API at one base URL. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SlackClient {
+    http: reqwest::Client,
+    base_url: String,
+    options: ClientOptions,
+}
+
+impl SlackClient {
+    /// A client for `base_url` (`https://slack.com/api`, without a trailing
+    /// slash).
+    pub fn new(base_url: &str, options: ClientOptions) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            // A redirected POST may become a GET, and a token must stay on
+            // its origin.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(options.request_timeout)
+            .build()
+            .map_err(|e| Error::internal(format!("slack: cannot build the HTTP client: {e}")))?;
+        Ok(SlackClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            options,
+        })
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Calls `method` with form `params`, returning the whole JSON answer
+    /// once it says `ok: true`.
+    pub async fn call(
+        &self,
+        cx: &CallContext,
+        token: &Secret,
+        method: &str,
+        params: &[(&str, String)],
+    ) -> Result<Value, Error> {
+        let url = format!("{}/{method}", self.base_url);
+        let mut auth =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                Error::new(
+                    ErrorKind::Provider,
+                    "the slack token is not a valid header value",
+                )
+                .with_provider(PROVIDER)
+            })?;
+        auth.set_sensitive(true);
+        let mut attempt = 0u32;
+        loop {
+            let mut req = self
+                .http
+                .post(&url)
+                .header(AUTHORIZATION, auth.clone())
+                .form(params);
+            if let Some(left) = cx.remaining() {
+                if left.is_zero() {
+                    return Err(timeout(method));
+                }
+                req = req.timeout(left.min(self.options.request_timeout));
+            }
+            let resp = req.send().await.map_err(|e| transport_error(method, &e))?;
+            let status = resp.status();
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                let after = retry_after(resp.headers().get(RETRY_AFTER));
+                let fits_deadline = cx.remaining().is_none_or(|left| after < left);
+                if attempt < self.options.max_rate_limit_retries
+                    && after <= self.options.max_retry_wait
+                    && fits_deadline
+                {
+                    attempt += 1;
+                    tracing::debug!(
+                        method,
+                        wait_ms = after.as_millis() as u64,
+                        "slack: rate limited, waiting"
+                    );
+                    tokio::time::sleep(after).await;
+                    continue;
+                }
+                return Err(rate_limited(method, after));
+            }
+            if status.is_server_error() {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    format!("slack {method}: HTTP {}", status.as_u16()),
+                )
+                .with_provider(PROVIDER));
+            }
+            if !status.is_success() {
+                return Err(Error::new(
+                    ErrorKind::Provider,
+                    format!("slack {method}: HTTP {}", status.as_u16()),
+                )
+                .with_provider(PROVIDER));
+            }
+            // The body is never echoed into an error: it is ours to parse only.
+            let body: Value = resp.json().await.map_err(|e| {
+                if e.is_timeout() {
+                    timeout(method)
+                } else {
+                    Error::new(
+                        ErrorKind::Provider,
+                        format!("slack {method}: the answer is not JSON"),
+                    )
+                    .with_provider(PROVIDER)
+                }
+            })?;
+            return check_ok(method, body);
+        }
+    }
+
+    /// Calls a paginated `method` and collects the array under `key` from
+    /// each page, following `response_metadata.next_cursor` until it is
+    /// empty or `limit` items are gathered. Returns the items and whether
+    /// more were left behind.
+    pub async fn paginate(
+        &self,
+        cx: &CallContext,
+        token: &Secret,
+        method: &str,
+        params: &[(&str, String)],
+        key: &str,
+        limit: usize,
+    ) -> Result<(Vec<Value>, bool), Error> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let left = limit.saturating_sub(items.len());
+            // Slack recommends pages of at most 200 items.
+            let page = left.clamp(1, 200);
+            let mut p: Vec<(&str, String)> = params.to_vec();
+            p.push(("limit", page.to_string()));
+            if let Some(c) = &cursor {
+                p.push(("cursor", c.clone()));
+            }
+            let body = self.call(cx, token, method, &p).await?;
+            if let Some(Value::Array(page_items)) = body.get(key) {
+                items.extend(page_items.iter().cloned());
+            }
+            let next = next_cursor(&body);
+            if items.len() >= limit {
+                let more = items.len() > limit || next.is_some() || has_more(&body);
+                items.truncate(limit);
+                return Ok((items, more));
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return Ok((items, false)),
+            }
+        }
+    }
+}
+
+/// `response_metadata.next_cursor`, when not empty.
+pub fn next_cursor(body: &Value) -> Option<String> {
+    body.pointer("/response_metadata/next_cursor")
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+}
+
+fn has_more(body: &Value) -> bool {
+    body.get("has_more")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+fn retry_after(value: Option<&HeaderValue>) -> Duration {
+    value
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+        // Slack always sends the header; without it, a conservative second.
+        .unwrap_or(Duration::from_secs(1))
+}
+
+fn rate_limited(method: &str, after: Duration) -> Error {
+    Error::new(
+        ErrorKind::RateLimited,
+        format!(
+            "slack {method}: rate limited, retry after {}s",
+            after.as_secs()
+        ),
+    )
+    .with_provider(PROVIDER)
+    .with_retry_after(after)
+}
+
+fn timeout(method: &str) -> Error {
+    Error::new(ErrorKind::Timeout, format!("slack {method}: timed out")).with_provider(PROVIDER)
+}
+
+fn transport_error(method: &str, e: &reqwest::Error) -> Error {
+    if e.is_timeout() {
+        return timeout(method);
+    }
+    // `without_url`: the URL holds no token, but errors never carry URLs.
+    Error::new(
+        ErrorKind::Unavailable,
+        format!("slack {method}: the request failed: {}", WithoutUrl(e)),
+    )
+    .with_provider(PROVIDER)
+}
+
+struct WithoutUrl<'a>(&'a reqwest::Error);
+
+impl std::fmt::Display for WithoutUrl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_connect() {
+            f.write_str("cannot connect")
+        } else if self.0.is_request() {
+            f.write_str("the request could not be sent")
+        } else if self.0.is_body() || self.0.is_decode() {
+            f.write_str("the answer could not be read")
+        } else {
+            f.write_str("transport error")
+        }
+    }
+}
+
+/// Turns an answer into the value or a typed error from its `error` string.
+pub fn check_ok(method: &str, body: Value) -> Result<Value, Error> {
+    if body.get("ok").and_then(Value::as_bool) == Some(true) {
+        return Ok(body);
+    }
+    let code = body
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown_error")
+        .to_owned();
+    Err(slack_error(method, &code, body.as_object()))
+}
+
+/// The typed error for a Slack `error` code.
+pub fn slack_error(method: &str, code: &str, body: Option<&Map<String, Value>>) -> Error {
+    // Error codes are short ASCII identifiers; anything else is not echoed.
+    let code = if code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        code
+    } else {
+        "unknown_error"
+    };
+    let detail = format!("slack {method}: {code}");
+    let (kind, model) = match code {
+        "channel_not_found" => (
+            ErrorKind::NotFound,
+            "Slack: channel not found (check the channel id or name; the app may not see private channels).".to_owned(),
+        ),
+        "not_in_channel" => (
+            ErrorKind::Forbidden,
+            "Slack: the app is not a member of this channel; invite it to the channel first.".to_owned(),
+        ),
+        "user_not_found" | "users_not_found" => {
+            (ErrorKind::NotFound, "Slack: no such user.".to_owned())
+        }
+        "message_not_found" | "thread_not_found" => {
+            (ErrorKind::NotFound, "Slack: no such message.".to_owned())
+        }
+        "no_reaction" | "invalid_name" => (
+            ErrorKind::InvalidArguments,
+            format!("Slack rejected the request: {code}."),
+        ),
+        "already_reacted" => (
+            ErrorKind::Provider,
+            "Slack: that reaction is already there.".to_owned(),
+        ),
+        "cant_update_message" | "cant_delete_message" | "edit_window_closed" => (
+            ErrorKind::Forbidden,
+            format!("Slack refused: {code} (only one's own messages can be changed)."),
+        ),
+        "is_archived" => (
+            ErrorKind::Forbidden,
+            "Slack: the channel is archived.".to_owned(),
+        ),
+        "not_authed" | "invalid_auth" | "token_revoked" | "token_expired" | "account_inactive" => {
+            return Error::reauthorization_required(PROVIDER, code);
+        }
+        "missing_scope" => {
+            let needed = body
+                .and_then(|b| b.get("needed"))
+                .and_then(Value::as_str)
+                .filter(|s| s.len() <= 200)
+                .unwrap_or("");
+            let detail = if needed.is_empty() {
+                detail
+            } else {
+                format!("{detail} (needed: {needed})")
+            };
+            let model = if needed.is_empty() {
+                "The user did not grant Slack the permission this needs; ask them to reconnect Slack with more scopes.".to_owned()
+            } else {
+                format!("The Slack connection lacks the `{needed}` scope; ask the user to reconnect Slack granting it.")
+            };
+            return Error::new(ErrorKind::InsufficientScope, detail)
+                .with_provider(PROVIDER)
+                .with_model_message(model);
+        }
+        "ratelimited" | "rate_limited" => {
+            return Error::new(ErrorKind::RateLimited, detail).with_provider(PROVIDER);
+        }
+        "internal_error" | "service_unavailable" | "fatal_error" | "request_timeout" => (
+            ErrorKind::Unavailable,
+            "Slack is not answering right now; try again later.".to_owned(),
+        ),
+        "msg_too_long" | "no_text" | "invalid_arguments" | "invalid_cursor" | "invalid_ts_latest"
+        | "invalid_ts_oldest" | "too_many_attachments" | "invalid_blocks" | "bad_timestamp" => (
+            ErrorKind::InvalidArguments,
+            format!("Slack rejected the arguments: {code}."),
+        ),
+        other => (ErrorKind::Provider, format!("Slack answered with the error `{other}`.")),
+    };
+    Error::new(kind, detail)
+        .with_provider(PROVIDER)
+        .with_model_message(model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_kinds() {
+        let kind = |c: &str| slack_error("m", c, None).kind();
+        assert_eq!(kind("channel_not_found"), ErrorKind::NotFound);
+        assert_eq!(kind("not_in_channel"), ErrorKind::Forbidden);
+        assert_eq!(kind("invalid_auth"), ErrorKind::NeedsReauthorization);
+        assert_eq!(kind("token_revoked"), ErrorKind::NeedsReauthorization);
+        assert_eq!(kind("account_inactive"), ErrorKind::NeedsReauthorization);
+        assert_eq!(kind("missing_scope"), ErrorKind::InsufficientScope);
+        assert_eq!(kind("ratelimited"), ErrorKind::RateLimited);
+        assert_eq!(kind("something_new"), ErrorKind::Provider);
+        let e = slack_error("m", "something_new", None);
+        assert!(e.to_string().contains("something_new"));
+        assert!(e.model_message().contains("something_new"));
+    }
+
+    #[test]
+    fn odd_error_strings_are_not_echoed() {
+        let e = slack_error("m", "xoxb-123 secret", None);
+        assert!(!e.to_string().contains("xoxb"));
+    }
+
+    #[test]
+    fn retry_after_parses_seconds() {
+        assert_eq!(
+            retry_after(Some(&HeaderValue::from_static("3"))),
+            Duration::from_secs(3)
+        );
+        assert_eq!(retry_after(None), Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,253 @@
+#![doc = include_str!("../README.md")]
+
+pub mod client;
+mod tools;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use connector_core::oauth::OAuthEngine;
+use connector_core::{
+    AuthRequirement, BackendKind, BuildContext, CallContext, ClientAuthMethod, Connector,
+    ConnectorMetadata, DynTool, Error, ErrorKind, OAuth2Spec, RegisteredConnector, Secret,
+    ToolOutput, ToolSpec,
+};
+use serde_json::Value;
+
+pub use crate::client::{ClientOptions, SlackClient};
+
+/// The provider id: the `[providers.slack]` table, the vault key, the
+/// catalog prefix.
+pub const PROVIDER: &str = "slack";
+
+/// The Web API base URL.
+pub const DEFAULT_BASE_URL: &str = "https://slack.com/api";
+
+/// The scopes asked for by default (bot scopes; Slack separates them with
+/// commas).
+pub const DEFAULT_SCOPES: &[&str] = &[
+    "chat:write",
+    "channels:read",
+    "groups:read",
+    "im:read",
+    "mpim:read",
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "mpim:history",
+    "users:read",
+    "users:read.email",
+    "reactions:write",
+];
+
+/// The user-token scopes asked for by default (`user_scope`).
+pub const USER_SCOPES: &[&str] = &["search:read"];
+
+/// The connector's metadata: OAuth v2 at slack.com.
+pub fn metadata() -> ConnectorMetadata {
+    let mut spec = OAuth2Spec::new(
+        "https://slack.com/oauth/v2/authorize",
+        "https://slack.com/api/oauth.v2.access",
+    );
+    spec.revocation_url = None;
+    spec.client_auth = ClientAuthMethod::ClientSecretBasic;
+    spec.scope_separator = ",".to_owned();
+    spec.default_scopes = DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect();
+    // User scopes travel in their own parameter; `search.messages` only
+    // works with a user token.
+    spec.extra_authorize_params = vec![("user_scope".to_owned(), USER_SCOPES.join(","))];
+    ConnectorMetadata {
+        id: PROVIDER.to_owned(),
+        display_name: "Slack".to_owned(),
+        description: "Slack messages, channels, threads, users and reactions.".to_owned(),
+        icon_url: None,
+        docs_url: Some("https://docs.slack.dev/reference/methods".to_owned()),
+        backend: BackendKind::Direct,
+        auth: AuthRequirement::OAuth2(spec),
+    }
+}
+
+/// Where tools get the user's token and the client.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) client: SlackClient,
+    engine: OAuthEngine,
+    provider: String,
+}
+
+impl Shared {
+    /// Calls `method` with the user's token; an `invalid_auth` (or
+    /// `token_expired`) answer leads to one refresh and one retry, which is
+    /// safe for writes too since Slack refused the request before running it.
+    pub(crate) async fn call(
+        &self,
+        cx: &CallContext,
+        method: &str,
+        params: &[(&str, String)],
+    ) -> Result<Value, Error> {
+        let token = self.token(cx).await?;
+        match self.client.call(cx, &token, method, params).await {
+            Err(e) if self.refreshable(&e) => {
+                let token = self.refreshed(cx).await?;
+                self.client.call(cx, &token, method, params).await
+            }
+            other => other,
+        }
+    }
+
+    /// Like [`SlackClient::paginate`], with the user's token.
+    pub(crate) async fn paginate(
+        &self,
+        cx: &CallContext,
+        method: &str,
+        params: &[(&str, String)],
+        key: &str,
+        limit: usize,
+    ) -> Result<(Vec<Value>, bool), Error> {
+        let token = self.token(cx).await?;
+        match self
+            .client
+            .paginate(cx, &token, method, params, key, limit)
+            .await
+        {
+            Err(e) if self.refreshable(&e) => {
+                let token = self.refreshed(cx).await?;
+                self.client
+                    .paginate(cx, &token, method, params, key, limit)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    fn refreshable(&self, e: &Error) -> bool {
+        e.kind() == ErrorKind::NeedsReauthorization
+            && (e.detail().ends_with("invalid_auth") || e.detail().ends_with("token_expired"))
+    }
+
+    async fn token(&self, cx: &CallContext) -> Result<Secret, Error> {
+        let record = self
+            .engine
+            .access(cx.user(), &self.provider, cx.account())
+            .await?;
+        Ok(record.access_token)
+    }
+
+    async fn refreshed(&self, cx: &CallContext) -> Result<Secret, Error> {
+        let record = self
+            .engine
+            .refresh(cx.user(), &self.provider, cx.account())
+            .await?;
+        Ok(record.access_token)
+    }
+}
+
+/// The Slack connector.
+#[derive(Debug)]
+pub struct SlackConnector {
+    metadata: ConnectorMetadata,
+    tools: BTreeMap<String, DynTool>,
+    specs: Vec<ToolSpec>,
+}
+
+impl SlackConnector {
+    /// A builder; `engine` is required.
+    pub fn builder() -> SlackConnectorBuilder {
+        SlackConnectorBuilder::default()
+    }
+}
+
+/// Builds a [`SlackConnector`]; fails at [`SlackConnectorBuilder::build`].
+#[derive(Debug, Default)]
+pub struct SlackConnectorBuilder {
+    engine: Option<OAuthEngine>,
+    base_url: Option<String>,
+    options: Option<ClientOptions>,
+}
+
+impl SlackConnectorBuilder {
+    /// The OAuth engine that hands out the users' tokens.
+    pub fn engine(mut self, engine: OAuthEngine) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// The Web API base URL (default [`DEFAULT_BASE_URL`]).
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = Some(base_url.into());
+        self
+    }
+
+    /// Rate-limit and timeout behaviour.
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = Some(options);
+        self
+    }
+
+    /// Builds the connector. Does no I/O.
+    pub fn build(self) -> Result<SlackConnector, Error> {
+        let engine = self
+            .engine
+            .ok_or_else(|| Error::config("slack: the connector needs an OAuth engine"))?;
+        let base_url = self.base_url.unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        let parsed = url::Url::parse(&base_url)
+            .map_err(|_| Error::config("[providers.slack] base_url is not a valid URL"))?;
+        let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        if parsed.scheme() != "https" && !(parsed.scheme() == "http" && loopback) {
+            return Err(Error::config(
+                "[providers.slack] base_url must be https (plain http only to loopback)",
+            ));
+        }
+        let client = SlackClient::new(&base_url, self.options.unwrap_or_default())?;
+        let shared = Arc::new(Shared {
+            client,
+            engine,
+            provider: PROVIDER.to_owned(),
+        });
+        let tools = tools::all(&shared)?;
+        let specs = tools.iter().map(|t| t.spec().clone()).collect();
+        Ok(SlackConnector {
+            metadata: metadata(),
+            tools: tools
+                .into_iter()
+                .map(|t| (t.name().to_owned(), t))
+                .collect(),
+            specs,
+        })
+    }
+}
+
+#[async_trait]
+impl Connector for SlackConnector {
+    fn metadata(&self) -> &ConnectorMetadata {
+        &self.metadata
+    }
+
+    async fn tools(&self, _cx: &CallContext) -> Result<Vec<ToolSpec>, Error> {
+        Ok(self.specs.clone())
+    }
+
+    async fn call(&self, cx: &CallContext, tool: &str, args: Value) -> Result<ToolOutput, Error> {
+        let Some(t) = self.tools.get(tool) else {
+            return Err(Error::unknown_tool(tool).with_provider(PROVIDER));
+        };
+        t.call(cx, args).await
+    }
+}
+
+impl RegisteredConnector for SlackConnector {
+    fn describe() -> ConnectorMetadata {
+        metadata()
+    }
+
+    fn build(cx: &BuildContext) -> Result<Self, Error> {
+        let mut b = SlackConnector::builder().engine(cx.oauth.clone());
+        if let Some(url) = cx.settings.as_ref().and_then(|s| s.base_url.clone()) {
+            b = b.base_url(url);
+        }
+        b.build()
+    }
+}
+
+connector_core::register_connector!(SlackConnector);

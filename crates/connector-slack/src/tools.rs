@@ -1,0 +1,809 @@
+//! The typed tools.
+
+use std::sync::Arc;
+
+use connector_core::{CallContext, DynTool, Error, ErrorKind, Tool, ToolAnnotations};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{PROVIDER, Shared};
+
+/// Message texts longer than this are cut and marked as truncated.
+const MAX_TEXT_CHARS: usize = 4000;
+/// The most items a listing returns, whatever the caller asks.
+const MAX_ITEMS: usize = 1000;
+
+pub(crate) fn all(shared: &Arc<Shared>) -> Result<Vec<DynTool>, Error> {
+    let s = || Arc::clone(shared);
+    Ok(vec![
+        DynTool::new(PostMessage(s()))?,
+        DynTool::new(UpdateMessage(s()))?,
+        DynTool::new(DeleteMessage(s()))?,
+        DynTool::new(ListConversations(s()))?,
+        DynTool::new(ReadHistory(s()))?,
+        DynTool::new(ReadThread(s()))?,
+        DynTool::new(LookupUser(s()))?,
+        DynTool::new(AddReaction(s()))?,
+        DynTool::new(SearchMessages(s()))?,
+    ])
+}
+
+fn scopes(s: &[&str]) -> Vec<String> {
+    s.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn write_annotations(destructive: bool, idempotent: bool) -> ToolAnnotations {
+    ToolAnnotations {
+        read_only: Some(false),
+        destructive: Some(destructive),
+        idempotent: Some(idempotent),
+        open_world: Some(true),
+    }
+}
+
+/// Whether `s` looks like a conversation id (`C…`, `G…`, `D…`).
+fn is_conversation_id(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('C' | 'G' | 'D'))
+        && s.len() >= 9
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// A conversation id from an id or a name (`general`, `#general`), looked up
+/// with `conversations.list` when it is a name.
+async fn resolve_channel(
+    shared: &Shared,
+    cx: &CallContext,
+    channel: &str,
+) -> Result<String, Error> {
+    let channel = channel.trim();
+    if is_conversation_id(channel) {
+        return Ok(channel.to_owned());
+    }
+    let name = channel.trim_start_matches('#');
+    if name.is_empty() {
+        return Err(Error::invalid_arguments("`channel` is empty"));
+    }
+    let params = [
+        ("types", "public_channel,private_channel".to_owned()),
+        ("exclude_archived", "true".to_owned()),
+    ];
+    let (channels, _) = shared
+        .paginate(
+            cx,
+            "conversations.list",
+            &params,
+            "channels",
+            MAX_ITEMS * 10,
+        )
+        .await?;
+    channels
+        .iter()
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(name))
+        .and_then(|c| c.get("id").and_then(Value::as_str))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            Error::new(ErrorKind::NotFound, "slack: no channel of that name")
+                .with_provider(PROVIDER)
+                .with_model_message(format!(
+                    "Slack: no channel named `{name}` that the app can see (use list_conversations to find it)."
+                ))
+        })
+}
+
+fn str_of(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// A message as a model needs it.
+#[derive(Debug, Serialize)]
+pub struct Message {
+    /// The message timestamp, its id within the channel.
+    pub ts: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bot_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subtype: Option<String>,
+    pub text: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub text_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thread_ts: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permalink: Option<String>,
+}
+
+fn message(v: &Value) -> Message {
+    let text = v.get("text").and_then(Value::as_str).unwrap_or("");
+    let (text, text_truncated) = truncate(text);
+    Message {
+        ts: str_of(v, "ts").unwrap_or_default(),
+        user: str_of(v, "user"),
+        bot_id: str_of(v, "bot_id"),
+        subtype: str_of(v, "subtype"),
+        text,
+        text_truncated,
+        thread_ts: str_of(v, "thread_ts"),
+        reply_count: v.get("reply_count").and_then(Value::as_u64),
+        channel: v
+            .get("channel")
+            .and_then(|c| c.get("id").and_then(Value::as_str).or(c.as_str()))
+            .map(str::to_owned),
+        permalink: str_of(v, "permalink"),
+    }
+}
+
+fn truncate(text: &str) -> (String, bool) {
+    match text.char_indices().nth(MAX_TEXT_CHARS) {
+        Some((i, _)) => (text[..i].to_owned(), true),
+        None => (text.to_owned(), false),
+    }
+}
+
+fn limit(asked: Option<u32>, default: usize) -> usize {
+    asked.map_or(default, |n| n as usize).clamp(1, MAX_ITEMS)
+}
+
+// ---------------------------------------------------------------- post_message
+
+pub(crate) struct PostMessage(Arc<Shared>);
+
+/// Arguments of `post_message`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostMessageArgs {
+    /// The conversation: an id (`C0123ABCD`) or a channel name (`general` or `#general`).
+    pub channel: String,
+    /// The message text, in Slack mrkdwn.
+    pub text: String,
+    /// To reply in a thread: the `ts` of the thread's parent message.
+    #[serde(default)]
+    pub thread_ts: Option<String>,
+    /// With `thread_ts`: also show the reply in the channel.
+    #[serde(default)]
+    pub reply_broadcast: Option<bool>,
+}
+
+/// Where a message was posted or changed.
+#[derive(Debug, Serialize)]
+pub struct Posted {
+    /// The conversation id.
+    pub channel: String,
+    /// The message's `ts`.
+    pub ts: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thread_ts: Option<String>,
+}
+
+impl Tool for PostMessage {
+    const NAME: &'static str = "post_message";
+    const DESCRIPTION: &'static str = "Posts a message to a Slack channel, direct message or thread, as the app. Returns the channel id and the message's ts (needed to update, delete, react to or reply to it).";
+    type Args = PostMessageArgs;
+    type Output = Posted;
+
+    fn annotations(&self) -> ToolAnnotations {
+        write_annotations(false, false)
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        scopes(&["chat:write"])
+    }
+
+    async fn call(&self, cx: &CallContext, args: PostMessageArgs) -> Result<Posted, Error> {
+        if args.text.trim().is_empty() {
+            return Err(Error::invalid_arguments("`text` is empty"));
+        }
+        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
+        let mut p = vec![("channel", channel), ("text", args.text)];
+        if let Some(t) = &args.thread_ts {
+            p.push(("thread_ts", t.clone()));
+            if let Some(b) = args.reply_broadcast {
+                p.push(("reply_broadcast", b.to_string()));
+            }
+        }
+        let body = self.0.call(cx, "chat.postMessage", &p).await?;
+        Ok(Posted {
+            channel: str_of(&body, "channel").unwrap_or_default(),
+            ts: str_of(&body, "ts").unwrap_or_default(),
+            thread_ts: args.thread_ts,
+        })
+    }
+}
+
+// -------------------------------------------------------------- update_message
+
+pub(crate) struct UpdateMessage(Arc<Shared>);
+
+/// Arguments of `update_message`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMessageArgs {
+    /// The conversation id or channel name the message is in.
+    pub channel: String,
+    /// The `ts` of the message to change (one the app posted).
+    pub ts: String,
+    /// The new text, in Slack mrkdwn.
+    pub text: String,
+}
+
+impl Tool for UpdateMessage {
+    const NAME: &'static str = "update_message";
+    const DESCRIPTION: &'static str = "Replaces the text of a Slack message the app posted earlier, identified by channel and ts.";
+    type Args = UpdateMessageArgs;
+    type Output = Posted;
+
+    fn annotations(&self) -> ToolAnnotations {
+        write_annotations(true, true)
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        scopes(&["chat:write"])
+    }
+
+    async fn call(&self, cx: &CallContext, args: UpdateMessageArgs) -> Result<Posted, Error> {
+        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
+        let p = [("channel", channel), ("ts", args.ts), ("text", args.text)];
+        let body = self.0.call(cx, "chat.update", &p).await?;
+        Ok(Posted {
+            channel: str_of(&body, "channel").unwrap_or_default(),
+            ts: str_of(&body, "ts").unwrap_or_default(),
+            thread_ts: None,
+        })
+    }
+}
+
+// -------------------------------------------------------------- delete_message
+
+pub(crate) struct DeleteMessage(Arc<Shared>);
+
+/// Arguments of `delete_message`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteMessageArgs {
+    /// The conversation id or channel name the message is in.
+    pub channel: String,
+    /// The `ts` of the message to delete (one the app posted).
+    pub ts: String,
+}
+
+impl Tool for DeleteMessage {
+    const NAME: &'static str = "delete_message";
+    const DESCRIPTION: &'static str = "Deletes a Slack message the app posted earlier, identified by channel and ts. This cannot be undone.";
+    type Args = DeleteMessageArgs;
+    type Output = Posted;
+
+    fn annotations(&self) -> ToolAnnotations {
+        write_annotations(true, true)
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        scopes(&["chat:write"])
+    }
+
+    async fn call(&self, cx: &CallContext, args: DeleteMessageArgs) -> Result<Posted, Error> {
+        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
+        let p = [("channel", channel), ("ts", args.ts)];
+        let body = self.0.call(cx, "chat.delete", &p).await?;
+        Ok(Posted {
+            channel: str_of(&body, "channel").unwrap_or_default(),
+            ts: str_of(&body, "ts").unwrap_or_default(),
+            thread_ts: None,
+        })
+    }
+}
+
+// ---------------------------------------------------------- list_conversations
+
+pub(crate) struct ListConversations(Arc<Shared>);
+
+/// A kind of conversation.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationType {
+    /// Public channels.
+    PublicChannel,
+    /// Private channels the app is in.
+    PrivateChannel,
+    /// Direct messages.
+    Im,
+    /// Group direct messages.
+    Mpim,
+}
+
+impl ConversationType {
+    fn as_str(self) -> &'static str {
+        match self {
+            ConversationType::PublicChannel => "public_channel",
+            ConversationType::PrivateChannel => "private_channel",
+            ConversationType::Im => "im",
+            ConversationType::Mpim => "mpim",
+        }
+    }
+}
+
+/// Arguments of `list_conversations`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListConversationsArgs {
+    /// Which kinds of conversation to list (default: public channels only).
+    #[serde(default)]
+    pub types: Option<Vec<ConversationType>>,
+    /// Leave archived channels out (default true).
+    #[serde(default)]
+    pub exclude_archived: Option<bool>,
+    /// The most conversations to return (default 100, at most 1000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// One conversation.
+#[derive(Debug, Serialize)]
+pub struct Conversation {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub is_private: bool,
+    pub is_archived: bool,
+    pub is_member: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_members: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// For a direct message, the other user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+/// A listing of conversations.
+#[derive(Debug, Serialize)]
+pub struct Conversations {
+    pub conversations: Vec<Conversation>,
+    /// More conversations exist beyond `limit`.
+    pub truncated: bool,
+}
+
+fn flag(v: &Value, key: &str) -> bool {
+    v.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+fn nested_value(v: &Value, key: &str) -> Option<String> {
+    v.get(key)
+        .and_then(|t| t.get("value"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+impl Tool for ListConversations {
+    const NAME: &'static str = "list_conversations";
+    const DESCRIPTION: &'static str = "Lists Slack conversations the app can see (public channels by default; also private channels, direct and group messages when asked), with their ids, names, topics and whether the app is a member.";
+    type Args = ListConversationsArgs;
+    type Output = Conversations;
+
+    fn annotations(&self) -> ToolAnnotations {
+        ToolAnnotations::read_only()
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        scopes(&["channels:read"])
+    }
+
+    async fn call(
+        &self,
+        cx: &CallContext,
+        args: ListConversationsArgs,
+    ) -> Result<Conversations, Error> {
+        let types = match &args.types {
+            Some(t) if !t.is_empty() => t.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(","),
+            _ => "public_channel".to_owned(),
+        };
+        let p = [
+            ("types", types),
+            (
+                "exclude_archived",
+                args.exclude_archived.unwrap_or(true).to_string(),
+            ),
+        ];
+        let (items, truncated) = self
+            .0
+            .paginate(
+                cx,
+                "conversations.list",
+                &p,
+                "channels",
+                limit(args.limit, 100),
+            )
+            .await?;
+        let conversations = items
+            .iter()
+            .map(|c| Conversation {
+                id: str_of(c, "id").unwrap_or_default(),
+                name: str_of(c, "name"),
+                is_private: flag(c, "is_private"),
+                is_archived: flag(c, "is_archived"),
+                is_member: flag(c, "is_member"),
+                num_members: c.get("num_members").and_then(Value::as_u64),
+                topic: nested_value(c, "topic"),
+                purpose: nested_value(c, "purpose"),
+                user: str_of(c, "user"),
+            })
+            .collect();
+        Ok(Conversations {
+            conversations,
+            truncated,
+        })
+    }
+}
+
+// ------------------------------------------------------ read_history/read_thread
+
+/// Messages, newest first for history, oldest first for threads.
+#[derive(Debug, Serialize)]
+pub struct Messages {
+    pub channel: String,
+    pub messages: Vec<Message>,
+    /// More messages exist in the window beyond `limit`.
+    pub truncated: bool,
+}
+
+pub(crate) struct ReadHistory(Arc<Shared>);
+
+/// Arguments of `read_history`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadHistoryArgs {
+    /// The conversation id or channel name.
+    pub channel: String,
+    /// Only messages after this Unix timestamp (a Slack `ts` such as `1700000000.000100`).
+    #[serde(default)]
+    pub oldest: Option<String>,
+    /// Only messages before this Unix timestamp (a Slack `ts`).
+    #[serde(default)]
+    pub latest: Option<String>,
+    /// The most messages to return (default 50, at most 1000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+fn window(oldest: &Option<String>, latest: &Option<String>) -> Vec<(&'static str, String)> {
+    let mut p = Vec::new();
+    if let Some(o) = oldest {
+        p.push(("oldest", o.clone()));
+    }
+    if let Some(l) = latest {
+        p.push(("latest", l.clone()));
+    }
+    if !p.is_empty() {
+        p.push(("inclusive", "true".to_owned()));
+    }
+    p
+}
+
+impl Tool for ReadHistory {
+    const NAME: &'static str = "read_history";
+    const DESCRIPTION: &'static str = "Reads recent messages of a Slack conversation, newest first, optionally within a time window (oldest/latest as Slack ts). Thread replies are not included: use read_thread with a message's ts when it has replies.";
+    type Args = ReadHistoryArgs;
+    type Output = Messages;
+
+    fn annotations(&self) -> ToolAnnotations {
+        ToolAnnotations::read_only()
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        scopes(&["channels:history"])
+    }
+
+    async fn call(&self, cx: &CallContext, args: ReadHistoryArgs) -> Result<Messages, Error> {
+        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
+        let mut p = vec![("channel", channel.clone())];
+        p.extend(window(&args.oldest, &args.latest));
+        let (items, truncated) = self
+            .0
+            .paginate(
+                cx,
+                "conversations.history",
+                &p,
+                "messages",
+                limit(args.limit, 50),
+            )
+            .await?;
+        Ok(Messages {
+            channel,
+            messages: items.iter().map(message).collect(),
+            truncated,
+        })
+    }
+}
+
+pub(crate) struct ReadThread(Arc<Shared>);
+
+/// Arguments of `read_thread`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadThreadArgs {
+    /// The conversation id or channel name.
+    pub channel: String,
+    /// The `ts` of the thread's parent message.
+    pub thread_ts: String,
+    /// Only replies after this Slack ts.
+    #[serde(default)]
+    pub oldest: Option<String>,
+    /// Only replies before this Slack ts.
+    #[serde(default)]
+    pub latest: Option<String>,
+    /// The most messages to return, the parent included (default 100, at most 1000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+impl Tool for ReadThread {
+    const NAME: &'static str = "read_thread";
+    const DESCRIPTION: &'static str = "Reads a Slack thread: the parent message and its replies, oldest first. In public and private channels Slack serves threads to user tokens only (bot tokens: direct and group messages).";
+    type Args = ReadThreadArgs;
+    type Output = Messages;
+
+    fn annotations(&self) -> ToolAnnotations {
+        ToolAnnotations::read_only()
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        scopes(&["channels:history"])
+    }
+
+    async fn call(&self, cx: &CallContext, args: ReadThreadArgs) -> Result<Messages, Error> {
+        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
+        let mut p = vec![("channel", channel.clone()), ("ts", args.thread_ts)];
+        p.extend(window(&args.oldest, &args.latest));
+        let (items, truncated) = self
+            .0
+            .paginate(
+                cx,
+                "conversations.replies",
+                &p,
+                "messages",
+                limit(args.limit, 100),
+            )
+            .await?;
+        Ok(Messages {
+            channel,
+            messages: items.iter().map(message).collect(),
+            truncated,
+        })
+    }
+}
+
+// ------------------------------------------------------------------ lookup_user
+
+pub(crate) struct LookupUser(Arc<Shared>);
+
+/// Arguments of `lookup_user`: exactly one of `user_id` and `email`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookupUserArgs {
+    /// The user's id (`U0123ABCD`).
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// The user's email address.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// A Slack user.
+#[derive(Debug, Serialize)]
+pub struct User {
+    pub id: String,
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub real_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tz: Option<String>,
+    pub is_bot: bool,
+    pub deleted: bool,
+}
+
+impl Tool for LookupUser {
+    const NAME: &'static str = "lookup_user";
+    const DESCRIPTION: &'static str = "Looks up a Slack user by id or by email address: name, display name, email, title and time zone.";
+    type Args = LookupUserArgs;
+    type Output = User;
+
+    fn annotations(&self) -> ToolAnnotations {
+        ToolAnnotations::read_only()
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        scopes(&["users:read"])
+    }
+
+    async fn call(&self, cx: &CallContext, args: LookupUserArgs) -> Result<User, Error> {
+        let body = match (args.user_id, args.email) {
+            (Some(id), None) => self.0.call(cx, "users.info", &[("user", id)]).await?,
+            (None, Some(email)) => {
+                self.0
+                    .call(cx, "users.lookupByEmail", &[("email", email)])
+                    .await?
+            }
+            _ => {
+                return Err(Error::invalid_arguments(
+                    "give exactly one of `user_id` and `email`",
+                ));
+            }
+        };
+        let u = body.get("user").cloned().unwrap_or(Value::Null);
+        let profile = u.get("profile").cloned().unwrap_or(Value::Null);
+        let nonempty = |v: &Value, k: &str| str_of(v, k).filter(|s| !s.is_empty());
+        Ok(User {
+            id: str_of(&u, "id").unwrap_or_default(),
+            name: str_of(&u, "name"),
+            real_name: nonempty(&u, "real_name").or_else(|| nonempty(&profile, "real_name")),
+            display_name: nonempty(&profile, "display_name"),
+            email: nonempty(&profile, "email"),
+            title: nonempty(&profile, "title"),
+            tz: str_of(&u, "tz"),
+            is_bot: flag(&u, "is_bot"),
+            deleted: flag(&u, "deleted"),
+        })
+    }
+}
+
+// ----------------------------------------------------------------- add_reaction
+
+pub(crate) struct AddReaction(Arc<Shared>);
+
+/// Arguments of `add_reaction`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddReactionArgs {
+    /// The conversation id or channel name the message is in.
+    pub channel: String,
+    /// The `ts` of the message to react to.
+    pub timestamp: String,
+    /// The emoji name, without colons (`thumbsup`).
+    pub name: String,
+}
+
+/// A reaction that was added.
+#[derive(Debug, Serialize)]
+pub struct Reacted {
+    pub channel: String,
+    pub timestamp: String,
+    pub name: String,
+}
+
+impl Tool for AddReaction {
+    const NAME: &'static str = "add_reaction";
+    const DESCRIPTION: &'static str =
+        "Adds an emoji reaction to a Slack message, identified by channel and ts.";
+    type Args = AddReactionArgs;
+    type Output = Reacted;
+
+    fn annotations(&self) -> ToolAnnotations {
+        write_annotations(false, true)
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        scopes(&["reactions:write"])
+    }
+
+    async fn call(&self, cx: &CallContext, args: AddReactionArgs) -> Result<Reacted, Error> {
+        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
+        let name = args.name.trim().trim_matches(':').to_owned();
+        let p = [
+            ("channel", channel.clone()),
+            ("timestamp", args.timestamp.clone()),
+            ("name", name.clone()),
+        ];
+        self.0.call(cx, "reactions.add", &p).await?;
+        Ok(Reacted {
+            channel,
+            timestamp: args.timestamp,
+            name,
+        })
+    }
+}
+
+// -------------------------------------------------------------- search_messages
+
+pub(crate) struct SearchMessages(Arc<Shared>);
+
+/// How to order search results.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchSort {
+    /// Best match first.
+    Score,
+    /// Newest first.
+    Timestamp,
+}
+
+/// Arguments of `search_messages`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchMessagesArgs {
+    /// A Slack search query; modifiers such as `in:#channel`, `from:@user`, `before:2024-01-31` work.
+    pub query: String,
+    /// Order of results (default: score).
+    #[serde(default)]
+    pub sort: Option<SearchSort>,
+    /// The most results to return (default 20, at most 100).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// Search results.
+#[derive(Debug, Serialize)]
+pub struct SearchResults {
+    /// How many messages match in all.
+    pub total: u64,
+    pub messages: Vec<Message>,
+    /// More matches exist beyond `limit`.
+    pub truncated: bool,
+}
+
+impl Tool for SearchMessages {
+    const NAME: &'static str = "search_messages";
+    const DESCRIPTION: &'static str = "Searches the Slack messages the user can see (needs the user's own token, with the search:read scope). Returns matching messages with their channel, ts and permalink.";
+    type Args = SearchMessagesArgs;
+    type Output = SearchResults;
+
+    fn annotations(&self) -> ToolAnnotations {
+        ToolAnnotations::read_only()
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        scopes(&["search:read"])
+    }
+
+    async fn call(
+        &self,
+        cx: &CallContext,
+        args: SearchMessagesArgs,
+    ) -> Result<SearchResults, Error> {
+        if args.query.trim().is_empty() {
+            return Err(Error::invalid_arguments("`query` is empty"));
+        }
+        let count = args.limit.map_or(20, |n| n as usize).clamp(1, 100);
+        let sort = match args.sort {
+            Some(SearchSort::Timestamp) => "timestamp",
+            _ => "score",
+        };
+        let p = [
+            ("query", args.query),
+            ("count", count.to_string()),
+            ("sort", sort.to_owned()),
+            ("sort_dir", "desc".to_owned()),
+            ("page", "1".to_owned()),
+        ];
+        let body = self.0.call(cx, "search.messages", &p).await?;
+        let matches = body.pointer("/messages/matches").and_then(Value::as_array);
+        let total = body
+            .pointer("/messages/total")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let mut messages: Vec<Message> = matches
+            .map(|m| m.iter().map(message).collect())
+            .unwrap_or_default();
+        messages.truncate(count);
+        let truncated = total > messages.len() as u64;
+        Ok(SearchResults {
+            total,
+            messages,
+            truncated,
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! A fake Slack, a vault holding a user's token, and the connector between.
+
+use std::time::Duration;
+
+use connector_core::oauth::{OAuthEngine, OAuthProvider};
+use connector_core::vault::{TokenKey, TokenRecord, Vault, now_unix};
+use connector_core::{AuthRequirement, CallContext, Connector, Error, Secret, ToolOutput};
+use connector_slack::{ClientOptions, SlackConnector};
+use connector_testkit::slack::{FakeSlack, TokenKind};
+use serde_json::Value;
+
+pub const USER: &str = "alice";
+pub const BOT_TOKEN: &str = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy";
+
+pub const ALL_BOT_SCOPES: &[&str] = &[
+    "chat:write",
+    "channels:read",
+    "groups:read",
+    "channels:history",
+    "groups:history",
+    "users:read",
+    "users:read.email",
+    "reactions:write",
+];
+
+pub struct Setup {
+    pub fake: FakeSlack,
+    pub connector: SlackConnector,
+    pub cx: CallContext,
+}
+
+impl Setup {
+    pub async fn call(&self, tool: &str, args: Value) -> Result<ToolOutput, Error> {
+        self.connector.call(&self.cx, tool, args).await
+    }
+
+    pub async fn ok(&self, tool: &str, args: Value) -> Value {
+        let out = self
+            .call(tool, args)
+            .await
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        assert!(!out.is_error);
+        assert!(
+            self.fake.violations().is_empty(),
+            "{:?}",
+            self.fake.violations()
+        );
+        out.structured.unwrap()
+    }
+}
+
+pub async fn engine_with(token: Option<&str>) -> OAuthEngine {
+    let vault = Vault::in_memory().unwrap();
+    if let Some(token) = token {
+        let record = TokenRecord {
+            access_token: Secret::new(token),
+            refresh_token: None,
+            token_type: "Bearer".into(),
+            scopes: vec![],
+            expires_at: Some(now_unix() + 3600),
+            issuer: None,
+            account_label: None,
+            created_at: now_unix(),
+            updated_at: now_unix(),
+            extra: serde_json::Map::new(),
+        };
+        vault
+            .save_token(&TokenKey::new("slack", USER, None), &record)
+            .await
+            .unwrap();
+    }
+    let AuthRequirement::OAuth2(spec) = connector_slack::metadata().auth else {
+        panic!("slack uses OAuth2");
+    };
+    OAuthEngine::builder(vault)
+        .provider(OAuthProvider::new("slack", spec, None).unwrap())
+        .build()
+        .unwrap()
+}
+
+pub async fn setup_with(kind: TokenKind, scopes: &[&str]) -> Setup {
+    let fake = FakeSlack::start().await;
+    fake.issue_token(BOT_TOKEN, kind, scopes);
+    let connector = SlackConnector::builder()
+        .engine(engine_with(Some(BOT_TOKEN)).await)
+        .base_url(fake.url())
+        .options(ClientOptions {
+            max_retry_wait: Duration::from_secs(2),
+            max_rate_limit_retries: 2,
+            request_timeout: Duration::from_secs(10),
+        })
+        .build()
+        .unwrap();
+    Setup {
+        fake,
+        connector,
+        cx: CallContext::new(USER),
+    }
+}
+
+pub async fn setup() -> Setup {
+    setup_with(TokenKind::Bot, ALL_BOT_SCOPES).await
+}

@@ -1,0 +1,9 @@
+//! The integration tests of connector-slack, one binary.
+
+// Helpers outside `#[test]` functions unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod errors;
+mod rotation;
+mod tools;

@@ -170,3 +170,99 @@ async fn a_401_refreshes_once_and_retries_once() {
     assert_eq!(google.count("GET", LABELS), 4);
     assert_eq!(oauth.counters().refresh_successes, 2);
 }
+
+#[tokio::test]
+async fn a_timed_out_read_is_retried_but_a_timed_out_send_is_not() {
+    let env = env(&[SEND, READONLY]).await;
+    let connector = GoogleConnector::builder(engine_of(&env))
+        .base_url(env.fake.url())
+        .retry(fast_retry())
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let cx = CallContext::new(USER);
+    env.fake
+        .push_fault(Fault::Stall(Duration::from_millis(400)));
+    connector.call(&cx, "list_labels", json!({})).await.unwrap();
+    assert_eq!(env.fake.count("GET", LABELS), 2);
+
+    env.fake
+        .push_fault(Fault::Stall(Duration::from_millis(400)));
+    let args = json!({"to": ["bob@example.com"], "subject": "Once", "body": "Only once"});
+    let err = connector.call(&cx, "send_message", args).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert_eq!(
+        env.fake.count("POST", SEND_PATH),
+        1,
+        "a send whose outcome is unknown is not resent"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(env.fake.sent().len(), 1, "the stalled send did go out");
+}
+
+#[tokio::test]
+async fn a_connection_that_never_opened_is_retried_then_reported() {
+    let env = env(&[SEND]).await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let connector = GoogleConnector::builder(engine_of(&env))
+        .base_url(format!("http://{closed}"))
+        .retry(fast_retry())
+        .build()
+        .unwrap();
+    let err = connector
+        .call(
+            &CallContext::new(USER),
+            "send_message",
+            json!({"to": ["b@example.com"], "body": "x"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert!(!err.to_string().contains(TOKEN));
+}
+
+#[test]
+fn base_url_must_be_https_or_loopback() {
+    let engine = OAuthEngine::builder(Vault::in_memory().unwrap())
+        .build()
+        .unwrap();
+    let err = GoogleConnector::builder(engine.clone())
+        .base_url("http://gmail.example.com")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    GoogleConnector::builder(engine)
+        .base_url("https://proxy.example.com")
+        .build()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_registry_builds_it_with_the_configured_base_url() {
+    use connector_core::oauth::ProviderSettings;
+    use connector_core::{BuildContext, Registry};
+    let env = env(&[READONLY]).await;
+    let registry = Registry::from_inventory().unwrap();
+    let settings = ProviderSettings {
+        base_url: Some(env.fake.url()),
+        ..ProviderSettings::default()
+    };
+    let built = registry
+        .get("google")
+        .unwrap()
+        .build(&BuildContext {
+            oauth: engine_of(&env),
+            settings: Some(settings),
+        })
+        .unwrap()
+        .unwrap();
+    let out = built
+        .call(&CallContext::new(USER), "list_labels", json!({}))
+        .await
+        .unwrap();
+    assert!(!out.is_error);
+    assert_eq!(env.fake.count("GET", LABELS), 1);
+}

@@ -46,6 +46,10 @@ pub enum Fault {
     Forbidden,
     /// 401 `authError`, whatever the token.
     Unauthorized,
+    /// Handles the request normally, then waits this long before answering
+    /// (a send has gone out when the client's timeout fires: its outcome is
+    /// unknown to the client).
+    Stall(std::time::Duration),
 }
 
 /// A message the fake received through `messages.send` or `drafts.create`.
@@ -287,6 +291,8 @@ fn fault_response(fault: Fault) -> Response {
         }
         Fault::Forbidden => google_error(StatusCode::FORBIDDEN, "forbidden"),
         Fault::Unauthorized => google_error(StatusCode::UNAUTHORIZED, "unauthorized"),
+        // Handled in `handle`.
+        Fault::Stall(_) => google_error(StatusCode::INTERNAL_SERVER_ERROR, "backend_error"),
     }
 }
 
@@ -328,38 +334,54 @@ async fn handle(
         return google_error(StatusCode::UNAUTHORIZED, "unauthorized");
     }
     let fault = shared.lock().faults.pop_front();
-    if let Some(f) = fault {
-        return fault_response(f);
+    let stall = match fault {
+        Some(Fault::Stall(d)) => Some(d),
+        Some(f) => return fault_response(f),
+        None => None,
+    };
+    let response = route(&shared, &method, &path, &query, &headers, &body);
+    if let Some(d) = stall {
+        tokio::time::sleep(d).await;
     }
+    response
+}
 
+fn route(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method.clone(), segments.as_slice()) {
-        (Method::GET, ["gmail", "v1", "users", "me", "messages"]) => list_messages(&shared, &query),
+        (Method::GET, ["gmail", "v1", "users", "me", "messages"]) => list_messages(shared, query),
         (Method::GET, ["gmail", "v1", "users", "me", "messages", id]) => {
-            get_message(&shared, id, &query)
+            get_message(shared, id, query)
         }
         (Method::GET, ["gmail", "v1", "users", "me", "labels"]) => {
-            if let Some(bad) = unknown_params(&query, &[]) {
-                return violation(&shared, format!("labels.list: unknown parameter `{bad}`"));
+            if let Some(bad) = unknown_params(query, &[]) {
+                return violation(shared, format!("labels.list: unknown parameter `{bad}`"));
             }
             axum::Json(shared.lock().labels.clone()).into_response()
         }
         (Method::POST, ["gmail", "v1", "users", "me", "messages", "send"]) => {
-            match json_body(&headers, &body) {
-                Ok(v) => send_message(&shared, &v, false),
-                Err(e) => violation(&shared, format!("messages.send: {e}")),
+            match json_body(headers, body) {
+                Ok(v) => send_message(shared, &v, false),
+                Err(e) => violation(shared, format!("messages.send: {e}")),
             }
         }
         (Method::POST, ["gmail", "v1", "users", "me", "drafts"]) => {
-            match json_body(&headers, &body) {
+            match json_body(headers, body) {
                 Ok(v) => match v.as_object().map(|o| (o.len(), o.get("message"))) {
-                    Some((1, Some(m))) => send_message(&shared, m, true),
+                    Some((1, Some(m))) => send_message(shared, m, true),
                     _ => violation(
-                        &shared,
+                        shared,
                         "drafts.create: body must be {\"message\": {...}}".into(),
                     ),
                 },
-                Err(e) => violation(&shared, format!("drafts.create: {e}")),
+                Err(e) => violation(shared, format!("drafts.create: {e}")),
             }
         }
         _ => google_error(StatusCode::NOT_FOUND, "not_found"),

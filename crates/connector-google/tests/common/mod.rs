@@ -32,6 +32,12 @@ pub struct Env {
     pub fake: FakeGoogle,
     pub connector: GoogleConnector,
     pub vault: Vault,
+    pub engine: OAuthEngine,
+}
+
+/// The engine behind `env`'s connector (for building another one).
+pub fn engine_of(env: &Env) -> OAuthEngine {
+    env.engine.clone()
 }
 
 pub fn record(access: &str, scopes: &[&str]) -> TokenRecord {
@@ -64,7 +70,7 @@ pub async fn env(scopes: &[&str]) -> Env {
         .save_token(&TokenKey::new("google", USER, None), &record(TOKEN, scopes))
         .await
         .unwrap();
-    let connector = GoogleConnector::builder(engine)
+    let connector = GoogleConnector::builder(engine.clone())
         .base_url(fake.url())
         .retry(fast_retry())
         .build()
@@ -73,6 +79,7 @@ pub async fn env(scopes: &[&str]) -> Env {
         fake,
         connector,
         vault,
+        engine,
     }
 }
 

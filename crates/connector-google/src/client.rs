@@ -209,7 +209,9 @@ impl GoogleClient {
     }
 }
 
-/// One tool call's use of the API, with the user's token.
+/// One tool call's use of the API, with the user's token. Cloned for
+/// concurrent requests of the same call, so the vault is read once.
+#[derive(Clone)]
 pub(crate) struct Session<'a> {
     client: &'a GoogleClient,
     cx: &'a CallContext,

@@ -166,16 +166,13 @@ impl Tool for SearchMessages {
                 None => break more_here,
             }
         };
-        let client = self.0.clone();
-        let messages = futures_util::stream::iter(ids)
+        let base = &s;
+        let messages: Vec<MessageSummary> = futures_util::stream::iter(ids)
             .map(|id| {
-                let client = client.clone();
-                async move {
-                    // Each fetch takes its own session: the token is shared
-                    // through the engine, and a 401 refreshes once per fetch.
-                    let mut s = client.session(cx, &[GMAIL_READONLY]).await?;
-                    metadata(&mut s, &id, &["From", "To", "Subject", "Date"]).await
-                }
+                // Each fetch works on a copy of the session: same token, and
+                // a 401 refreshes (single-flight in the engine) once per fetch.
+                let mut s = base.clone();
+                async move { metadata(&mut s, &id, &["From", "To", "Subject", "Date"]).await }
             })
             .buffered(FETCH_CONCURRENCY)
             .map_ok(|m| MessageSummary {
@@ -190,7 +187,6 @@ impl Tool for SearchMessages {
             })
             .try_collect()
             .await?;
-        drop(s);
         Ok(SearchMessagesOutput { messages, has_more })
     }
 }

@@ -1,6 +1,7 @@
 //! Test support for the connectors workspace. Never a dependency of
 //! production code.
 
+pub mod conformance;
 pub mod google;
 pub mod mcp_server;
 pub mod oauth_server;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod conformance;
 mod mcp_server;
 mod oauth_authorize;
 mod oauth_client_auth;

@@ -338,3 +338,13 @@ async fn a_missing_grant_needs_authorization_naming_google() {
     assert_eq!(err.kind(), ErrorKind::NeedsAuthorization);
     assert_eq!(err.provider(), Some("google"));
 }
+
+#[tokio::test]
+async fn passes_the_conformance_check() {
+    let registry = Registry::builder()
+        .connector::<connector_google::GoogleConnector>()
+        .build()
+        .unwrap();
+    let reports = connector_testkit::conformance::assert_registry_conforms(&registry).await;
+    assert_eq!(reports.len(), 1);
+}

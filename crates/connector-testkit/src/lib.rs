@@ -2,6 +2,7 @@
 //! production code.
 
 pub mod conformance;
+pub mod google;
 pub mod mcp_server;
 pub mod oauth_server;
 pub mod redis;

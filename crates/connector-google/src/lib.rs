@@ -1,0 +1,168 @@
+#![doc = include_str!("../README.md")]
+
+mod client;
+mod gmail;
+mod mime;
+mod scopes;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use connector_core::oauth::OAuthEngine;
+use connector_core::registry::RegisteredConnector;
+use connector_core::{
+    AuthRequirement, BackendKind, BuildContext, CallContext, Connector, ConnectorMetadata, DynTool,
+    Error, OAuth2Spec, ToolOutput, ToolSpec,
+};
+use serde_json::Value;
+
+use self::client::GoogleClient;
+pub use self::client::RetryPolicy;
+
+/// The provider id, also the connector id and the vault's provider key.
+pub const PROVIDER: &str = "google";
+
+/// Google's public API origin (Gmail lives on its own host).
+const GMAIL_BASE: &str = "https://gmail.googleapis.com";
+
+/// The OAuth 2.0 endpoints and defaults for Google.
+pub fn oauth_spec() -> OAuth2Spec {
+    let mut spec = OAuth2Spec::new(
+        "https://accounts.google.com/o/oauth2/v2/auth",
+        "https://oauth2.googleapis.com/token",
+    );
+    spec.revocation_url = Some("https://oauth2.googleapis.com/revoke".into());
+    spec.userinfo_url = Some("https://openidconnect.googleapis.com/v1/userinfo".into());
+    spec.default_scopes = vec![
+        "openid".into(),
+        "email".into(),
+        scopes::GMAIL_READONLY.into(),
+    ];
+    spec.extra_authorize_params = vec![
+        // A refresh token, so the grant outlives the first hour.
+        ("access_type".into(), "offline".into()),
+        // Incremental authorization: new scopes add to the old grant.
+        ("include_granted_scopes".into(), "true".into()),
+    ];
+    spec
+}
+
+/// Google Workspace over its REST APIs, with each user's token from the vault.
+#[derive(Debug)]
+pub struct GoogleConnector {
+    metadata: ConnectorMetadata,
+    tools: BTreeMap<String, DynTool>,
+}
+
+/// Builds a [`GoogleConnector`]; consumes itself and reports configuration
+/// errors at [`GoogleConnectorBuilder::build`].
+#[derive(Debug)]
+pub struct GoogleConnectorBuilder {
+    engine: OAuthEngine,
+    base_url: Option<String>,
+    retry: RetryPolicy,
+    timeout: Duration,
+}
+
+impl GoogleConnectorBuilder {
+    /// Points every Google API at `base_url` (a test fake or a proxy).
+    /// Plain http only to a loopback host.
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = Some(base_url.into());
+        self
+    }
+
+    /// The retry policy for rate limits and transient failures.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The timeout of one HTTP request (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Builds the connector. Does no I/O.
+    pub fn build(self) -> Result<GoogleConnector, Error> {
+        let gmail_base = match &self.base_url {
+            Some(b) => client::check_base_url(b)?,
+            None => client::check_base_url(GMAIL_BASE)?,
+        };
+        let client = Arc::new(GoogleClient::new(
+            self.engine,
+            gmail_base,
+            self.retry,
+            self.timeout,
+        )?);
+        let mut tools = BTreeMap::new();
+        for tool in gmail::tools(&client)? {
+            tools.insert(tool.name().to_owned(), tool);
+        }
+        Ok(GoogleConnector {
+            metadata: Self::metadata(),
+            tools,
+        })
+    }
+
+    fn metadata() -> ConnectorMetadata {
+        ConnectorMetadata {
+            id: PROVIDER.into(),
+            display_name: "Google Workspace".into(),
+            description: "Gmail: search, read and send mail, drafts and labels.".into(),
+            icon_url: None,
+            docs_url: Some("https://developers.google.com/workspace".into()),
+            backend: BackendKind::Direct,
+            auth: AuthRequirement::OAuth2(oauth_spec()),
+        }
+    }
+}
+
+impl GoogleConnector {
+    /// A builder over the engine that hands out users' tokens.
+    pub fn builder(engine: OAuthEngine) -> GoogleConnectorBuilder {
+        GoogleConnectorBuilder {
+            engine,
+            base_url: None,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for GoogleConnector {
+    fn metadata(&self) -> &ConnectorMetadata {
+        &self.metadata
+    }
+
+    async fn tools(&self, _cx: &CallContext) -> Result<Vec<ToolSpec>, Error> {
+        Ok(self.tools.values().map(|t| t.spec().clone()).collect())
+    }
+
+    async fn call(&self, cx: &CallContext, tool: &str, args: Value) -> Result<ToolOutput, Error> {
+        let Some(t) = self.tools.get(tool) else {
+            return Err(Error::unknown_tool(tool));
+        };
+        t.call(cx, args).await
+    }
+}
+
+impl RegisteredConnector for GoogleConnector {
+    fn describe() -> ConnectorMetadata {
+        GoogleConnectorBuilder::metadata()
+    }
+
+    fn build(cx: &BuildContext) -> Result<Self, Error> {
+        let mut b = GoogleConnector::builder(cx.oauth.clone());
+        if let Some(base) = cx.settings.as_ref().and_then(|s| s.base_url.clone()) {
+            b = b.base_url(base);
+        }
+        b.build()
+    }
+}
+
+connector_core::register_connector!(GoogleConnector);

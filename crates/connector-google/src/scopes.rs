@@ -1,0 +1,49 @@
+//! Google OAuth scopes and which granted scope covers which needed one.
+
+pub(crate) const MAIL_FULL: &str = "https://mail.google.com/";
+pub(crate) const GMAIL_READONLY: &str = "https://www.googleapis.com/auth/gmail.readonly";
+pub(crate) const GMAIL_MODIFY: &str = "https://www.googleapis.com/auth/gmail.modify";
+pub(crate) const GMAIL_COMPOSE: &str = "https://www.googleapis.com/auth/gmail.compose";
+pub(crate) const GMAIL_SEND: &str = "https://www.googleapis.com/auth/gmail.send";
+pub(crate) const GMAIL_LABELS: &str = "https://www.googleapis.com/auth/gmail.labels";
+pub(crate) const GMAIL_METADATA: &str = "https://www.googleapis.com/auth/gmail.metadata";
+
+/// The broader scopes that also allow what `needed` allows, per Google's
+/// per-method "Authorization scopes" lists.
+fn covering(needed: &str) -> &'static [&'static str] {
+    match needed {
+        GMAIL_READONLY => &[GMAIL_MODIFY, MAIL_FULL],
+        GMAIL_SEND => &[GMAIL_COMPOSE, GMAIL_MODIFY, MAIL_FULL],
+        GMAIL_COMPOSE => &[GMAIL_MODIFY, MAIL_FULL],
+        GMAIL_LABELS => &[GMAIL_READONLY, GMAIL_MODIFY, GMAIL_METADATA, MAIL_FULL],
+        GMAIL_MODIFY => &[MAIL_FULL],
+        _ => &[],
+    }
+}
+
+/// The scopes of `needed` that `granted` does not cover.
+pub(crate) fn missing<'a>(granted: &[String], needed: &'a [&'a str]) -> Vec<&'a str> {
+    needed
+        .iter()
+        .copied()
+        .filter(|n| {
+            !granted
+                .iter()
+                .any(|g| g == n || covering(n).contains(&g.as_str()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broader_scopes_cover_narrower_ones() {
+        let granted = vec![GMAIL_MODIFY.to_owned()];
+        assert!(missing(&granted, &[GMAIL_SEND, GMAIL_READONLY, GMAIL_LABELS]).is_empty());
+        let granted = vec![GMAIL_SEND.to_owned()];
+        assert_eq!(missing(&granted, &[GMAIL_READONLY]), vec![GMAIL_READONLY]);
+        assert_eq!(missing(&granted, &[GMAIL_COMPOSE]), vec![GMAIL_COMPOSE]);
+    }
+}

@@ -15,6 +15,10 @@ use clap::{Parser, Subcommand};
 use connector_core::Error;
 use connector_core::vault::now_unix;
 
+// Linking a provider crate registers its connector (inventory).
+use connector_google as _;
+use connector_slack as _;
+
 use crate::app::App;
 use crate::config::Config;
 

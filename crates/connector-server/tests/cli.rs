@@ -220,6 +220,16 @@ async fn providers_lists_configured_ones_with_kind_and_tool_count() {
     assert!(o.status.success(), "{err}");
     let line = out.lines().find(|l| l.starts_with("fakeidp")).expect(&out);
     assert!(line.starts_with("fakeidp\toauth2\t0 tools"), "{line}");
+    // The direct connectors linked into the binary, with their tool counts.
+    assert!(
+        out.lines()
+            .any(|l| l == "google\tdirect\t5 tools\tGoogle Workspace"),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l == "slack\tdirect\t9 tools\tSlack"),
+        "{out}"
+    );
 }
 
 #[tokio::test]

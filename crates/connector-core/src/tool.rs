@@ -170,6 +170,32 @@ impl Content {
     }
 }
 
+/// The most characters of text a typed tool's result hands a model; the
+/// structured result is never cut.
+pub const MODEL_TEXT_LIMIT: usize = 24_000;
+
+/// `text` cut to at most `max` characters (on a character boundary), with a
+/// note saying how much was left out; the flag says whether it was cut.
+///
+/// ```
+/// let (cut, was_cut) = connector_core::tool::truncate_for_model("héllo wörld", 5);
+/// assert!(was_cut);
+/// assert!(cut.starts_with("héllo"));
+/// assert!(cut.contains("6 more characters"));
+/// ```
+pub fn truncate_for_model(text: &str, max: usize) -> (String, bool) {
+    match text.char_indices().nth(max) {
+        None => (text.to_owned(), false),
+        Some((at, _)) => {
+            let rest = text[at..].chars().count();
+            (
+                format!("{}\n… [truncated: {rest} more characters]", &text[..at]),
+                true,
+            )
+        }
+    }
+}
+
 /// The result of a tool call.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -201,6 +227,20 @@ impl ToolOutput {
     /// A successful JSON result, with the JSON also as text for the model.
     pub fn json(value: Value) -> Self {
         let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
+        ToolOutput {
+            content: vec![Content::text(text)],
+            structured: Some(value),
+            is_error: false,
+        }
+    }
+
+    /// A result shaped for a model: `summary` (a concise text; `None`: the
+    /// compact JSON) as the content, bounded to [`MODEL_TEXT_LIMIT`]
+    /// characters and marked when cut, and the whole `value` as the
+    /// structured result.
+    pub fn summarized(summary: Option<String>, value: Value) -> Self {
+        let text = summary.unwrap_or_else(|| value.to_string());
+        let (text, _) = truncate_for_model(&text, MODEL_TEXT_LIMIT);
         ToolOutput {
             content: vec![Content::text(text)],
             structured: Some(value),
@@ -269,6 +309,15 @@ pub trait Tool: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// A concise text of `output` for a model to read (a few lines per
+    /// item, not the JSON); `None` (the default) gives the compact JSON.
+    /// The JSON is always returned as the structured result too, and the
+    /// text is bounded to [`MODEL_TEXT_LIMIT`] characters.
+    fn summarize(&self, output: &Self::Output) -> Option<String> {
+        let _ = output;
+        None
+    }
+
     /// Runs the tool.
     fn call(
         &self,
@@ -306,9 +355,10 @@ impl<T: Tool> ErasedTool for Erased<T> {
                 }
             })?;
             let out = self.0.call(cx, args).await?;
+            let summary = self.0.summarize(&out);
             let value = serde_json::to_value(out)
                 .map_err(|e| Error::internal(format!("tool `{}` output: {e}", T::NAME)))?;
-            Ok(ToolOutput::json(value))
+            Ok(ToolOutput::summarized(summary, value))
         })
     }
 }
@@ -475,6 +525,72 @@ mod tests {
         });
         let c: Content = serde_json::from_value(embedded.clone()).unwrap();
         assert_eq!(serde_json::to_value(&c).unwrap(), embedded);
+    }
+
+    struct Listing;
+
+    #[derive(Deserialize, JsonSchema)]
+    struct ListingArgs {
+        /// How many lines.
+        lines: usize,
+    }
+
+    impl Tool for Listing {
+        const NAME: &'static str = "list_lines";
+        const DESCRIPTION: &'static str = "Lists lines.";
+        type Args = ListingArgs;
+        type Output = Vec<String>;
+        async fn call(&self, _cx: &CallContext, args: ListingArgs) -> Result<Vec<String>, Error> {
+            Ok((0..args.lines).map(|i| format!("line {i}")).collect())
+        }
+        fn summarize(&self, output: &Vec<String>) -> Option<String> {
+            Some(output.join("\n"))
+        }
+    }
+
+    fn text_of(out: &ToolOutput) -> &str {
+        match &out.content[..] {
+            [Content::Text { text }] => text,
+            other => panic!("one text block expected, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn summary_is_the_text_and_json_the_structured_result() {
+        let cx = CallContext::new("u1");
+        let t = DynTool::new(Listing).unwrap();
+        let out = t.call(&cx, serde_json::json!({"lines": 2})).await.unwrap();
+        assert_eq!(text_of(&out), "line 0\nline 1");
+        assert_eq!(out.structured, Some(serde_json::json!(["line 0", "line 1"])));
+
+        // Without a summary the text is the compact JSON.
+        let t = DynTool::new(Echo).unwrap();
+        let out = t.call(&cx, serde_json::json!({"text": "ab"})).await.unwrap();
+        assert_eq!(text_of(&out), "\"ab\"");
+    }
+
+    #[tokio::test]
+    async fn long_text_is_cut_and_marked_but_structured_is_whole() {
+        let cx = CallContext::new("u1");
+        let t = DynTool::new(Listing).unwrap();
+        let out = t
+            .call(&cx, serde_json::json!({"lines": 5_000}))
+            .await
+            .unwrap();
+        let text = text_of(&out);
+        assert!(text.starts_with("line 0\nline 1\n"));
+        assert!(text.contains("[truncated: "), "{}", &text[text.len() - 80..]);
+        assert!(text.chars().count() < MODEL_TEXT_LIMIT + 80);
+        assert_eq!(out.structured.unwrap().as_array().unwrap().len(), 5_000);
+    }
+
+    #[test]
+    fn truncation_respects_characters() {
+        assert_eq!(truncate_for_model("abc", 3), ("abc".to_owned(), false));
+        let (cut, was) = truncate_for_model("ééééé", 2);
+        assert!(was);
+        assert!(cut.starts_with("éé\n"));
+        assert!(cut.ends_with("[truncated: 3 more characters]"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! query parameters, `Content-Type`, the JSON body, the bearer token);
 //! a request that does not fit is answered with Google's 400 and recorded in
 //! [`FakeGoogle::violations`]. Answers are shaped like the API reference's
-//! examples (fixtures under `fixtures/google/`). Faults queued with
+//! examples (fixtures under `tests/fixtures/google/`). Faults queued with
 //! [`FakeGoogle::push_fault`] answer the next requests with Google's own
 //! error bodies: rate limits (403 `rateLimitExceeded`, 429), 5xx, other 403s,
 //! 401.
@@ -24,10 +24,10 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-const LABELS: &str = include_str!("../fixtures/google/labels.json");
-const MESSAGE_MULTIPART: &str = include_str!("../fixtures/google/message_multipart.json");
-const MESSAGE_HTML_ONLY: &str = include_str!("../fixtures/google/message_html_only.json");
-const ERRORS: &str = include_str!("../fixtures/google/errors.json");
+const LABELS: &str = include_str!("../tests/fixtures/google/labels.json");
+const MESSAGE_MULTIPART: &str = include_str!("../tests/fixtures/google/message_multipart.json");
+const MESSAGE_HTML_ONLY: &str = include_str!("../tests/fixtures/google/message_html_only.json");
+const ERRORS: &str = include_str!("../tests/fixtures/google/errors.json");
 
 /// An answer the fake gives instead of handling the next request.
 #[derive(Debug, Clone, PartialEq, Eq)]

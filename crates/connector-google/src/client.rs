@@ -91,6 +91,8 @@ pub(crate) struct GoogleClient {
     engine: OAuthEngine,
     http: reqwest::Client,
     gmail: url::Url,
+    /// Calendar and Drive share `www.googleapis.com`.
+    www: url::Url,
     retry: RetryPolicy,
     timeout: Duration,
 }
@@ -142,13 +144,19 @@ impl ErrorObject {
 /// Which API a path belongs to.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Api {
+    /// `https://gmail.googleapis.com` (paths start `/gmail/v1/`).
     Gmail,
+    /// `https://www.googleapis.com` (paths start `/calendar/v3/`).
+    Calendar,
+    /// `https://www.googleapis.com` (paths start `/drive/v3/`).
+    Drive,
 }
 
 impl GoogleClient {
     pub(crate) fn new(
         engine: OAuthEngine,
         gmail: url::Url,
+        www: url::Url,
         retry: RetryPolicy,
         timeout: Duration,
     ) -> Result<Self, Error> {
@@ -160,6 +168,7 @@ impl GoogleClient {
             engine,
             http,
             gmail,
+            www,
             retry,
             timeout,
         })
@@ -203,6 +212,7 @@ impl GoogleClient {
     fn url(&self, api: Api, path: &str) -> Result<url::Url, Error> {
         let base = match api {
             Api::Gmail => &self.gmail,
+            Api::Calendar | Api::Drive => &self.www,
         };
         base.join(path)
             .map_err(|e| Error::internal(format!("google url for {path}: {e}")))

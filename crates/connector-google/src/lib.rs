@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+mod calendar;
 mod client;
+mod drive;
 mod gmail;
 mod mime;
 mod scopes;
@@ -26,6 +28,8 @@ pub const PROVIDER: &str = "google";
 
 /// Google's public API origin (Gmail lives on its own host).
 const GMAIL_BASE: &str = "https://gmail.googleapis.com";
+/// Calendar and Drive.
+const WWW_BASE: &str = "https://www.googleapis.com";
 
 /// The OAuth 2.0 endpoints and defaults for Google.
 pub fn oauth_spec() -> OAuth2Spec {
@@ -88,18 +92,26 @@ impl GoogleConnectorBuilder {
 
     /// Builds the connector. Does no I/O.
     pub fn build(self) -> Result<GoogleConnector, Error> {
-        let gmail_base = match &self.base_url {
-            Some(b) => client::check_base_url(b)?,
-            None => client::check_base_url(GMAIL_BASE)?,
+        let (gmail_base, www_base) = match &self.base_url {
+            Some(b) => (client::check_base_url(b)?, client::check_base_url(b)?),
+            None => (
+                client::check_base_url(GMAIL_BASE)?,
+                client::check_base_url(WWW_BASE)?,
+            ),
         };
         let client = Arc::new(GoogleClient::new(
             self.engine,
             gmail_base,
+            www_base,
             self.retry,
             self.timeout,
         )?);
         let mut tools = BTreeMap::new();
-        for tool in gmail::tools(&client)? {
+        let all = gmail::tools(&client)?
+            .into_iter()
+            .chain(calendar::tools(&client)?)
+            .chain(drive::tools(&client)?);
+        for tool in all {
             tools.insert(tool.name().to_owned(), tool);
         }
         Ok(GoogleConnector {

@@ -8,6 +8,21 @@ pub(crate) const GMAIL_SEND: &str = "https://www.googleapis.com/auth/gmail.send"
 pub(crate) const GMAIL_LABELS: &str = "https://www.googleapis.com/auth/gmail.labels";
 pub(crate) const GMAIL_METADATA: &str = "https://www.googleapis.com/auth/gmail.metadata";
 
+pub(crate) const CALENDAR: &str = "https://www.googleapis.com/auth/calendar";
+pub(crate) const CALENDAR_READONLY: &str = "https://www.googleapis.com/auth/calendar.readonly";
+pub(crate) const CALENDAR_EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
+pub(crate) const CALENDAR_EVENTS_READONLY: &str =
+    "https://www.googleapis.com/auth/calendar.events.readonly";
+pub(crate) const CALENDAR_FREEBUSY: &str = "https://www.googleapis.com/auth/calendar.freebusy";
+pub(crate) const CALENDAR_CALENDARLIST_READONLY: &str =
+    "https://www.googleapis.com/auth/calendar.calendarlist.readonly";
+
+pub(crate) const DRIVE: &str = "https://www.googleapis.com/auth/drive";
+pub(crate) const DRIVE_READONLY: &str = "https://www.googleapis.com/auth/drive.readonly";
+pub(crate) const DRIVE_FILE: &str = "https://www.googleapis.com/auth/drive.file";
+pub(crate) const DRIVE_METADATA_READONLY: &str =
+    "https://www.googleapis.com/auth/drive.metadata.readonly";
+
 /// The broader scopes that also allow what `needed` allows, per Google's
 /// per-method "Authorization scopes" lists.
 fn covering(needed: &str) -> &'static [&'static str] {
@@ -17,6 +32,14 @@ fn covering(needed: &str) -> &'static [&'static str] {
         GMAIL_COMPOSE => &[GMAIL_MODIFY, MAIL_FULL],
         GMAIL_LABELS => &[GMAIL_READONLY, GMAIL_MODIFY, GMAIL_METADATA, MAIL_FULL],
         GMAIL_MODIFY => &[MAIL_FULL],
+        CALENDAR_READONLY => &[CALENDAR],
+        CALENDAR_EVENTS => &[CALENDAR],
+        CALENDAR_EVENTS_READONLY => &[CALENDAR_EVENTS, CALENDAR_READONLY, CALENDAR],
+        CALENDAR_FREEBUSY => &[CALENDAR_READONLY, CALENDAR],
+        CALENDAR_CALENDARLIST_READONLY => &[CALENDAR_READONLY, CALENDAR],
+        DRIVE_READONLY => &[DRIVE],
+        DRIVE_FILE => &[DRIVE],
+        DRIVE_METADATA_READONLY => &[DRIVE_READONLY, DRIVE],
         _ => &[],
     }
 }

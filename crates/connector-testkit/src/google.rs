@@ -10,6 +10,9 @@
 //! error bodies: rate limits (403 `rateLimitExceeded`, 429), 5xx, other 403s,
 //! 401.
 
+mod calendar;
+mod drive;
+
 use std::collections::{HashSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -88,6 +91,8 @@ struct State_ {
     violations: Vec<String>,
     page_size: usize,
     next_id: u64,
+    calendar: calendar::CalendarState,
+    drive: drive::DriveState,
 }
 
 struct Shared {
@@ -384,7 +389,9 @@ fn route(
                 Err(e) => violation(shared, format!("drafts.create: {e}")),
             }
         }
-        _ => google_error(StatusCode::NOT_FOUND, "not_found"),
+        _ => calendar::route(shared, method, &segments, query, headers, body)
+            .or_else(|| drive::route(shared, method, &segments, query, headers, body))
+            .unwrap_or_else(|| google_error(StatusCode::NOT_FOUND, "not_found")),
     }
 }
 

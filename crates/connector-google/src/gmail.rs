@@ -130,6 +130,29 @@ impl Tool for SearchMessages {
         owned(&[GMAIL_READONLY])
     }
 
+    fn summarize(&self, out: &SearchMessagesOutput) -> Option<String> {
+        if out.messages.is_empty() {
+            return Some("No messages match.".into());
+        }
+        let mut text = format!(
+            "{} message{}{}:\n",
+            out.messages.len(),
+            if out.messages.len() == 1 { "" } else { "s" },
+            if out.has_more { " (more match)" } else { "" }
+        );
+        for m in &out.messages {
+            text.push_str(&format!(
+                "- {} | {} | {} (id {})\n  {}\n",
+                m.date.as_deref().unwrap_or("?"),
+                m.from.as_deref().unwrap_or("?"),
+                m.subject.as_deref().unwrap_or("(no subject)"),
+                m.id,
+                m.snippet
+            ));
+        }
+        Some(text)
+    }
+
     async fn call(
         &self,
         cx: &CallContext,
@@ -182,7 +205,8 @@ impl Tool for SearchMessages {
                 date: m.header("Date"),
                 id: m.id,
                 thread_id: m.thread_id,
-                snippet: m.snippet,
+                // Gmail escapes snippets as HTML (`&amp;`, `&#39;`).
+                snippet: mime::html_to_text(&m.snippet),
                 label_ids: m.label_ids,
             })
             .try_collect()
@@ -272,6 +296,34 @@ impl Tool for GetMessage {
         owned(&[GMAIL_READONLY])
     }
 
+    fn summarize(&self, m: &MessageOutput) -> Option<String> {
+        let mut text = String::new();
+        for (name, value) in [
+            ("From", &m.from),
+            ("To", &m.to),
+            ("Cc", &m.cc),
+            ("Subject", &m.subject),
+            ("Date", &m.date),
+        ] {
+            if let Some(v) = value {
+                text.push_str(&format!("{name}: {v}\n"));
+            }
+        }
+        text.push_str(&format!("Id: {} (thread {})\n", m.id, m.thread_id));
+        for a in &m.attachments {
+            text.push_str(&format!(
+                "Attachment: {} ({}, {} bytes)\n",
+                a.filename, a.mime_type, a.size
+            ));
+        }
+        text.push('\n');
+        text.push_str(&m.body);
+        if m.body_truncated {
+            text.push_str("\n… [body truncated; ask for a larger max_body_chars]");
+        }
+        Some(text)
+    }
+
     async fn call(&self, cx: &CallContext, args: GetMessageArgs) -> Result<MessageOutput, Error> {
         let path = message_path(&args.id)?;
         let max = args.max_body_chars.unwrap_or(20_000);
@@ -352,6 +404,18 @@ impl Tool for ListLabels {
         owned(&[GMAIL_LABELS])
     }
 
+    fn summarize(&self, out: &ListLabelsOutput) -> Option<String> {
+        let lines: Vec<String> = out
+            .labels
+            .iter()
+            .map(|l| match &l.kind {
+                Some(k) => format!("{} (id {}, {k})", l.name, l.id),
+                None => format!("{} (id {})", l.name, l.id),
+            })
+            .collect();
+        Some(format!("{} labels:\n{}", lines.len(), lines.join("\n")))
+    }
+
     async fn call(
         &self,
         cx: &CallContext,
@@ -414,11 +478,9 @@ struct Draft {
     message: SentMessage,
 }
 
-/// The `raw` message and the thread it belongs to.
-async fn compose(
-    s: &mut Session<'_>,
-    args: &ComposeArgs,
-) -> Result<(String, Option<String>), Error> {
+/// The Gmail `Message` resource to send or save: `raw` (the RFC 2822
+/// message, base64url) and, for a reply, the `threadId` it joins.
+async fn compose(s: &mut Session<'_>, args: &ComposeArgs) -> Result<serde_json::Value, Error> {
     let mut subject = args.subject.clone();
     let mut in_reply_to = None;
     let mut references = None;
@@ -454,7 +516,11 @@ async fn compose(
         in_reply_to: in_reply_to.as_deref(),
         references: references.as_deref(),
     })?;
-    Ok((mime::raw(&message), thread_id))
+    let mut resource = json!({ "raw": mime::raw(&message) });
+    if let Some(t) = thread_id {
+        resource["threadId"] = json!(t);
+    }
+    Ok(resource)
 }
 
 fn needed(base: &'static str, args: &ComposeArgs) -> Vec<&'static str> {
@@ -491,13 +557,16 @@ impl Tool for SendMessage {
         owned(&[GMAIL_SEND])
     }
 
+    fn summarize(&self, out: &ComposeOutput) -> Option<String> {
+        Some(format!(
+            "Sent: message {} in thread {}.",
+            out.message_id, out.thread_id
+        ))
+    }
+
     async fn call(&self, cx: &CallContext, args: ComposeArgs) -> Result<ComposeOutput, Error> {
         let mut s = self.0.session(cx, &needed(GMAIL_SEND, &args)).await?;
-        let (raw, thread_id) = compose(&mut s, &args).await?;
-        let mut body = json!({ "raw": raw });
-        if let Some(t) = thread_id {
-            body["threadId"] = json!(t);
-        }
+        let body = compose(&mut s, &args).await?;
         let sent: SentMessage = s
             .post(Api::Gmail, "/gmail/v1/users/me/messages/send", &body)
             .await?;
@@ -533,13 +602,18 @@ impl Tool for CreateDraft {
         owned(&[GMAIL_COMPOSE])
     }
 
+    fn summarize(&self, out: &ComposeOutput) -> Option<String> {
+        Some(format!(
+            "Draft {} saved (message {}, thread {}); the user can review and send it from Gmail.",
+            out.draft_id.as_deref().unwrap_or("?"),
+            out.message_id,
+            out.thread_id
+        ))
+    }
+
     async fn call(&self, cx: &CallContext, args: ComposeArgs) -> Result<ComposeOutput, Error> {
         let mut s = self.0.session(cx, &needed(GMAIL_COMPOSE, &args)).await?;
-        let (raw, thread_id) = compose(&mut s, &args).await?;
-        let mut message = json!({ "raw": raw });
-        if let Some(t) = thread_id {
-            message["threadId"] = json!(t);
-        }
+        let message = compose(&mut s, &args).await?;
         let draft: Draft = s
             .post(
                 Api::Gmail,

@@ -348,3 +348,52 @@ async fn passes_the_conformance_check() {
     let reports = connector_testkit::conformance::assert_registry_conforms(&registry).await;
     assert_eq!(reports.len(), 1);
 }
+
+fn text_of(out: &connector_core::ToolOutput) -> String {
+    match &out.content[..] {
+        [connector_core::Content::Text { text }] => text.clone(),
+        other => panic!("one text block expected, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn results_read_as_concise_text_with_the_json_alongside() {
+    let env = env(&[READONLY, COMPOSE]).await;
+    let out = env
+        .call(
+            "get_message",
+            json!({"id": "18c0a1b2c3d4e5f6", "max_body_chars": 6}),
+        )
+        .await
+        .unwrap();
+    let text = text_of(&out);
+    assert!(text.contains("Cc: carol@example.com\n"), "{text}");
+    assert!(
+        text.contains("Attachment: q3-report.pdf (application/pdf, 45873 bytes)"),
+        "{text}"
+    );
+    assert!(text.contains("\n\nHi Bob\n… [body truncated"), "{text}");
+    assert_eq!(out.structured.unwrap()["body"], "Hi Bob");
+
+    let out = env.call("search_messages", json!({})).await.unwrap();
+    let text = text_of(&out);
+    assert!(text.starts_with("2 messages:\n- "), "{text}");
+    assert!(text.contains("(id 18c0a1b2c3d4e5f6)"), "{text}");
+    assert!(!text.trim_start().starts_with('{'), "not JSON: {text}");
+    // Gmail's snippets are HTML-escaped; the model reads them decoded.
+    assert!(text.contains("Your invoice & receipt"), "{text}");
+
+    let out = env
+        .call(
+            "create_draft",
+            json!({"to": ["bob@example.com"], "subject": "Hi", "body": "Hello"}),
+        )
+        .await
+        .unwrap();
+    assert!(text_of(&out).starts_with("Draft "), "{}", text_of(&out));
+    assert!(
+        env.fake.violations().is_empty(),
+        "{:?}",
+        env.fake.violations()
+    );
+}

@@ -82,6 +82,15 @@ pub struct EngineOptions {
     pub max_attempts: u32,
     /// The first retry's backoff (doubled each time, with jitter).
     pub retry_backoff: Duration,
+    /// [`OAuthEngine::access`] hands out a record this process read or
+    /// wrote less than this long ago without reading the store again (zero:
+    /// read on every call). Refreshes, writes and revocations by this process
+    /// are seen at once; by another process within this time. Since a
+    /// replaced access token stays valid until it expires and a revoked one
+    /// draws a 401 (which makes connectors call [`OAuthEngine::refresh`],
+    /// which always reads the store), the staleness is harmless; it saves the
+    /// store round trip that is otherwise most of a direct call's overhead.
+    pub token_reuse: Duration,
 }
 
 impl Default for EngineOptions {
@@ -95,6 +104,7 @@ impl Default for EngineOptions {
             request_timeout: Duration::from_secs(15),
             max_attempts: 3,
             retry_backoff: Duration::from_millis(250),
+            token_reuse: Duration::from_secs(2),
         }
     }
 }
@@ -681,7 +691,15 @@ impl OAuthEngine {
         account: Option<&str>,
     ) -> Result<TokenRecord, Error> {
         let key = TokenKey::new(provider, user, account);
-        let record = self.load_or_missing(&key).await?;
+        let record = match self
+            .inner
+            .vault
+            .load_token_recent(&key, self.inner.options.token_reuse)
+            .await?
+        {
+            Some(r) => r,
+            None => self.load_or_missing(&key).await?,
+        };
         if !record.expires_within(self.margin()) {
             return Ok(record);
         }

@@ -16,7 +16,7 @@ mod redis;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -193,6 +193,8 @@ struct Opened {
     store_key: Arc<StoreKey>,
     sealed: Vec<u8>,
     record: TokenRecord,
+    /// When the store last confirmed these bytes (a read or our own write).
+    confirmed: Instant,
 }
 
 impl OpenedCache {
@@ -209,11 +211,22 @@ impl OpenedCache {
     }
 
     fn get(&self, key: &TokenKey, sealed: &[u8]) -> Option<TokenRecord> {
-        let map = self.map.lock().ok()?;
-        match map.get(key) {
-            Some(o) if o.sealed == sealed => Some(o.record.clone()),
+        let mut map = self.map.lock().ok()?;
+        match map.get_mut(key) {
+            Some(o) if o.sealed == sealed => {
+                o.confirmed = Instant::now();
+                Some(o.record.clone())
+            }
             _ => None,
         }
+    }
+
+    /// The record of `key` if the store confirmed it within `max_age`.
+    fn recent(&self, key: &TokenKey, max_age: Duration) -> Option<TokenRecord> {
+        let map = self.map.lock().ok()?;
+        map.get(key)
+            .filter(|o| o.confirmed.elapsed() < max_age)
+            .map(|o| o.record.clone())
     }
 
     fn put(&self, key: &TokenKey, store_key: Arc<StoreKey>, sealed: Vec<u8>, record: TokenRecord) {
@@ -230,6 +243,7 @@ impl OpenedCache {
                     store_key,
                     sealed,
                     record,
+                    confirmed: Instant::now(),
                 },
             );
         }
@@ -342,6 +356,24 @@ impl Vault {
         let record: TokenRecord = self.open(&store_key, &sealed)?;
         self.opened.put(key, store_key, sealed, record.clone());
         Ok(Some(record))
+    }
+
+    /// The token record of `key`, without reading the store when this vault
+    /// read or wrote it less than `max_age` ago (zero: always read). A write
+    /// by another process is seen once `max_age` has passed; one by this
+    /// vault at once. For the hot path of handing out access tokens, where
+    /// the store round trip would otherwise be most of a call's overhead.
+    pub async fn load_token_recent(
+        &self,
+        key: &TokenKey,
+        max_age: Duration,
+    ) -> Result<Option<TokenRecord>, Error> {
+        if !max_age.is_zero()
+            && let Some(record) = self.opened.recent(key, max_age)
+        {
+            return Ok(Some(record));
+        }
+        self.load_token(key).await
     }
 
     /// Stores the token record of `key`.

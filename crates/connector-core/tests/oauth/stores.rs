@@ -111,7 +111,12 @@ async fn redis_stopped_mid_run_fails_clearly_then_recovers() {
     let mut server = RedisServer::spawn().unwrap();
     let (_, spec) = keyring("k1");
     let fake = fake_server(connector_core::ClientAuthMethod::ClientSecretBasic).await;
-    let engine = engine(redis_vault(&server, &spec).await, &fake, fast_options());
+    // Every access reads Redis (no reuse of a record just read).
+    let options = EngineOptions {
+        token_reuse: Duration::ZERO,
+        ..fast_options()
+    };
+    let engine = engine(redis_vault(&server, &spec).await, &fake, options);
     connect(&engine, &fake, "alice").await;
     assert!(engine.access("alice", PROVIDER, None).await.is_ok());
 
@@ -146,4 +151,40 @@ async fn redis_stopped_mid_run_fails_clearly_then_recovers() {
     assert!(engine.access("alice", PROVIDER, None).await.is_ok());
     let key = TokenKey::new(PROVIDER, "alice", None);
     assert!(engine.vault().load_token(&key).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_record_just_read_is_reused_briefly_and_other_writers_are_seen_after() {
+    let server = RedisServer::spawn().unwrap();
+    let (_, spec) = keyring("k1");
+    let fake = fake_server(connector_core::ClientAuthMethod::ClientSecretBasic).await;
+    let options = EngineOptions {
+        token_reuse: Duration::from_millis(300),
+        ..fast_options()
+    };
+    let engine = engine(redis_vault(&server, &spec).await, &fake, options);
+    connect(&engine, &fake, "alice").await;
+    let first = engine.access("alice", PROVIDER, None).await.unwrap();
+
+    // Another process replaces the record.
+    let other = redis_vault(&server, &spec).await;
+    let key = TokenKey::new(PROVIDER, "alice", None);
+    let mut replaced = other.load_token(&key).await.unwrap().unwrap();
+    replaced.access_token = connector_core::Secret::new("replaced-by-another-process");
+    other.save_token(&key, &replaced).await.unwrap();
+
+    // Within the reuse time this process still hands out what it read...
+    let again = engine.access("alice", PROVIDER, None).await.unwrap();
+    assert_eq!(again.access_token.expose(), first.access_token.expose());
+    // ...and after it, the other process's write.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let later = engine.access("alice", PROVIDER, None).await.unwrap();
+    assert_eq!(later.access_token.expose(), "replaced-by-another-process");
+
+    // This process's own writes are seen at once, whatever the reuse time.
+    let mut mine = later.clone();
+    mine.access_token = connector_core::Secret::new("written-here");
+    engine.vault().save_token(&key, &mine).await.unwrap();
+    let now = engine.access("alice", PROVIDER, None).await.unwrap();
+    assert_eq!(now.access_token.expose(), "written-here");
 }

@@ -5,13 +5,16 @@
 //! reqwest (a fixed bearer token, the body read into a `serde_json::Value`),
 //! both to the same local fake Gmail API, in one run.
 //!
+//! Also measured: the same connector with `token_reuse` zero (a Redis read
+//! on every call), and `OAuthEngine::access` alone.
+//!
 //! `cargo bench -p connector-google --bench direct_call`. Prints the median
 //! latency of each and the ratio (target: at most 1.10).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connector_core::oauth::{OAuthEngine, OAuthProvider};
+use connector_core::oauth::{EngineOptions, OAuthEngine, OAuthProvider};
 use connector_core::vault::{Keyring, RedisStore, TokenKey, TokenRecord, Vault, now_unix};
 use connector_core::{CallContext, Connector, Secret};
 use connector_google::GoogleConnector;
@@ -36,6 +39,8 @@ const MAX_ROUND: Duration = Duration::from_secs(10);
 #[derive(Clone, Copy, PartialEq)]
 enum Which {
     Framework,
+    /// The connector with `token_reuse` zero: a Redis read on every call.
+    FrameworkStoreRead,
     Plain,
     /// Only `OAuthEngine::access` (the token from the vault), to attribute
     /// the overhead.
@@ -44,6 +49,7 @@ enum Which {
 
 struct Bench {
     connector: GoogleConnector,
+    connector_store_read: GoogleConnector,
     engine: OAuthEngine,
     plain: reqwest::Client,
     plain_url: String,
@@ -53,10 +59,14 @@ struct Bench {
 impl Bench {
     async fn once(&self, which: Which) -> Result<(), BoxError> {
         match which {
-            Which::Framework => {
+            Which::Framework | Which::FrameworkStoreRead => {
                 let cx = CallContext::new(USER).with_timeout(Duration::from_secs(10));
-                let out = self
-                    .connector
+                let connector = if which == Which::Framework {
+                    &self.connector
+                } else {
+                    &self.connector_store_read
+                };
+                let out = connector
                     .call(&cx, "get_message", json!({"id": MESSAGE_ID}))
                     .await?;
                 if out.is_error || out.structured.is_none() {
@@ -145,18 +155,26 @@ async fn run() -> Result<(), BoxError> {
         .await?;
     let fake = FakeGoogle::start().await;
     fake.accept_token(&token);
-    let engine = OAuthEngine::builder(vault)
-        .provider(OAuthProvider::new(
-            "google",
-            connector_google::oauth_spec(),
-            None,
-        )?)
+    let provider = || OAuthProvider::new("google", connector_google::oauth_spec(), None);
+    let engine = OAuthEngine::builder(vault.clone())
+        .provider(provider()?)
+        .build()?;
+    let engine_store_read = OAuthEngine::builder(vault)
+        .provider(provider()?)
+        .options(EngineOptions {
+            token_reuse: Duration::ZERO,
+            ..EngineOptions::default()
+        })
         .build()?;
     let connector = GoogleConnector::builder(engine.clone())
         .base_url(fake.url())
         .build()?;
+    let connector_store_read = GoogleConnector::builder(engine_store_read)
+        .base_url(fake.url())
+        .build()?;
     let bench = Bench {
         connector,
+        connector_store_read,
         engine,
         plain: reqwest::Client::new(),
         plain_url: format!(
@@ -182,6 +200,7 @@ async fn run() -> Result<(), BoxError> {
     // Warm up both (connections, caches).
     for _ in 0..200 {
         bench.once(Which::Framework).await?;
+        bench.once(Which::FrameworkStoreRead).await?;
         bench.once(Which::Plain).await?;
     }
 
@@ -192,19 +211,33 @@ async fn run() -> Result<(), BoxError> {
     let mut all_framework = Vec::new();
     let mut all_plain = Vec::new();
     let mut all_access = Vec::new();
+    let mut all_store_read = Vec::new();
+    let mut ratios_r = Vec::with_capacity(ROUNDS);
     for round in 0..ROUNDS {
         let order = if round % 2 == 0 {
-            [Which::Framework, Which::Plain, Which::Access]
+            [
+                Which::Framework,
+                Which::Plain,
+                Which::FrameworkStoreRead,
+                Which::Access,
+            ]
         } else {
-            [Which::Access, Which::Plain, Which::Framework]
+            [
+                Which::Access,
+                Which::FrameworkStoreRead,
+                Which::Plain,
+                Which::Framework,
+            ]
         };
         let mut framework = Vec::new();
+        let mut store_read = Vec::new();
         let mut plain = Vec::new();
         let mut access = Vec::new();
         for which in order {
             let lat = bench.measure(which).await?;
             match which {
                 Which::Framework => framework = lat,
+                Which::FrameworkStoreRead => store_read = lat,
                 Which::Plain => plain = lat,
                 Which::Access => access = lat,
             }
@@ -212,15 +245,24 @@ async fn run() -> Result<(), BoxError> {
         all_framework.extend_from_slice(&framework);
         all_plain.extend_from_slice(&plain);
         all_access.extend_from_slice(&access);
-        let (f, p, a) = (median(framework), median(plain), median(access));
+        all_store_read.extend_from_slice(&store_read);
+        let (f, p, a, r) = (
+            median(framework),
+            median(plain),
+            median(access),
+            median(store_read),
+        );
         let ratio = f.as_secs_f64() / p.as_secs_f64();
+        let ratio_r = r.as_secs_f64() / p.as_secs_f64();
         println!(
-            "round {round:2}: framework {:7.1} µs | plain {:7.1} µs | ratio {ratio:.3} | token alone {:6.1} µs",
+            "round {round:2}: framework {:6.1} µs | plain {:6.1} µs | ratio {ratio:.3} | store read every call {:6.1} µs, ratio {ratio_r:.3} | token alone {:5.1} µs",
             f.as_secs_f64() * 1e6,
             p.as_secs_f64() * 1e6,
+            r.as_secs_f64() * 1e6,
             a.as_secs_f64() * 1e6
         );
         ratios.push(ratio);
+        ratios_r.push(ratio_r);
     }
     if !fake.violations().is_empty() {
         return Err(format!("the fake saw bad requests: {:?}", fake.violations()).into());
@@ -233,6 +275,12 @@ async fn run() -> Result<(), BoxError> {
         (f.as_secs_f64() - p.as_secs_f64()) * 1e6,
         a.as_secs_f64() * 1e6,
         median_f(ratios)
+    );
+    let r = median(all_store_read);
+    println!(
+        "store read every call (token_reuse 0): {:.1} µs | ratio (median of rounds) {:.3}",
+        r.as_secs_f64() * 1e6,
+        median_f(ratios_r)
     );
     Ok(())
 }

@@ -106,6 +106,7 @@ async fn retries_stop_at_the_deadline() {
 #[tokio::test]
 async fn a_401_refreshes_once_and_retries_once() {
     const REDIRECT: &str = "http://127.0.0.1:8765/callback";
+    let logs = connector_testkit::logs::LogCapture::global();
     let oauth = FakeOAuthServer::start().await;
     oauth.register_client(ClientConfig::basic("cid", "client-secret-value", REDIRECT));
     oauth.set_granted_scopes(Some(vec![READONLY.to_owned()]));
@@ -169,6 +170,28 @@ async fn a_401_refreshes_once_and_retries_once() {
     assert_eq!(err.kind(), ErrorKind::NeedsReauthorization);
     assert_eq!(google.count("GET", LABELS), 4);
     assert_eq!(oauth.counters().refresh_successes, 2);
+
+    // Nothing secret in the error or in any log line, even at TRACE (HTTP
+    // clients, the engine, the connector).
+    let text = logs.text();
+    assert!(text.contains("token refreshed"), "logs were captured");
+    assert!(
+        text.contains("hyper_util"),
+        "HTTP clients' TRACE lines were captured"
+    );
+    let secrets = oauth.issued_secrets();
+    assert!(secrets.len() >= 4, "{}", secrets.len());
+    for secret in secrets
+        .iter()
+        .map(String::as_str)
+        .chain(["client-secret-value"])
+    {
+        assert!(!text.contains(secret), "a secret is in the logs");
+        assert!(
+            !format!("{err} {err:?}").contains(secret),
+            "a secret is in the error"
+        );
+    }
 }
 
 #[tokio::test]

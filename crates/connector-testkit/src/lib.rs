@@ -3,6 +3,7 @@
 
 pub mod conformance;
 pub mod google;
+pub mod logs;
 pub mod mcp_server;
 pub mod oauth_server;
 pub mod redis;

@@ -33,7 +33,7 @@ const EVENTS_PAGE: usize = 250;
 /// A list call stops after this many pages whatever Google says, so a
 /// server that keeps answering empty pages with a next token cannot keep
 /// the call going.
-const MAX_PAGES: usize = 20;
+const MAX_PAGES: usize = 50;
 /// `freebusy.query` accepts at most 50 calendars (`calendarExpansionMax`).
 const MAX_FREE_BUSY_CALENDARS: usize = 50;
 /// Attendees one `create_event` call may invite.
@@ -302,10 +302,10 @@ fn parse_bound(field: &str, s: &str) -> Result<i64, Error> {
 /// Checks a `[time_min, time_max)` window; `time_max` is optional.
 fn check_window(time_min: &str, time_max: Option<&str>) -> Result<(), Error> {
     let min = parse_bound("time_min", time_min)?;
-    if let Some(max) = time_max {
-        if parse_bound("time_max", max)? <= min {
-            return Err(invalid("time_max", "must be later than `time_min`"));
-        }
+    if let Some(max) = time_max
+        && parse_bound("time_max", max)? <= min
+    {
+        return Err(invalid("time_max", "must be later than `time_min`"));
     }
     Ok(())
 }
@@ -509,10 +509,18 @@ pub struct Event {
     hangout_link: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     conference: Option<Conference>,
+    /// The start of the whole description on one line, for the text summary.
+    #[serde(skip)]
+    excerpt: Option<String>,
 }
 
 impl Event {
     fn from_api(e: ApiEvent, max_description_chars: usize) -> Self {
+        let excerpt = e.description.as_deref().and_then(|d| {
+            let flat = d.split_whitespace().collect::<Vec<_>>().join(" ");
+            let (start, cut) = excerpt(&flat, SUMMARY_DESCRIPTION_CHARS);
+            (!start.is_empty()).then(|| format!("{start}{}", if cut { "…" } else { "" }))
+        });
         let (description, description_truncated) = match e.description {
             Some(d) => {
                 let (d, cut) = truncate_for_model(&d, max_description_chars);
@@ -561,6 +569,7 @@ impl Event {
             html_link: e.html_link,
             hangout_link: e.hangout_link,
             conference,
+            excerpt,
         }
     }
 
@@ -591,10 +600,10 @@ impl Event {
         if let Some(me) = self.attendees.iter().find(|a| a.is_self && !a.organizer) {
             notes.push(format!("you: {}", response_word(&me.response_status)));
         }
-        if let Some(o) = self.organizer.as_ref().filter(|o| !o.is_self) {
-            if let Some(who) = o.display_name.as_deref().or(o.email.as_deref()) {
-                notes.push(format!("organizer {who}"));
-            }
+        if let Some(o) = self.organizer.as_ref().filter(|o| !o.is_self)
+            && let Some(who) = o.display_name.as_deref().or(o.email.as_deref())
+        {
+            notes.push(format!("organizer {who}"));
         }
         if let Some(l) = &self.location {
             notes.push(format!("at {l}"));
@@ -616,20 +625,8 @@ impl Event {
             line.push_str(&notes.join("; "));
         }
         let _ = write!(line, " [id {}]", self.id);
-        if let Some(d) = &self.description {
-            let flat = d.split_whitespace().collect::<Vec<_>>().join(" ");
-            if !flat.is_empty() {
-                let (excerpt, cut) = excerpt(&flat, SUMMARY_DESCRIPTION_CHARS);
-                let _ = write!(
-                    line,
-                    "\n    {excerpt}{}",
-                    if cut || self.description_truncated {
-                        "…"
-                    } else {
-                        ""
-                    }
-                );
-            }
+        if let Some(x) = &self.excerpt {
+            let _ = write!(line, "\n    {x}");
         }
         line
     }

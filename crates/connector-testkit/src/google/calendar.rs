@@ -189,26 +189,50 @@ impl Default for CalendarState {
 
 impl CalendarState {
     /// The calendar an id names (`primary` is the user's).
-    fn resolve<'a>(&self, id: &'a str) -> Option<&str> {
+    fn resolve(&self, id: &str) -> Option<&str> {
         let id = if id == "primary" { &self.primary } else { id };
         self.calendars.get_key_value(id).map(|(k, _)| k.as_str())
+    }
+}
+
+/// An error answer, named by the fixture that holds its body.
+#[derive(Debug, Clone, Copy)]
+enum Answer {
+    /// From `errors.json`, shared with the Gmail part.
+    Google(StatusCode, &'static str),
+    /// From `calendar_errors.json`.
+    Calendar(StatusCode, &'static str),
+}
+
+impl Answer {
+    fn response(self) -> Response {
+        match self {
+            Answer::Google(status, name) => google_error(status, name),
+            Answer::Calendar(status, name) => calendar_error(status, name),
+        }
     }
 }
 
 /// Why a request was not answered normally.
 enum Reject {
     /// The client broke the documented shape: recorded, answered with this.
-    Violation(String, Response),
+    Violation(String, Answer),
     /// A legitimate error answer.
-    Answer(Response),
+    Answer(Answer),
 }
 
 fn violation(what: impl Into<String>) -> Reject {
     Reject::Violation(
         what.into(),
-        google_error(StatusCode::BAD_REQUEST, "bad_request"),
+        Answer::Google(StatusCode::BAD_REQUEST, "bad_request"),
     )
 }
+
+const NOT_FOUND: Reject = Reject::Answer(Answer::Google(StatusCode::NOT_FOUND, "not_found"));
+const BACKEND_ERROR: Reject = Reject::Answer(Answer::Google(
+    StatusCode::INTERNAL_SERVER_ERROR,
+    "backend_error",
+));
 
 /// Answers a Calendar request, or `None` when `segments` is not a Calendar path.
 pub(super) fn route(
@@ -231,17 +255,14 @@ pub(super) fn route(
             decode_segment(id).and_then(|id| insert_event(shared, &id, query, headers, body))
         }
         (Method::POST, ["freeBusy"]) => free_busy(shared, query, headers, body),
-        _ => Err(Reject::Answer(google_error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-        ))),
+        _ => Err(NOT_FOUND),
     };
     Some(match outcome {
         Ok(r) => r,
-        Err(Reject::Answer(r)) => r,
-        Err(Reject::Violation(what, r)) => {
+        Err(Reject::Answer(a)) => a.response(),
+        Err(Reject::Violation(what, a)) => {
             shared.lock().violations.push(what);
-            r
+            a.response()
         }
     })
 }
@@ -346,7 +367,7 @@ fn window(
     {
         return Err(Reject::Violation(
             format!("{what}: timeMax must be later than timeMin"),
-            calendar_error(StatusCode::BAD_REQUEST, "time_range_empty"),
+            Answer::Calendar(StatusCode::BAD_REQUEST, "time_range_empty"),
         ));
     }
     Ok((lo, hi))
@@ -363,7 +384,10 @@ fn page_offset(what: &str, prefix: &str, token: Option<&str>) -> Result<usize, R
 }
 
 fn unknown_zone() -> Reject {
-    Reject::Answer(calendar_error(StatusCode::BAD_REQUEST, "invalid_time_zone"))
+    Reject::Answer(Answer::Calendar(
+        StatusCode::BAD_REQUEST,
+        "invalid_time_zone",
+    ))
 }
 
 // ---------------------------------------------------------------- calendarList.list
@@ -762,7 +786,7 @@ fn list_events(shared: &Shared, id: &str, query: &[(String, String)]) -> Result<
         Some("startTime") => {
             return Err(Reject::Violation(
                 format!("{what}: orderBy=startTime requires singleEvents=true"),
-                calendar_error(StatusCode::BAD_REQUEST, "ordering_unavailable"),
+                Answer::Calendar(StatusCode::BAD_REQUEST, "ordering_unavailable"),
             ));
         }
         Some(o) => return Err(violation(format!("{what}: unknown orderBy `{o}`"))),
@@ -787,7 +811,7 @@ fn list_events(shared: &Shared, id: &str, query: &[(String, String)]) -> Result<
         if let Some(k) = clash {
             return Err(violation(format!("{what}: {k} cannot go with syncToken")));
         }
-        return Err(Reject::Answer(calendar_error(
+        return Err(Reject::Answer(Answer::Calendar(
             StatusCode::GONE,
             "full_sync_required",
         )));
@@ -804,10 +828,7 @@ fn list_events(shared: &Shared, id: &str, query: &[(String, String)]) -> Result<
         .resolve(id)
         .and_then(|k| st.calendar.calendars.get(k))
     else {
-        return Err(Reject::Answer(google_error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-        )));
+        return Err(NOT_FOUND);
     };
     let overlaps =
         |o: &Occurrence| lo.is_none_or(|lo| o.end > lo) && hi.is_none_or(|hi| o.start < hi);
@@ -820,10 +841,7 @@ fn list_events(shared: &Shared, id: &str, query: &[(String, String)]) -> Result<
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(error = %e, "fake Google Calendar: fixture event not understood");
-                return Err(Reject::Answer(google_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "backend_error",
-                )));
+                return Err(BACKEND_ERROR);
             }
         };
         let is_series = event.get("recurrence").is_some();
@@ -1021,7 +1039,7 @@ fn insert_event(
     if ends_first {
         return Err(Reject::Violation(
             format!("{what}: the event ends before it starts"),
-            calendar_error(StatusCode::BAD_REQUEST, "time_range_empty"),
+            Answer::Calendar(StatusCode::BAD_REQUEST, "time_range_empty"),
         ));
     }
     let mut attendees = Vec::new();
@@ -1056,10 +1074,7 @@ fn insert_event(
 
     let mut st = shared.lock();
     let Some(cal_id) = st.calendar.resolve(id).map(str::to_owned) else {
-        return Err(Reject::Answer(google_error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-        )));
+        return Err(NOT_FOUND);
     };
     let writable = st
         .calendar
@@ -1067,7 +1082,7 @@ fn insert_event(
         .get(&cal_id)
         .is_some_and(|c| matches!(c.access_role(), "writer" | "owner"));
     if !writable {
-        return Err(Reject::Answer(calendar_error(
+        return Err(Reject::Answer(Answer::Calendar(
             StatusCode::FORBIDDEN,
             "required_access_level",
         )));
@@ -1261,10 +1276,7 @@ fn free_busy(
         let spans = if let Some(cal) = own {
             own_busy(cal, lo, hi).map_err(|e| {
                 tracing::warn!(error = %e, "fake Google Calendar: fixture event not understood");
-                Reject::Answer(google_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "backend_error",
-                ))
+                BACKEND_ERROR
             })?
         } else if let Some(list) = dir_cals
             .and_then(|c| c.get(id))

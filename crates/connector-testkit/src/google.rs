@@ -258,6 +258,18 @@ impl FakeGoogle {
     pub fn violations(&self) -> Vec<String> {
         self.shared.lock().violations.clone()
     }
+
+    /// Event bodies received by Calendar's `events.insert`, in order.
+    pub fn inserted_events(&self) -> Vec<Value> {
+        self.shared.lock().calendar.inserted.clone()
+    }
+
+    /// How many entries a Calendar list page (`calendarList.list`,
+    /// `events.list`) holds at most, fewer when `maxResults` says so.
+    /// Default 250.
+    pub fn set_calendar_page_size(&self, n: usize) {
+        self.shared.lock().calendar.page_size = n.max(1);
+    }
 }
 
 fn google_error(status: StatusCode, name: &str) -> Response {

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::common::*;
 
 #[tokio::test]
-async fn registers_with_oauth_metadata_and_five_scoped_tools() {
+async fn registers_with_oauth_metadata_and_scoped_tools() {
     let registry = Registry::from_inventory().unwrap();
     let entry = registry.get("google").expect("google is registered");
     let connector_core::AuthRequirement::OAuth2(spec) = &entry.metadata().auth else {
@@ -31,16 +31,15 @@ async fn registers_with_oauth_metadata_and_five_scoped_tools() {
     let env = env(&[READONLY]).await;
     let tools = env.connector.tools(&CallContext::new(USER)).await.unwrap();
     let names: Vec<_> = tools.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "create_draft",
-            "get_message",
-            "list_labels",
-            "search_messages",
-            "send_message"
-        ]
-    );
+    for gmail in [
+        "create_draft",
+        "get_message",
+        "list_labels",
+        "search_messages",
+        "send_message",
+    ] {
+        assert!(names.contains(&gmail), "{gmail} missing from {names:?}");
+    }
     for t in &tools {
         t.validate().unwrap();
         assert!(!t.scopes.is_empty(), "{} declares no scope", t.name);

@@ -8,14 +8,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_core::oauth::OAuthEngine;
+use connector_core::vault::TokenRecord;
 use connector_core::{
     AuthRequirement, BackendKind, BuildContext, CallContext, ClientAuthMethod, Connector,
-    ConnectorMetadata, DynTool, Error, ErrorKind, OAuth2Spec, RegisteredConnector, Secret,
-    ToolOutput, ToolSpec,
+    ConnectorMetadata, DynTool, Error, ErrorKind, OAuth2Spec, RegisteredConnector, ToolOutput,
+    ToolSpec,
 };
 use serde_json::Value;
 
-pub use crate::client::{ClientOptions, SlackClient};
+pub use crate::client::{ClientOptions, Credential, SlackClient};
 
 /// The provider id: the `[providers.slack]` table, the vault key, the
 /// catalog prefix.
@@ -126,20 +127,36 @@ impl Shared {
             && (e.detail().ends_with("invalid_auth") || e.detail().ends_with("token_expired"))
     }
 
-    async fn token(&self, cx: &CallContext) -> Result<Secret, Error> {
+    async fn token(&self, cx: &CallContext) -> Result<Credential, Error> {
         let record = self
             .engine
             .access(cx.user(), &self.provider, cx.account())
             .await?;
-        Ok(record.access_token)
+        Ok(credential(record))
     }
 
-    async fn refreshed(&self, cx: &CallContext) -> Result<Secret, Error> {
+    async fn refreshed(&self, cx: &CallContext) -> Result<Credential, Error> {
         let record = self
             .engine
             .refresh(cx.user(), &self.provider, cx.account())
             .await?;
-        Ok(record.access_token)
+        Ok(credential(record))
+    }
+}
+
+/// The token of `record`, with its workspace when the record names it
+/// (`team_id`, or `team` as an id or as Slack's `{"id": …}` object).
+fn credential(record: TokenRecord) -> Credential {
+    let team = record
+        .extra
+        .get("team_id")
+        .or_else(|| record.extra.get("team"))
+        .and_then(|t| t.as_str().or_else(|| t.get("id").and_then(Value::as_str)))
+        .filter(|t| !t.is_empty() && t.len() <= 64)
+        .map(str::to_owned);
+    Credential {
+        token: record.access_token,
+        team,
     }
 }
 

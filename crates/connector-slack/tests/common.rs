@@ -49,23 +49,38 @@ impl Setup {
     }
 }
 
+/// A stored grant of `token`, valid for an hour, in workspace `team` when
+/// given.
+pub fn record(token: &str, team: Option<&str>) -> TokenRecord {
+    let mut extra = serde_json::Map::new();
+    if let Some(team) = team {
+        extra.insert("team_id".into(), team.into());
+    }
+    TokenRecord {
+        access_token: Secret::new(token),
+        refresh_token: None,
+        token_type: "Bearer".into(),
+        scopes: vec![],
+        expires_at: Some(now_unix() + 3600),
+        issuer: None,
+        account_label: None,
+        created_at: now_unix(),
+        updated_at: now_unix(),
+        extra,
+    }
+}
+
 pub async fn engine_with(token: Option<&str>) -> OAuthEngine {
+    let records: Vec<_> = token.map(|t| (USER, record(t, None))).into_iter().collect();
+    engine_for(&records).await
+}
+
+/// An engine whose vault holds these users' Slack grants.
+pub async fn engine_for(records: &[(&str, TokenRecord)]) -> OAuthEngine {
     let vault = Vault::in_memory().unwrap();
-    if let Some(token) = token {
-        let record = TokenRecord {
-            access_token: Secret::new(token),
-            refresh_token: None,
-            token_type: "Bearer".into(),
-            scopes: vec![],
-            expires_at: Some(now_unix() + 3600),
-            issuer: None,
-            account_label: None,
-            created_at: now_unix(),
-            updated_at: now_unix(),
-            extra: serde_json::Map::new(),
-        };
+    for (user, record) in records {
         vault
-            .save_token(&TokenKey::new("slack", USER, None), &record)
+            .save_token(&TokenKey::new("slack", user, None), record)
             .await
             .unwrap();
     }
@@ -78,17 +93,26 @@ pub async fn engine_with(token: Option<&str>) -> OAuthEngine {
         .unwrap()
 }
 
+/// What the tests use: short waits.
+pub fn test_options() -> ClientOptions {
+    ClientOptions {
+        max_retry_wait: Duration::from_secs(2),
+        max_rate_limit_retries: 2,
+        request_timeout: Duration::from_secs(10),
+    }
+}
+
 pub async fn setup_with(kind: TokenKind, scopes: &[&str]) -> Setup {
+    setup_with_options(kind, scopes, test_options()).await
+}
+
+pub async fn setup_with_options(kind: TokenKind, scopes: &[&str], options: ClientOptions) -> Setup {
     let fake = FakeSlack::start().await;
     fake.issue_token(BOT_TOKEN, kind, scopes);
     let connector = SlackConnector::builder()
         .engine(engine_with(Some(BOT_TOKEN)).await)
         .base_url(fake.url())
-        .options(ClientOptions {
-            max_retry_wait: Duration::from_secs(2),
-            max_rate_limit_retries: 2,
-            request_timeout: Duration::from_secs(10),
-        })
+        .options(options)
         .build()
         .unwrap();
     Setup {

@@ -16,10 +16,11 @@ async fn ok_false_errors_become_typed_errors() {
         ("not_in_channel", ErrorKind::Forbidden),
         ("token_revoked", ErrorKind::NeedsReauthorization),
         ("account_inactive", ErrorKind::NeedsReauthorization),
-        ("ratelimited", ErrorKind::RateLimited),
         ("missing_scope", ErrorKind::InsufficientScope),
         ("is_archived", ErrorKind::Forbidden),
         ("brand_new_error", ErrorKind::Provider),
+        // Last: it makes chat.postMessage cool down for a second.
+        ("ratelimited", ErrorKind::RateLimited),
     ];
     for (code, kind) in cases {
         s.fake.fail_next("chat.postMessage", code);
@@ -152,6 +153,7 @@ async fn http_429_beyond_the_bound_is_returned_with_retry_after() {
     assert_eq!(s.fake.call_count("users.info"), 1);
 
     // Nor past the call's deadline.
+    let s = setup().await;
     s.fake.rate_limit_next("users.info", 1);
     let cx = CallContext::new(crate::common::USER).with_timeout(Duration::from_millis(500));
     let e = s
@@ -160,6 +162,7 @@ async fn http_429_beyond_the_bound_is_returned_with_retry_after() {
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::RateLimited);
+    assert_eq!(s.fake.call_count("users.info"), 1);
 }
 
 #[tokio::test]

@@ -6,5 +6,6 @@
 mod common;
 mod conformance;
 mod errors;
+mod rate_limits;
 mod rotation;
 mod tools;

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod client;
+mod summary;
 mod tools;
 
 use std::collections::BTreeMap;

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{PROVIDER, Shared};
+use crate::{PROVIDER, Shared, summary};
 
 /// Message texts longer than this are cut and marked as truncated.
 const MAX_TEXT_CHARS: usize = 4000;
@@ -116,6 +116,9 @@ pub struct Message {
     pub reply_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// The channel's name, where Slack gives it (search results).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permalink: Option<String>,
 }
@@ -135,6 +138,11 @@ fn message(v: &Value) -> Message {
         channel: v
             .get("channel")
             .and_then(|c| c.get("id").and_then(Value::as_str).or(c.as_str()))
+            .map(str::to_owned),
+        channel_name: v
+            .get("channel")
+            .and_then(|c| c.get("name"))
+            .and_then(Value::as_str)
             .map(str::to_owned),
         permalink: str_of(v, "permalink"),
     }
@@ -196,6 +204,16 @@ impl Tool for PostMessage {
         scopes(&["chat:write"])
     }
 
+    fn summarize(&self, out: &Posted) -> Option<String> {
+        Some(match &out.thread_ts {
+            Some(t) => format!(
+                "Posted a reply in the thread {t} of {}; its ts is {}.",
+                out.channel, out.ts
+            ),
+            None => format!("Posted to {}; the message's ts is {}.", out.channel, out.ts),
+        })
+    }
+
     async fn call(&self, cx: &CallContext, args: PostMessageArgs) -> Result<Posted, Error> {
         if args.text.trim().is_empty() {
             return Err(Error::invalid_arguments("`text` is empty"));
@@ -247,6 +265,13 @@ impl Tool for UpdateMessage {
         scopes(&["chat:write"])
     }
 
+    fn summarize(&self, out: &Posted) -> Option<String> {
+        Some(format!(
+            "Updated the message {} in {}.",
+            out.ts, out.channel
+        ))
+    }
+
     async fn call(&self, cx: &CallContext, args: UpdateMessageArgs) -> Result<Posted, Error> {
         let channel = resolve_channel(&self.0, cx, &args.channel).await?;
         let p = [("channel", channel), ("ts", args.ts), ("text", args.text)];
@@ -285,6 +310,13 @@ impl Tool for DeleteMessage {
 
     fn scopes(&self) -> Vec<String> {
         scopes(&["chat:write"])
+    }
+
+    fn summarize(&self, out: &Posted) -> Option<String> {
+        Some(format!(
+            "Deleted the message {} from {}.",
+            out.ts, out.channel
+        ))
     }
 
     async fn call(&self, cx: &CallContext, args: DeleteMessageArgs) -> Result<Posted, Error> {
@@ -397,6 +429,21 @@ impl Tool for ListConversations {
         scopes(&["channels:read"])
     }
 
+    fn summarize(&self, out: &Conversations) -> Option<String> {
+        let mut text = match out.conversations.len() {
+            0 => "No conversations.\n".to_owned(),
+            1 => "1 conversation:\n".to_owned(),
+            n => format!("{n} conversations:\n"),
+        };
+        for c in &out.conversations {
+            summary::conversation_line(&mut text, c);
+        }
+        if out.truncated {
+            text.push_str("More conversations exist: raise `limit` (at most 1000).\n");
+        }
+        Some(text)
+    }
+
     async fn call(
         &self,
         cx: &CallContext,
@@ -502,6 +549,23 @@ impl Tool for ReadHistory {
         scopes(&["channels:history"])
     }
 
+    fn summarize(&self, out: &Messages) -> Option<String> {
+        let header = match out.messages.len() {
+            0 => format!("No messages in {} in this window.", out.channel),
+            n => format!(
+                "{n} message{} in {}, newest first (times UTC):",
+                if n == 1 { "" } else { "s" },
+                out.channel
+            ),
+        };
+        let more = if out.truncated {
+            "Older messages were left out: raise `limit` or narrow `oldest`/`latest`."
+        } else {
+            ""
+        };
+        Some(summary::messages(&header, &out.messages, false, more))
+    }
+
     async fn call(&self, cx: &CallContext, args: ReadHistoryArgs) -> Result<Messages, Error> {
         let channel = resolve_channel(&self.0, cx, &args.channel).await?;
         let mut p = vec![("channel", channel.clone())];
@@ -557,6 +621,21 @@ impl Tool for ReadThread {
 
     fn scopes(&self) -> Vec<String> {
         scopes(&["channels:history"])
+    }
+
+    fn summarize(&self, out: &Messages) -> Option<String> {
+        let replies = out.messages.len().saturating_sub(1);
+        let header = format!(
+            "A thread in {}: the parent and {replies} repl{}, oldest first (times UTC):",
+            out.channel,
+            if replies == 1 { "y" } else { "ies" }
+        );
+        let more = if out.truncated {
+            "Later replies were left out: raise `limit`, or read again with `oldest` set to the last ts shown."
+        } else {
+            ""
+        };
+        Some(summary::messages(&header, &out.messages, false, more))
     }
 
     async fn call(&self, cx: &CallContext, args: ReadThreadArgs) -> Result<Messages, Error> {
@@ -630,6 +709,10 @@ impl Tool for LookupUser {
         scopes(&["users:read"])
     }
 
+    fn summarize(&self, out: &User) -> Option<String> {
+        Some(summary::user(out))
+    }
+
     async fn call(&self, cx: &CallContext, args: LookupUserArgs) -> Result<User, Error> {
         let body = match (args.user_id, args.email) {
             (Some(id), None) => self.0.call(cx, "users.info", &[("user", id)]).await?,
@@ -700,6 +783,13 @@ impl Tool for AddReaction {
         scopes(&["reactions:write"])
     }
 
+    fn summarize(&self, out: &Reacted) -> Option<String> {
+        Some(format!(
+            "Added :{}: to the message {} in {}.",
+            out.name, out.timestamp, out.channel
+        ))
+    }
+
     async fn call(&self, cx: &CallContext, args: AddReactionArgs) -> Result<Reacted, Error> {
         let channel = resolve_channel(&self.0, cx, &args.channel).await?;
         let name = args.name.trim().trim_matches(':').to_owned();
@@ -748,6 +838,8 @@ pub struct SearchMessagesArgs {
 /// Search results.
 #[derive(Debug, Serialize)]
 pub struct SearchResults {
+    /// The query, as sent.
+    pub query: String,
     /// How many messages match in all.
     pub total: u64,
     pub messages: Vec<Message>,
@@ -769,6 +861,22 @@ impl Tool for SearchMessages {
         scopes(&["search:read"])
     }
 
+    fn summarize(&self, out: &SearchResults) -> Option<String> {
+        let header = match out.messages.len() {
+            0 => format!("No messages match `{}`.", out.query),
+            n => format!(
+                "{n} of {} messages matching `{}` (times UTC):",
+                out.total, out.query
+            ),
+        };
+        let more = if out.truncated {
+            "More matches exist: raise `limit` (at most 100) or narrow the query."
+        } else {
+            ""
+        };
+        Some(summary::messages(&header, &out.messages, true, more))
+    }
+
     async fn call(
         &self,
         cx: &CallContext,
@@ -783,7 +891,7 @@ impl Tool for SearchMessages {
             _ => "score",
         };
         let p = [
-            ("query", args.query),
+            ("query", args.query.clone()),
             ("count", count.to_string()),
             ("sort", sort.to_owned()),
             ("sort_dir", "desc".to_owned()),
@@ -801,6 +909,7 @@ impl Tool for SearchMessages {
         messages.truncate(count);
         let truncated = total > messages.len() as u64;
         Ok(SearchResults {
+            query: args.query,
             total,
             messages,
             truncated,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use connector_core::oauth::{OAuthEngine, OAuthProvider};
 use connector_core::vault::{TokenKey, TokenRecord, Vault, now_unix};
-use connector_core::{AuthRequirement, CallContext, Connector, Error, Secret, ToolOutput};
+use connector_core::{AuthRequirement, CallContext, Connector, Content, Error, Secret, ToolOutput};
 use connector_slack::{ClientOptions, SlackConnector};
 use connector_testkit::slack::{FakeSlack, TokenKind};
 use serde_json::Value;
@@ -35,6 +35,11 @@ impl Setup {
     }
 
     pub async fn ok(&self, tool: &str, args: Value) -> Value {
+        self.ok_output(tool, args).await.structured.unwrap()
+    }
+
+    /// The whole output of a call that must succeed without a violation.
+    pub async fn ok_output(&self, tool: &str, args: Value) -> ToolOutput {
         let out = self
             .call(tool, args)
             .await
@@ -45,7 +50,12 @@ impl Setup {
             "{:?}",
             self.fake.violations()
         );
-        out.structured.unwrap()
+        out
+    }
+
+    /// The text a model reads from a call that must succeed.
+    pub async fn text(&self, tool: &str, args: Value) -> String {
+        text_of(&self.ok_output(tool, args).await)
     }
 }
 
@@ -67,6 +77,15 @@ pub fn record(token: &str, team: Option<&str>) -> TokenRecord {
         created_at: now_unix(),
         updated_at: now_unix(),
         extra,
+    }
+}
+
+/// The one text block of a result.
+pub fn text_of(out: &ToolOutput) -> String {
+    assert_eq!(out.content.len(), 1, "{:?}", out.content);
+    match &out.content[0] {
+        Content::Text { text } => text.clone(),
+        other => panic!("not text: {other:?}"),
     }
 }
 

@@ -8,4 +8,5 @@ mod conformance;
 mod errors;
 mod rate_limits;
 mod rotation;
+mod summaries;
 mod tools;

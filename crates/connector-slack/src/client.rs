@@ -119,6 +119,9 @@ impl Cooldowns {
     }
 }
 
+/// The most pages one paginated call reads.
+const MAX_PAGES: usize = 100;
+
 /// The Slack Web API at one base URL. Cheap to clone; clones share their
 /// rate-limit cooldowns.
 #[derive(Debug, Clone)]
@@ -293,7 +296,9 @@ impl SlackClient {
     ) -> Result<(Vec<Value>, bool), Error> {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
-        loop {
+        // Bounded by pages too: Slack may answer short or empty pages with a
+        // cursor (conversations.list filters after paging).
+        for _ in 0..MAX_PAGES {
             let left = limit.saturating_sub(items.len());
             // Slack recommends pages of at most 200 items.
             let page = left.clamp(1, 200);
@@ -313,10 +318,13 @@ impl SlackClient {
                 return Ok((items, more));
             }
             match next {
-                Some(c) => cursor = Some(c),
+                // A cursor that does not move would loop: stop there.
+                Some(c) if cursor.as_ref() != Some(&c) => cursor = Some(c),
+                Some(_) => return Ok((items, true)),
                 None => return Ok((items, false)),
             }
         }
+        Ok((items, true))
     }
 }
 

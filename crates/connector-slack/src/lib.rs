@@ -5,6 +5,7 @@ mod summary;
 mod tools;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -88,14 +89,10 @@ impl Shared {
         method: &str,
         params: &[(&str, String)],
     ) -> Result<Value, Error> {
-        let token = self.token(cx).await?;
-        match self.client.call(cx, &token, method, params).await {
-            Err(e) if self.refreshable(&e) => {
-                let token = self.refreshed(cx).await?;
-                self.client.call(cx, &token, method, params).await
-            }
-            other => other,
-        }
+        self.with_credential(cx, |c| async move {
+            self.client.call(cx, &c, method, params).await
+        })
+        .await
     }
 
     /// Like [`SlackClient::paginate`], with the user's token.
@@ -107,42 +104,44 @@ impl Shared {
         key: &str,
         limit: usize,
     ) -> Result<(Vec<Value>, bool), Error> {
-        let token = self.token(cx).await?;
-        match self
-            .client
-            .paginate(cx, &token, method, params, key, limit)
-            .await
-        {
-            Err(e) if self.refreshable(&e) => {
-                let token = self.refreshed(cx).await?;
-                self.client
-                    .paginate(cx, &token, method, params, key, limit)
-                    .await
-            }
+        self.with_credential(cx, |c| async move {
+            self.client
+                .paginate(cx, &c, method, params, key, limit)
+                .await
+        })
+        .await
+    }
+
+    /// Runs `f` with the user's credential, and once more with a refreshed
+    /// one when Slack says the first is no longer valid.
+    async fn with_credential<T, F, Fut>(&self, cx: &CallContext, f: F) -> Result<T, Error>
+    where
+        F: Fn(Credential) -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        match f(self.credential(cx, false).await?).await {
+            Err(e) if refreshable(&e) => f(self.credential(cx, true).await?).await,
             other => other,
         }
     }
 
-    fn refreshable(&self, e: &Error) -> bool {
-        e.kind() == ErrorKind::NeedsReauthorization
-            && (e.detail().ends_with("invalid_auth") || e.detail().ends_with("token_expired"))
-    }
-
-    async fn token(&self, cx: &CallContext) -> Result<Credential, Error> {
-        let record = self
-            .engine
-            .access(cx.user(), &self.provider, cx.account())
-            .await?;
+    /// The user's credential, refreshed first when `refresh`.
+    async fn credential(&self, cx: &CallContext, refresh: bool) -> Result<Credential, Error> {
+        let (user, provider, account) = (cx.user(), self.provider.as_str(), cx.account());
+        let record = if refresh {
+            self.engine.refresh(user, provider, account).await?
+        } else {
+            self.engine.access(user, provider, account).await?
+        };
         Ok(credential(record))
     }
+}
 
-    async fn refreshed(&self, cx: &CallContext) -> Result<Credential, Error> {
-        let record = self
-            .engine
-            .refresh(cx.user(), &self.provider, cx.account())
-            .await?;
-        Ok(credential(record))
-    }
+/// Whether `e` is Slack saying the token is no longer valid (which a
+/// refresh may cure), rather than revoked.
+fn refreshable(e: &Error) -> bool {
+    e.kind() == ErrorKind::NeedsReauthorization
+        && (e.detail().ends_with("invalid_auth") || e.detail().ends_with("token_expired"))
 }
 
 /// The token of `record`, with its workspace when the record names it

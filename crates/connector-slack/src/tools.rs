@@ -29,17 +29,30 @@ pub(crate) fn all(shared: &Arc<Shared>) -> Result<Vec<DynTool>, Error> {
     ])
 }
 
-fn scopes(s: &[&str]) -> Vec<String> {
-    s.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn write_annotations(destructive: bool, idempotent: bool) -> ToolAnnotations {
-    ToolAnnotations {
-        read_only: Some(false),
-        destructive: Some(destructive),
-        idempotent: Some(idempotent),
-        open_world: Some(true),
-    }
+/// A tool's behaviour hints and scopes, the two `Tool` methods every tool
+/// here fills the same way.
+macro_rules! hints {
+    (read_only, $scope:literal) => {
+        fn annotations(&self) -> ToolAnnotations {
+            ToolAnnotations::read_only()
+        }
+        fn scopes(&self) -> Vec<String> {
+            vec![$scope.to_owned()]
+        }
+    };
+    (write, destructive: $d:literal, idempotent: $i:literal, $scope:literal) => {
+        fn annotations(&self) -> ToolAnnotations {
+            ToolAnnotations {
+                read_only: Some(false),
+                destructive: Some($d),
+                idempotent: Some($i),
+                open_world: Some(true),
+            }
+        }
+        fn scopes(&self) -> Vec<String> {
+            vec![$scope.to_owned()]
+        }
+    };
 }
 
 /// Whether `s` looks like a conversation id (`C…`, `G…`, `D…`).
@@ -65,19 +78,8 @@ async fn resolve_channel(
     if name.is_empty() {
         return Err(Error::invalid_arguments("`channel` is empty"));
     }
-    let params = [
-        ("types", "public_channel,private_channel".to_owned()),
-        ("exclude_archived", "true".to_owned()),
-    ];
-    let (channels, _) = shared
-        .paginate(
-            cx,
-            "conversations.list",
-            &params,
-            "channels",
-            MAX_ITEMS * 10,
-        )
-        .await?;
+    let types = "public_channel,private_channel";
+    let (channels, _) = list_channels(shared, cx, types, true, MAX_ITEMS * 10).await?;
     channels
         .iter()
         .find(|c| c.get("name").and_then(Value::as_str) == Some(name))
@@ -90,6 +92,78 @@ async fn resolve_channel(
                     "Slack: no channel named `{name}` that the app can see (use list_conversations to find it)."
                 ))
         })
+}
+
+/// The raw conversations of `types` (Slack's comma-separated list), at most
+/// `limit`, and whether more were left.
+async fn list_channels(
+    shared: &Shared,
+    cx: &CallContext,
+    types: &str,
+    exclude_archived: bool,
+    limit: usize,
+) -> Result<(Vec<Value>, bool), Error> {
+    let p = [
+        ("types", types.to_owned()),
+        ("exclude_archived", exclude_archived.to_string()),
+    ];
+    shared
+        .paginate(cx, "conversations.list", &p, "channels", limit)
+        .await
+}
+
+/// Calls `method` on the conversation `channel` (an id or a name) with
+/// `params` after it; returns the conversation id and Slack's answer.
+async fn in_channel(
+    shared: &Shared,
+    cx: &CallContext,
+    channel: &str,
+    method: &str,
+    params: Vec<(&'static str, String)>,
+) -> Result<(String, Value), Error> {
+    let id = resolve_channel(shared, cx, channel).await?;
+    let mut p = vec![("channel", id.clone())];
+    p.extend(params);
+    let body = shared.call(cx, method, &p).await?;
+    Ok((id, body))
+}
+
+/// Where a `chat.*` answer says the message is.
+fn posted(id: String, body: &Value, thread_ts: Option<String>) -> Posted {
+    Posted {
+        channel: str_of(body, "channel").unwrap_or(id),
+        ts: str_of(body, "ts").unwrap_or_default(),
+        thread_ts,
+    }
+}
+
+/// The messages `method` (`conversations.history` or `.replies`) gives for
+/// `channel`, with `params` and the `oldest`/`latest` window.
+async fn read_messages(
+    shared: &Shared,
+    cx: &CallContext,
+    channel: &str,
+    method: &str,
+    mut params: Vec<(&'static str, String)>,
+    (oldest, latest): (Option<String>, Option<String>),
+    limit: usize,
+) -> Result<Messages, Error> {
+    let channel = resolve_channel(shared, cx, channel).await?;
+    params.push(("channel", channel.clone()));
+    let bounded = oldest.is_some() || latest.is_some();
+    params.extend(oldest.map(|o| ("oldest", o)));
+    params.extend(latest.map(|l| ("latest", l)));
+    if bounded {
+        params.push(("inclusive", "true".to_owned()));
+    }
+    let (items, truncated) = shared
+        .paginate(cx, method, &params, "messages", limit)
+        .await?;
+    Ok(Messages {
+        channel,
+        messages: items.iter().map(message).collect(),
+        truncated,
+    })
 }
 
 fn str_of(v: &Value, key: &str) -> Option<String> {
@@ -196,13 +270,7 @@ impl Tool for PostMessage {
     type Args = PostMessageArgs;
     type Output = Posted;
 
-    fn annotations(&self) -> ToolAnnotations {
-        write_annotations(false, false)
-    }
-
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["chat:write"])
-    }
+    hints!(write, destructive: false, idempotent: false, "chat:write");
 
     fn summarize(&self, out: &Posted) -> Option<String> {
         Some(match &out.thread_ts {
@@ -218,20 +286,15 @@ impl Tool for PostMessage {
         if args.text.trim().is_empty() {
             return Err(Error::invalid_arguments("`text` is empty"));
         }
-        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
-        let mut p = vec![("channel", channel), ("text", args.text)];
+        let mut p = vec![("text", args.text)];
         if let Some(t) = &args.thread_ts {
             p.push(("thread_ts", t.clone()));
             if let Some(b) = args.reply_broadcast {
                 p.push(("reply_broadcast", b.to_string()));
             }
         }
-        let body = self.0.call(cx, "chat.postMessage", &p).await?;
-        Ok(Posted {
-            channel: str_of(&body, "channel").unwrap_or_default(),
-            ts: str_of(&body, "ts").unwrap_or_default(),
-            thread_ts: args.thread_ts,
-        })
+        let (id, body) = in_channel(&self.0, cx, &args.channel, "chat.postMessage", p).await?;
+        Ok(posted(id, &body, args.thread_ts))
     }
 }
 
@@ -257,13 +320,7 @@ impl Tool for UpdateMessage {
     type Args = UpdateMessageArgs;
     type Output = Posted;
 
-    fn annotations(&self) -> ToolAnnotations {
-        write_annotations(true, true)
-    }
-
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["chat:write"])
-    }
+    hints!(write, destructive: true, idempotent: true, "chat:write");
 
     fn summarize(&self, out: &Posted) -> Option<String> {
         Some(format!(
@@ -273,14 +330,9 @@ impl Tool for UpdateMessage {
     }
 
     async fn call(&self, cx: &CallContext, args: UpdateMessageArgs) -> Result<Posted, Error> {
-        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
-        let p = [("channel", channel), ("ts", args.ts), ("text", args.text)];
-        let body = self.0.call(cx, "chat.update", &p).await?;
-        Ok(Posted {
-            channel: str_of(&body, "channel").unwrap_or_default(),
-            ts: str_of(&body, "ts").unwrap_or_default(),
-            thread_ts: None,
-        })
+        let p = vec![("ts", args.ts), ("text", args.text)];
+        let (id, body) = in_channel(&self.0, cx, &args.channel, "chat.update", p).await?;
+        Ok(posted(id, &body, None))
     }
 }
 
@@ -304,13 +356,7 @@ impl Tool for DeleteMessage {
     type Args = DeleteMessageArgs;
     type Output = Posted;
 
-    fn annotations(&self) -> ToolAnnotations {
-        write_annotations(true, true)
-    }
-
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["chat:write"])
-    }
+    hints!(write, destructive: true, idempotent: true, "chat:write");
 
     fn summarize(&self, out: &Posted) -> Option<String> {
         Some(format!(
@@ -320,14 +366,9 @@ impl Tool for DeleteMessage {
     }
 
     async fn call(&self, cx: &CallContext, args: DeleteMessageArgs) -> Result<Posted, Error> {
-        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
-        let p = [("channel", channel), ("ts", args.ts)];
-        let body = self.0.call(cx, "chat.delete", &p).await?;
-        Ok(Posted {
-            channel: str_of(&body, "channel").unwrap_or_default(),
-            ts: str_of(&body, "ts").unwrap_or_default(),
-            thread_ts: None,
-        })
+        let p = vec![("ts", args.ts)];
+        let (id, body) = in_channel(&self.0, cx, &args.channel, "chat.delete", p).await?;
+        Ok(posted(id, &body, None))
     }
 }
 
@@ -421,13 +462,7 @@ impl Tool for ListConversations {
     type Args = ListConversationsArgs;
     type Output = Conversations;
 
-    fn annotations(&self) -> ToolAnnotations {
-        ToolAnnotations::read_only()
-    }
-
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["channels:read"])
-    }
+    hints!(read_only, "channels:read");
 
     fn summarize(&self, out: &Conversations) -> Option<String> {
         let mut text = match out.conversations.len() {
@@ -453,23 +488,10 @@ impl Tool for ListConversations {
             Some(t) if !t.is_empty() => t.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(","),
             _ => "public_channel".to_owned(),
         };
-        let p = [
-            ("types", types),
-            (
-                "exclude_archived",
-                args.exclude_archived.unwrap_or(true).to_string(),
-            ),
-        ];
-        let (items, truncated) = self
-            .0
-            .paginate(
-                cx,
-                "conversations.list",
-                &p,
-                "channels",
-                limit(args.limit, 100),
-            )
-            .await?;
+        let exclude_archived = args.exclude_archived.unwrap_or(true);
+        let limit = limit(args.limit, 100);
+        let (items, truncated) =
+            list_channels(&self.0, cx, &types, exclude_archived, limit).await?;
         let conversations = items
             .iter()
             .map(|c| Conversation {
@@ -521,33 +543,13 @@ pub struct ReadHistoryArgs {
     pub limit: Option<u32>,
 }
 
-fn window(oldest: &Option<String>, latest: &Option<String>) -> Vec<(&'static str, String)> {
-    let mut p = Vec::new();
-    if let Some(o) = oldest {
-        p.push(("oldest", o.clone()));
-    }
-    if let Some(l) = latest {
-        p.push(("latest", l.clone()));
-    }
-    if !p.is_empty() {
-        p.push(("inclusive", "true".to_owned()));
-    }
-    p
-}
-
 impl Tool for ReadHistory {
     const NAME: &'static str = "read_history";
     const DESCRIPTION: &'static str = "Reads recent messages of a Slack conversation, newest first, optionally within a time window (oldest/latest as Slack ts). Thread replies are not included: use read_thread with a message's ts when it has replies.";
     type Args = ReadHistoryArgs;
     type Output = Messages;
 
-    fn annotations(&self) -> ToolAnnotations {
-        ToolAnnotations::read_only()
-    }
-
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["channels:history"])
-    }
+    hints!(read_only, "channels:history");
 
     fn summarize(&self, out: &Messages) -> Option<String> {
         let header = match out.messages.len() {
@@ -567,24 +569,10 @@ impl Tool for ReadHistory {
     }
 
     async fn call(&self, cx: &CallContext, args: ReadHistoryArgs) -> Result<Messages, Error> {
-        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
-        let mut p = vec![("channel", channel.clone())];
-        p.extend(window(&args.oldest, &args.latest));
-        let (items, truncated) = self
-            .0
-            .paginate(
-                cx,
-                "conversations.history",
-                &p,
-                "messages",
-                limit(args.limit, 50),
-            )
-            .await?;
-        Ok(Messages {
-            channel,
-            messages: items.iter().map(message).collect(),
-            truncated,
-        })
+        let window = (args.oldest, args.latest);
+        let limit = limit(args.limit, 50);
+        let method = "conversations.history";
+        read_messages(&self.0, cx, &args.channel, method, vec![], window, limit).await
     }
 }
 
@@ -615,13 +603,7 @@ impl Tool for ReadThread {
     type Args = ReadThreadArgs;
     type Output = Messages;
 
-    fn annotations(&self) -> ToolAnnotations {
-        ToolAnnotations::read_only()
-    }
-
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["channels:history"])
-    }
+    hints!(read_only, "channels:history");
 
     fn summarize(&self, out: &Messages) -> Option<String> {
         let replies = out.messages.len().saturating_sub(1);
@@ -639,24 +621,11 @@ impl Tool for ReadThread {
     }
 
     async fn call(&self, cx: &CallContext, args: ReadThreadArgs) -> Result<Messages, Error> {
-        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
-        let mut p = vec![("channel", channel.clone()), ("ts", args.thread_ts)];
-        p.extend(window(&args.oldest, &args.latest));
-        let (items, truncated) = self
-            .0
-            .paginate(
-                cx,
-                "conversations.replies",
-                &p,
-                "messages",
-                limit(args.limit, 100),
-            )
-            .await?;
-        Ok(Messages {
-            channel,
-            messages: items.iter().map(message).collect(),
-            truncated,
-        })
+        let window = (args.oldest, args.latest);
+        let limit = limit(args.limit, 100);
+        let p = vec![("ts", args.thread_ts)];
+        let method = "conversations.replies";
+        read_messages(&self.0, cx, &args.channel, method, p, window, limit).await
     }
 }
 
@@ -701,13 +670,7 @@ impl Tool for LookupUser {
     type Args = LookupUserArgs;
     type Output = User;
 
-    fn annotations(&self) -> ToolAnnotations {
-        ToolAnnotations::read_only()
-    }
-
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["users:read"])
-    }
+    hints!(read_only, "users:read");
 
     fn summarize(&self, out: &User) -> Option<String> {
         Some(summary::user(out))
@@ -775,13 +738,7 @@ impl Tool for AddReaction {
     type Args = AddReactionArgs;
     type Output = Reacted;
 
-    fn annotations(&self) -> ToolAnnotations {
-        write_annotations(false, true)
-    }
-
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["reactions:write"])
-    }
+    hints!(write, destructive: false, idempotent: true, "reactions:write");
 
     fn summarize(&self, out: &Reacted) -> Option<String> {
         Some(format!(
@@ -791,14 +748,12 @@ impl Tool for AddReaction {
     }
 
     async fn call(&self, cx: &CallContext, args: AddReactionArgs) -> Result<Reacted, Error> {
-        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
         let name = args.name.trim().trim_matches(':').to_owned();
-        let p = [
-            ("channel", channel.clone()),
+        let p = vec![
             ("timestamp", args.timestamp.clone()),
             ("name", name.clone()),
         ];
-        self.0.call(cx, "reactions.add", &p).await?;
+        let (channel, _) = in_channel(&self.0, cx, &args.channel, "reactions.add", p).await?;
         Ok(Reacted {
             channel,
             timestamp: args.timestamp,
@@ -853,13 +808,7 @@ impl Tool for SearchMessages {
     type Args = SearchMessagesArgs;
     type Output = SearchResults;
 
-    fn annotations(&self) -> ToolAnnotations {
-        ToolAnnotations::read_only()
-    }
-
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["search:read"])
-    }
+    hints!(read_only, "search:read");
 
     fn summarize(&self, out: &SearchResults) -> Option<String> {
         let header = match out.messages.len() {

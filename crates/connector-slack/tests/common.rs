@@ -38,6 +38,33 @@ impl Setup {
         self.ok_output(tool, args).await.structured.unwrap()
     }
 
+    /// A call with a deadline `timeout` from now.
+    pub async fn call_within(
+        &self,
+        timeout: Duration,
+        tool: &str,
+        args: Value,
+    ) -> Result<ToolOutput, Error> {
+        let cx = CallContext::new(USER).with_timeout(timeout);
+        self.connector.call(&cx, tool, args).await
+    }
+
+    /// The error of a call that must fail.
+    pub async fn err(&self, tool: &str, args: Value) -> Error {
+        match self.call(tool, args).await {
+            Ok(out) => panic!("{tool} succeeded: {out:?}"),
+            Err(e) => e,
+        }
+    }
+
+    /// The message `ts` of `channel` as the fake holds it.
+    pub fn message(&self, channel: &str, ts: &str) -> Option<Value> {
+        self.fake
+            .messages(channel)
+            .into_iter()
+            .find(|m| m["ts"] == ts)
+    }
+
     /// The whole output of a call that must succeed without a violation.
     pub async fn ok_output(&self, tool: &str, args: Value) -> ToolOutput {
         let out = self

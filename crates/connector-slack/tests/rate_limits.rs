@@ -28,7 +28,7 @@ async fn a_429_delays_the_next_call_to_that_method_only() {
     let s = setup_with_options(TokenKind::Bot, ALL_BOT_SCOPES, no_retries()).await;
     s.fake.rate_limit_next("chat.postMessage", 1);
     let start = Instant::now();
-    let e = s.call("post_message", post()).await.unwrap_err();
+    let e = s.err("post_message", post()).await;
     assert_eq!(e.kind(), ErrorKind::RateLimited);
     assert_eq!(e.retry_after(), Some(Duration::from_secs(1)));
 
@@ -47,7 +47,7 @@ async fn a_429_delays_the_next_call_to_that_method_only() {
 async fn a_cooldown_longer_than_the_deadline_fails_fast_without_a_request() {
     let s = setup_with_options(TokenKind::Bot, ALL_BOT_SCOPES, no_retries()).await;
     s.fake.rate_limit_next("chat.postMessage", 30);
-    let e = s.call("post_message", post()).await.unwrap_err();
+    let e = s.err("post_message", post()).await;
     assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
     assert_eq!(s.fake.call_count("chat.postMessage"), 1);
 
@@ -70,7 +70,7 @@ async fn a_cooldown_longer_than_the_deadline_fails_fast_without_a_request() {
     assert_eq!(s.fake.call_count("chat.postMessage"), 1);
 
     // Without a deadline, longer than the client waits by itself: the same.
-    let e = s.call("post_message", post()).await.unwrap_err();
+    let e = s.err("post_message", post()).await;
     assert_eq!(e.kind(), ErrorKind::RateLimited);
     assert_eq!(s.fake.call_count("chat.postMessage"), 1);
 
@@ -82,24 +82,26 @@ async fn a_cooldown_longer_than_the_deadline_fails_fast_without_a_request() {
 async fn a_short_cooldown_that_fits_the_deadline_is_waited_out() {
     let s = setup_with_options(TokenKind::Bot, ALL_BOT_SCOPES, no_retries()).await;
     s.fake.rate_limit_next("users.info", 1);
-    s.call("lookup_user", json!({"user_id": "W012A3CDE"}))
-        .await
-        .unwrap_err();
+    s.err("lookup_user", json!({"user_id": "W012A3CDE"})).await;
     // Under a second left of the cooldown, but only 300 ms of deadline.
-    let cx = CallContext::new(USER).with_timeout(Duration::from_millis(300));
     let e = s
-        .connector
-        .call(&cx, "lookup_user", json!({"user_id": "W012A3CDE"}))
+        .call_within(
+            Duration::from_millis(300),
+            "lookup_user",
+            json!({"user_id": "W012A3CDE"}),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::RateLimited);
     assert_eq!(s.fake.call_count("users.info"), 1);
     // With room for it, the call waits.
-    let cx = CallContext::new(USER).with_timeout(Duration::from_secs(3));
-    s.connector
-        .call(&cx, "lookup_user", json!({"user_id": "W012A3CDE"}))
-        .await
-        .unwrap();
+    s.call_within(
+        Duration::from_secs(3),
+        "lookup_user",
+        json!({"user_id": "W012A3CDE"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(s.fake.call_count("users.info"), 2);
 }
 
@@ -108,10 +110,7 @@ async fn ratelimited_in_an_ok_false_answer_cools_the_method_down_too() {
     let s = setup_with_options(TokenKind::Bot, ALL_BOT_SCOPES, no_retries()).await;
     s.fake.fail_next("users.info", "ratelimited");
     let start = Instant::now();
-    let e = s
-        .call("lookup_user", json!({"user_id": "W012A3CDE"}))
-        .await
-        .unwrap_err();
+    let e = s.err("lookup_user", json!({"user_id": "W012A3CDE"})).await;
     assert_eq!(e.kind(), ErrorKind::RateLimited);
     assert!(e.retry_after().is_some());
     s.ok("lookup_user", json!({"user_id": "W012A3CDE"})).await;

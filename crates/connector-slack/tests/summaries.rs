@@ -175,10 +175,10 @@ async fn long_texts_are_cut_and_marked_and_the_json_keeps_every_message() {
         )
         .await;
     assert!(text_of(&out).contains("… [message truncated]"));
-    assert_eq!(
-        out.structured.unwrap()["messages"][0]["text_truncated"],
-        true
-    );
+    let v = out.structured.unwrap();
+    assert_eq!(v["messages"][0]["text_truncated"], true);
+    let kept = v["messages"][0]["text"].as_str().unwrap();
+    assert_eq!(kept.chars().count(), 4000);
 
     // Many long messages: the text is bounded and says so; the JSON has all.
     for i in 0..10 {

@@ -561,11 +561,17 @@ mod tests {
         let t = DynTool::new(Listing).unwrap();
         let out = t.call(&cx, serde_json::json!({"lines": 2})).await.unwrap();
         assert_eq!(text_of(&out), "line 0\nline 1");
-        assert_eq!(out.structured, Some(serde_json::json!(["line 0", "line 1"])));
+        assert_eq!(
+            out.structured,
+            Some(serde_json::json!(["line 0", "line 1"]))
+        );
 
         // Without a summary the text is the compact JSON.
         let t = DynTool::new(Echo).unwrap();
-        let out = t.call(&cx, serde_json::json!({"text": "ab"})).await.unwrap();
+        let out = t
+            .call(&cx, serde_json::json!({"text": "ab"}))
+            .await
+            .unwrap();
         assert_eq!(text_of(&out), "\"ab\"");
     }
 
@@ -579,7 +585,11 @@ mod tests {
             .unwrap();
         let text = text_of(&out);
         assert!(text.starts_with("line 0\nline 1\n"));
-        assert!(text.contains("[truncated: "), "{}", &text[text.len() - 80..]);
+        assert!(
+            text.contains("[truncated: "),
+            "{}",
+            &text[text.len() - 80..]
+        );
         assert!(text.chars().count() < MODEL_TEXT_LIMIT + 80);
         assert_eq!(out.structured.unwrap().as_array().unwrap().len(), 5_000);
     }

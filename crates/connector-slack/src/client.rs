@@ -445,6 +445,10 @@ pub fn slack_error(method: &str, code: &str, body: Option<&Map<String, Value>>) 
             ErrorKind::Forbidden,
             format!("Slack refused: {code} (only one's own messages can be changed)."),
         ),
+        "not_allowed_token_type" => (
+            ErrorKind::Forbidden,
+            "Slack does not accept this kind of token (bot or user) for this request.".to_owned(),
+        ),
         "is_archived" => (
             ErrorKind::Forbidden,
             "Slack: the channel is archived.".to_owned(),

@@ -44,8 +44,14 @@ pub const DEFAULT_SCOPES: &[&str] = &[
     "reactions:write",
 ];
 
-/// The user-token scopes asked for by default (`user_scope`).
-pub const USER_SCOPES: &[&str] = &["search:read"];
+/// The user-token scopes asked for by default (`user_scope`): Slack serves
+/// `search.messages` to user tokens only, and `conversations.replies` in
+/// public and private channels too (bot tokens: direct messages only).
+pub const USER_SCOPES: &[&str] = &["search:read", "channels:history", "groups:history"];
+
+/// The nested grant that holds the user token: `oauth.v2.access` answers
+/// the bot token at the top level and the user token under `authed_user`.
+pub const USER_GRANT: &str = "authed_user";
 
 /// The connector's metadata: OAuth v2 at slack.com.
 pub fn metadata() -> ConnectorMetadata {
@@ -57,9 +63,11 @@ pub fn metadata() -> ConnectorMetadata {
     spec.client_auth = ClientAuthMethod::ClientSecretBasic;
     spec.scope_separator = ",".to_owned();
     spec.default_scopes = DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect();
-    // User scopes travel in their own parameter; `search.messages` only
-    // works with a user token.
+    // User scopes travel in their own parameter, and the user token comes
+    // back nested under `authed_user` (stored as a grant of its own,
+    // rotated with its own refresh token).
     spec.extra_authorize_params = vec![("user_scope".to_owned(), USER_SCOPES.join(","))];
+    spec.nested_grants = vec![USER_GRANT.to_owned()];
     ConnectorMetadata {
         id: PROVIDER.to_owned(),
         display_name: "Slack".to_owned(),
@@ -79,32 +87,44 @@ pub(crate) struct Shared {
     provider: String,
 }
 
+/// Which of the connection's two tokens a call is made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    /// The app's bot token (`xoxb-`), the connection's own grant.
+    Bot,
+    /// The user's own token (`xoxp-`), the nested `authed_user` grant.
+    User,
+}
+
 impl Shared {
-    /// Calls `method` with the user's token; an `invalid_auth` (or
-    /// `token_expired`) answer leads to one refresh and one retry, which is
-    /// safe for writes too since Slack refused the request before running it.
+    /// Calls `method` with the user's `kind` of token; an `invalid_auth` (or
+    /// `token_expired`) answer leads to one refresh of that token and one
+    /// retry, which is safe for writes too since Slack refused the request
+    /// before running it.
     pub(crate) async fn call(
         &self,
         cx: &CallContext,
+        kind: TokenKind,
         method: &str,
         params: &[(&str, String)],
     ) -> Result<Value, Error> {
-        self.with_credential(cx, |c| async move {
+        self.with_credential(cx, kind, |c| async move {
             self.client.call(cx, &c, method, params).await
         })
         .await
     }
 
-    /// Like [`SlackClient::paginate`], with the user's token.
+    /// Like [`SlackClient::paginate`], with the user's `kind` of token.
     pub(crate) async fn paginate(
         &self,
         cx: &CallContext,
+        kind: TokenKind,
         method: &str,
         params: &[(&str, String)],
         key: &str,
         limit: usize,
     ) -> Result<(Vec<Value>, bool), Error> {
-        self.with_credential(cx, |c| async move {
+        self.with_credential(cx, kind, |c| async move {
             self.client
                 .paginate(cx, &c, method, params, key, limit)
                 .await
@@ -114,27 +134,55 @@ impl Shared {
 
     /// Runs `f` with the user's credential, and once more with a refreshed
     /// one when Slack says the first is no longer valid.
-    async fn with_credential<T, F, Fut>(&self, cx: &CallContext, f: F) -> Result<T, Error>
+    async fn with_credential<T, F, Fut>(
+        &self,
+        cx: &CallContext,
+        kind: TokenKind,
+        f: F,
+    ) -> Result<T, Error>
     where
         F: Fn(Credential) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
-        match f(self.credential(cx, false).await?).await {
-            Err(e) if refreshable(&e) => f(self.credential(cx, true).await?).await,
+        match f(self.credential(cx, kind, false).await?).await {
+            Err(e) if refreshable(&e) => f(self.credential(cx, kind, true).await?).await,
             other => other,
         }
     }
 
-    /// The user's credential, refreshed first when `refresh`.
-    async fn credential(&self, cx: &CallContext, refresh: bool) -> Result<Credential, Error> {
+    /// The user's `kind` of credential, refreshed first when `refresh`.
+    async fn credential(
+        &self,
+        cx: &CallContext,
+        kind: TokenKind,
+        refresh: bool,
+    ) -> Result<Credential, Error> {
         let (user, provider, account) = (cx.user(), self.provider.as_str(), cx.account());
-        let record = if refresh {
-            self.engine.refresh(user, provider, account).await?
-        } else {
-            self.engine.access(user, provider, account).await?
+        let e = &self.engine;
+        let record = match (kind, refresh) {
+            (TokenKind::Bot, false) => e.access(user, provider, account).await,
+            (TokenKind::Bot, true) => e.refresh(user, provider, account).await,
+            (TokenKind::User, false) => e.access_nested(user, provider, account, USER_GRANT).await,
+            (TokenKind::User, true) => e.refresh_nested(user, provider, account, USER_GRANT).await,
         };
-        Ok(credential(record))
+        match record {
+            Ok(record) => Ok(credential(record)),
+            Err(e) if kind == TokenKind::User && e.kind() == ErrorKind::NeedsAuthorization => {
+                Err(no_user_token(e))
+            }
+            Err(e) => Err(e),
+        }
     }
+}
+
+/// The model's side of a missing user token: what to ask the user.
+fn no_user_token(e: Error) -> Error {
+    e.with_model_message(format!(
+        "This needs the user's own Slack token, which this Slack connection does not have \
+         (the user scopes {} are asked for with `user_scope`). Ask the user to reconnect Slack \
+         and approve the permissions requested on their own behalf, not only the app's.",
+        USER_SCOPES.join(", ")
+    ))
 }
 
 /// Whether `e` is Slack saying the token is no longer valid (which a

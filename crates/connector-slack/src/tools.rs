@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{PROVIDER, Shared, summary};
+use crate::{PROVIDER, Shared, TokenKind, summary};
 
 /// Message texts longer than this are cut and marked as truncated.
 const MAX_TEXT_CHARS: usize = 4000;
@@ -108,7 +108,14 @@ async fn list_channels(
         ("exclude_archived", exclude_archived.to_string()),
     ];
     shared
-        .paginate(cx, "conversations.list", &p, "channels", limit)
+        .paginate(
+            cx,
+            TokenKind::Bot,
+            "conversations.list",
+            &p,
+            "channels",
+            limit,
+        )
         .await
 }
 
@@ -124,7 +131,7 @@ async fn in_channel(
     let id = resolve_channel(shared, cx, channel).await?;
     let mut p = vec![("channel", id.clone())];
     p.extend(params);
-    let body = shared.call(cx, method, &p).await?;
+    let body = shared.call(cx, TokenKind::Bot, method, &p).await?;
     Ok((id, body))
 }
 
@@ -138,7 +145,12 @@ fn posted(id: String, body: &Value, thread_ts: Option<String>) -> Posted {
 }
 
 /// The messages `method` (`conversations.history` or `.replies`) gives for
-/// `channel`, with `params` and the `oldest`/`latest` window.
+/// `channel`, with `params` and the `oldest`/`latest` window, read with the
+/// token `kind_for` chooses for the conversation id.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one private helper for two tools"
+)]
 async fn read_messages(
     shared: &Shared,
     cx: &CallContext,
@@ -147,8 +159,10 @@ async fn read_messages(
     mut params: Vec<(&'static str, String)>,
     (oldest, latest): (Option<String>, Option<String>),
     limit: usize,
+    kind_for: fn(&str) -> TokenKind,
 ) -> Result<Messages, Error> {
     let channel = resolve_channel(shared, cx, channel).await?;
+    let kind = kind_for(&channel);
     params.push(("channel", channel.clone()));
     let bounded = oldest.is_some() || latest.is_some();
     params.extend(oldest.map(|o| ("oldest", o)));
@@ -157,7 +171,7 @@ async fn read_messages(
         params.push(("inclusive", "true".to_owned()));
     }
     let (items, truncated) = shared
-        .paginate(cx, method, &params, "messages", limit)
+        .paginate(cx, kind, method, &params, "messages", limit)
         .await?;
     Ok(Messages {
         channel,
@@ -572,11 +586,34 @@ impl Tool for ReadHistory {
         let window = (args.oldest, args.latest);
         let limit = limit(args.limit, 50);
         let method = "conversations.history";
-        read_messages(&self.0, cx, &args.channel, method, vec![], window, limit).await
+        let bot = |_: &str| TokenKind::Bot;
+        read_messages(
+            &self.0,
+            cx,
+            &args.channel,
+            method,
+            vec![],
+            window,
+            limit,
+            bot,
+        )
+        .await
     }
 }
 
 pub(crate) struct ReadThread(Arc<Shared>);
+
+/// The token for `conversations.replies` in `channel`: Slack serves threads
+/// of public and private channels to user tokens only; bot tokens read
+/// those of direct messages (`D…`), where the user token may not be in the
+/// conversation.
+fn thread_token(channel: &str) -> TokenKind {
+    if channel.starts_with('D') {
+        TokenKind::Bot
+    } else {
+        TokenKind::User
+    }
+}
 
 /// Arguments of `read_thread`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -599,7 +636,7 @@ pub struct ReadThreadArgs {
 
 impl Tool for ReadThread {
     const NAME: &'static str = "read_thread";
-    const DESCRIPTION: &'static str = "Reads a Slack thread: the parent message and its replies, oldest first. In public and private channels Slack serves threads to user tokens only (bot tokens: direct and group messages).";
+    const DESCRIPTION: &'static str = "Reads a Slack thread: the parent message and its replies, oldest first. Threads in channels are read with the user's own Slack token (Slack serves them to user tokens only), those in direct messages with the app's.";
     type Args = ReadThreadArgs;
     type Output = Messages;
 
@@ -625,7 +662,17 @@ impl Tool for ReadThread {
         let limit = limit(args.limit, 100);
         let p = vec![("ts", args.thread_ts)];
         let method = "conversations.replies";
-        read_messages(&self.0, cx, &args.channel, method, p, window, limit).await
+        read_messages(
+            &self.0,
+            cx,
+            &args.channel,
+            method,
+            p,
+            window,
+            limit,
+            thread_token,
+        )
+        .await
     }
 }
 
@@ -678,10 +725,14 @@ impl Tool for LookupUser {
 
     async fn call(&self, cx: &CallContext, args: LookupUserArgs) -> Result<User, Error> {
         let body = match (args.user_id, args.email) {
-            (Some(id), None) => self.0.call(cx, "users.info", &[("user", id)]).await?,
+            (Some(id), None) => {
+                let p = [("user", id)];
+                self.0.call(cx, TokenKind::Bot, "users.info", &p).await?
+            }
             (None, Some(email)) => {
+                let p = [("email", email)];
                 self.0
-                    .call(cx, "users.lookupByEmail", &[("email", email)])
+                    .call(cx, TokenKind::Bot, "users.lookupByEmail", &p)
                     .await?
             }
             _ => {
@@ -846,7 +897,11 @@ impl Tool for SearchMessages {
             ("sort_dir", "desc".to_owned()),
             ("page", "1".to_owned()),
         ];
-        let body = self.0.call(cx, "search.messages", &p).await?;
+        // Slack serves search to user tokens only (`not_allowed_token_type`).
+        let body = self
+            .0
+            .call(cx, TokenKind::User, "search.messages", &p)
+            .await?;
         let matches = body.pointer("/messages/matches").and_then(Value::as_array);
         let total = body
             .pointer("/messages/total")

@@ -12,6 +12,10 @@ use serde_json::Value;
 pub const USER: &str = "alice";
 pub const BOT_TOKEN: &str = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy";
 
+pub const USER_TOKEN: &str = "xoxp-17653672481-19874698323-2a8d9e5b7c1f4e3d";
+
+pub const ALL_USER_SCOPES: &[&str] = &["search:read", "channels:history", "groups:history"];
+
 pub const ALL_BOT_SCOPES: &[&str] = &[
     "chat:write",
     "channels:read",
@@ -116,19 +120,30 @@ pub fn text_of(out: &ToolOutput) -> String {
     }
 }
 
+/// Where `user`'s bot token (the connection's own grant) is stored.
+pub fn bot_key(user: &str) -> TokenKey {
+    TokenKey::new("slack", user, None)
+}
+
+/// Where `user`'s own Slack token (the nested `authed_user` grant) is stored.
+pub fn user_key(user: &str) -> TokenKey {
+    bot_key(user).nested(connector_slack::USER_GRANT)
+}
+
+/// An engine whose vault holds `USER`'s bot token, if any.
 pub async fn engine_with(token: Option<&str>) -> OAuthEngine {
-    let records: Vec<_> = token.map(|t| (USER, record(t, None))).into_iter().collect();
+    let records: Vec<_> = token
+        .map(|t| (bot_key(USER), record(t, None)))
+        .into_iter()
+        .collect();
     engine_for(&records).await
 }
 
-/// An engine whose vault holds these users' Slack grants.
-pub async fn engine_for(records: &[(&str, TokenRecord)]) -> OAuthEngine {
+/// An engine whose vault holds these grants.
+pub async fn engine_for(records: &[(TokenKey, TokenRecord)]) -> OAuthEngine {
     let vault = Vault::in_memory().unwrap();
-    for (user, record) in records {
-        vault
-            .save_token(&TokenKey::new("slack", user, None), record)
-            .await
-            .unwrap();
+    for (key, record) in records {
+        vault.save_token(key, record).await.unwrap();
     }
     let AuthRequirement::OAuth2(spec) = connector_slack::metadata().auth else {
         panic!("slack uses OAuth2");
@@ -148,15 +163,22 @@ pub fn test_options() -> ClientOptions {
     }
 }
 
-pub async fn setup_with(kind: TokenKind, scopes: &[&str]) -> Setup {
-    setup_with_options(kind, scopes, test_options()).await
-}
-
-pub async fn setup_with_options(kind: TokenKind, scopes: &[&str], options: ClientOptions) -> Setup {
+/// `USER` connected with a bot token of `bot_scopes` and, when given, a
+/// user token of `user_scopes`.
+pub async fn setup_grants(
+    bot_scopes: &[&str],
+    user_scopes: Option<&[&str]>,
+    options: ClientOptions,
+) -> Setup {
     let fake = FakeSlack::start().await;
-    fake.issue_token(BOT_TOKEN, kind, scopes);
+    fake.issue_token(BOT_TOKEN, TokenKind::Bot, bot_scopes);
+    let mut records = vec![(bot_key(USER), record(BOT_TOKEN, None))];
+    if let Some(scopes) = user_scopes {
+        fake.issue_token(USER_TOKEN, TokenKind::User, scopes);
+        records.push((user_key(USER), record(USER_TOKEN, None)));
+    }
     let connector = SlackConnector::builder()
-        .engine(engine_with(Some(BOT_TOKEN)).await)
+        .engine(engine_for(&records).await)
         .base_url(fake.url())
         .options(options)
         .build()
@@ -168,6 +190,13 @@ pub async fn setup_with_options(kind: TokenKind, scopes: &[&str], options: Clien
     }
 }
 
+/// Both tokens, every scope the tools need.
 pub async fn setup() -> Setup {
-    setup_with(TokenKind::Bot, ALL_BOT_SCOPES).await
+    setup_grants(ALL_BOT_SCOPES, Some(ALL_USER_SCOPES), test_options()).await
+}
+
+/// A connection without a user token (the user did not approve
+/// `user_scope`), its bot token with `scopes`.
+pub async fn setup_bot_only(scopes: &[&str]) -> Setup {
+    setup_grants(scopes, None, test_options()).await
 }

@@ -6,7 +6,7 @@ use connector_core::{CallContext, Connector, ErrorKind};
 use connector_slack::SlackConnector;
 use serde_json::json;
 
-use crate::common::{BOT_TOKEN, engine_with, setup, setup_with};
+use crate::common::{BOT_TOKEN, engine_with, setup, setup_bot_only};
 
 #[tokio::test]
 async fn ok_false_errors_become_typed_errors() {
@@ -60,7 +60,7 @@ async fn real_answers_for_unknown_and_foreign_channels() {
 
 #[tokio::test]
 async fn missing_scope_names_the_needed_scope() {
-    let s = setup_with(connector_testkit::slack::TokenKind::Bot, &["channels:read"]).await;
+    let s = setup_bot_only(&["channels:read"]).await;
     let e = s
         .err("post_message", json!({"channel": "C012AB3CD", "text": "x"}))
         .await;

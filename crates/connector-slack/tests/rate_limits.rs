@@ -8,7 +8,9 @@ use connector_slack::{ClientOptions, SlackConnector};
 use connector_testkit::slack::{FakeSlack, TokenKind};
 use serde_json::json;
 
-use crate::common::{ALL_BOT_SCOPES, USER, engine_for, record, setup_with_options, test_options};
+use crate::common::{
+    ALL_BOT_SCOPES, ALL_USER_SCOPES, USER, bot_key, engine_for, record, setup_grants, test_options,
+};
 
 /// The client waits at most 2 s by itself and never sends a rate-limited
 /// request again: what a 429 leaves behind is seen by the next call.
@@ -25,7 +27,7 @@ fn post() -> serde_json::Value {
 
 #[tokio::test]
 async fn a_429_delays_the_next_call_to_that_method_only() {
-    let s = setup_with_options(TokenKind::Bot, ALL_BOT_SCOPES, no_retries()).await;
+    let s = setup_grants(ALL_BOT_SCOPES, Some(ALL_USER_SCOPES), no_retries()).await;
     s.fake.rate_limit_next("chat.postMessage", 1);
     let start = Instant::now();
     let e = s.err("post_message", post()).await;
@@ -45,7 +47,7 @@ async fn a_429_delays_the_next_call_to_that_method_only() {
 
 #[tokio::test]
 async fn a_cooldown_longer_than_the_deadline_fails_fast_without_a_request() {
-    let s = setup_with_options(TokenKind::Bot, ALL_BOT_SCOPES, no_retries()).await;
+    let s = setup_grants(ALL_BOT_SCOPES, Some(ALL_USER_SCOPES), no_retries()).await;
     s.fake.rate_limit_next("chat.postMessage", 30);
     let e = s.err("post_message", post()).await;
     assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
@@ -80,7 +82,7 @@ async fn a_cooldown_longer_than_the_deadline_fails_fast_without_a_request() {
 
 #[tokio::test]
 async fn a_short_cooldown_that_fits_the_deadline_is_waited_out() {
-    let s = setup_with_options(TokenKind::Bot, ALL_BOT_SCOPES, no_retries()).await;
+    let s = setup_grants(ALL_BOT_SCOPES, Some(ALL_USER_SCOPES), no_retries()).await;
     s.fake.rate_limit_next("users.info", 1);
     s.err("lookup_user", json!({"user_id": "W012A3CDE"})).await;
     // Under a second left of the cooldown, but only 300 ms of deadline.
@@ -107,7 +109,7 @@ async fn a_short_cooldown_that_fits_the_deadline_is_waited_out() {
 
 #[tokio::test]
 async fn ratelimited_in_an_ok_false_answer_cools_the_method_down_too() {
-    let s = setup_with_options(TokenKind::Bot, ALL_BOT_SCOPES, no_retries()).await;
+    let s = setup_grants(ALL_BOT_SCOPES, Some(ALL_USER_SCOPES), no_retries()).await;
     s.fake.fail_next("users.info", "ratelimited");
     let start = Instant::now();
     let e = s.err("lookup_user", json!({"user_id": "W012A3CDE"})).await;
@@ -124,11 +126,11 @@ async fn users_of_one_workspace_share_a_cooldown_and_others_do_not() {
         fake.issue_token(t, TokenKind::Bot, ALL_BOT_SCOPES);
     }
     let engine = engine_for(&[
-        ("ann", record("xoxb-a", Some("T1"))),
-        ("bob", record("xoxb-b", Some("T1"))),
-        ("cid", record("xoxb-c", Some("T2"))),
+        (bot_key("ann"), record("xoxb-a", Some("T1"))),
+        (bot_key("bob"), record("xoxb-b", Some("T1"))),
+        (bot_key("cid"), record("xoxb-c", Some("T2"))),
         // No workspace known: the user's own cooldown.
-        ("dan", record("xoxb-d", None)),
+        (bot_key("dan"), record("xoxb-d", None)),
     ])
     .await;
     let c = SlackConnector::builder()

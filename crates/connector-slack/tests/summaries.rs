@@ -2,10 +2,9 @@
 //! structured result), bounded and marked when cut.
 
 use connector_core::tool::MODEL_TEXT_LIMIT;
-use connector_testkit::slack::TokenKind;
 use serde_json::json;
 
-use crate::common::{setup, setup_with, text_of};
+use crate::common::{setup, text_of};
 
 #[tokio::test]
 async fn history_is_one_line_per_message_with_time_author_and_ts() {
@@ -124,7 +123,7 @@ async fn writes_say_what_was_done_and_the_ts() {
 
 #[tokio::test]
 async fn search_results_name_channel_and_permalink() {
-    let s = setup_with(TokenKind::User, &["search:read"]).await;
+    let s = setup().await;
     let text = s
         .text(
             "search_messages",

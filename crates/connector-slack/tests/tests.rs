@@ -10,3 +10,4 @@ mod rate_limits;
 mod rotation;
 mod summaries;
 mod tools;
+mod user_token;

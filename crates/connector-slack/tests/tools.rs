@@ -1,10 +1,10 @@
 //! Each tool against the fake Slack.
 
 use connector_core::{Connector, ErrorKind, RegisteredConnector};
-use connector_testkit::slack::{BOT_USER, TokenKind};
+use connector_testkit::slack::BOT_USER;
 use serde_json::json;
 
-use crate::common::{setup, setup_with};
+use crate::common::setup;
 
 #[tokio::test]
 async fn the_connector_lists_nine_valid_tools() {
@@ -351,38 +351,4 @@ async fn add_reaction_strips_colons_and_reports_duplicates() {
         )
         .await;
     assert!(e.to_string().contains("already_reacted"), "{e}");
-}
-
-#[tokio::test]
-async fn search_messages_needs_a_user_token() {
-    let s = setup().await;
-    let e = s.err("search_messages", json!({"query": "release"})).await;
-    assert_eq!(e.kind(), ErrorKind::InsufficientScope);
-    assert!(
-        e.model_message().contains("search:read"),
-        "{}",
-        e.model_message()
-    );
-
-    let s = setup_with(TokenKind::User, &["search:read"]).await;
-    let v = s
-        .ok(
-            "search_messages",
-            json!({"query": "release", "sort": "timestamp"}),
-        )
-        .await;
-    assert_eq!(v["total"], 2);
-    assert_eq!(v["messages"][0]["ts"], "1512105000.000600");
-    assert_eq!(v["messages"][0]["channel"], "C012AB3CD");
-    assert!(
-        v["messages"][0]["permalink"]
-            .as_str()
-            .unwrap()
-            .contains("/archives/C012AB3CD/")
-    );
-    let v = s
-        .ok("search_messages", json!({"query": "release", "limit": 1}))
-        .await;
-    assert_eq!(v["messages"].as_array().unwrap().len(), 1);
-    assert_eq!(v["truncated"], true);
 }

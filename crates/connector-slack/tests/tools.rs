@@ -61,6 +61,7 @@ async fn metadata_is_slack_oauth_v2() {
             .iter()
             .any(|(k, v)| k == "user_scope" && v.contains("search:read"))
     );
+    assert_eq!(spec.nested_grants, ["authed_user"]);
     let registry = connector_core::Registry::from_inventory().unwrap();
     assert!(registry.get("slack").is_some());
 }

@@ -84,7 +84,11 @@ impl Trust {
             Some(m) => self
                 .server
                 .token_info(token)
-                .is_some_and(|i| i.active && i.scopes.iter().any(|s| s == m)),
+                // Slack separates scopes with commas, which a space-separated
+                // authorization server keeps as one.
+                .is_some_and(|i| {
+                    i.active && i.scopes.iter().flat_map(|s| s.split(',')).any(|s| s == m)
+                }),
         }
     }
 }

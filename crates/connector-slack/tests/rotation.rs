@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use connector_core::oauth::{CallbackParams, EngineOptions, OAuthEngine, OAuthProvider};
-use connector_core::vault::{TokenKey, Vault};
+use connector_core::vault::{TokenKey, TokenRecord, Vault};
 use connector_core::{CallContext, ClientAuthMethod, Connector, OAuth2Spec};
 use connector_slack::{SlackConnector, USER_GRANT};
 use connector_testkit::oauth_server::{ClientConfig, FakeOAuthServer};
@@ -70,6 +70,12 @@ async fn rig(access_lifetime: Duration) -> Rig {
 }
 
 impl Rig {
+    /// `USER`'s stored user-token grant.
+    async fn user_record(&self) -> TokenRecord {
+        let key = user_key(USER);
+        self.engine.vault().load_token(&key).await.unwrap().unwrap()
+    }
+
     /// Gives `USER` a user token (with its own refresh token) from the same
     /// token endpoint. The fake authorization server answers no nested
     /// `authed_user` object, so the grant comes from a flow of its own and
@@ -155,13 +161,7 @@ async fn the_user_token_is_refreshed_ahead_of_expiry_and_after_invalid_auth() {
     let r = rig(Duration::from_secs(30)).await;
     r.grant_user_token().await;
     let before = r.oauth.counters().refresh_successes;
-    let old = r
-        .engine
-        .vault()
-        .load_token(&user_key(USER))
-        .await
-        .unwrap()
-        .unwrap();
+    let old = r.user_record().await;
     // Refreshes issue Slack's 12-hour tokens from now on.
     r.oauth
         .set_access_token_lifetime(Duration::from_secs(12 * 3600));
@@ -175,13 +175,7 @@ async fn the_user_token_is_refreshed_ahead_of_expiry_and_after_invalid_auth() {
     // The user token alone was refreshed (search never touches the bot's),
     // and its rotated refresh token was saved.
     assert_eq!(r.oauth.counters().refresh_successes, before + 1);
-    let new = r
-        .engine
-        .vault()
-        .load_token(&user_key(USER))
-        .await
-        .unwrap()
-        .unwrap();
+    let new = r.user_record().await;
     assert_ne!(new.access_token, old.access_token);
     assert_ne!(new.refresh_token, old.refresh_token);
     assert_eq!(r.slack.call_count("search.messages"), 1);

@@ -73,6 +73,23 @@ pub struct OAuth2Spec {
     /// RFC 6749; some providers want a comma).
     #[serde(default = "default_scope_separator")]
     pub scope_separator: String,
+    /// Extra query parameters added to the authorization URL only when the
+    /// vault holds no refresh token for this user, provider and account (a
+    /// refresh token from this provider's token endpoint). Google issues a
+    /// refresh token only on the first consent or when consent is forced, so
+    /// its spec puts `prompt=consent` here: forced while there is no refresh
+    /// token, not asked again on every incremental authorization. A
+    /// per-request parameter of the same name wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consent_params: Vec<(String, String)>,
+    /// Names of nested grant objects in the code exchange response, each
+    /// stored as its own grant beside the account's (Slack: `authed_user`,
+    /// the user token next to the bot token). An object with an
+    /// `access_token` becomes a token record (its own `refresh_token`,
+    /// `expires_in`, `scope` and non-secret scalars); reach it with
+    /// [`OAuthEngine::access_nested`](crate::oauth::OAuthEngine::access_nested).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nested_grants: Vec<String>,
 }
 
 fn default_scope_separator() -> String {
@@ -92,6 +109,8 @@ impl OAuth2Spec {
             extra_token_params: Vec::new(),
             client_auth: ClientAuthMethod::default(),
             scope_separator: default_scope_separator(),
+            consent_params: Vec::new(),
+            nested_grants: Vec::new(),
         }
     }
 }
@@ -100,6 +119,10 @@ impl OAuth2Spec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per connector and matched by provider crates; boxing the spec would buy nothing and break their patterns"
+)]
 pub enum AuthRequirement {
     /// Nothing.
     None,

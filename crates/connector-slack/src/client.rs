@@ -1,8 +1,10 @@
 //! A small Slack Web API client: form-encoded POSTs with a bearer token,
-//! `ok: false` mapped to typed errors, 429 with a bounded `Retry-After` wait,
-//! and cursor pagination.
+//! `ok: false` mapped to typed errors, 429 with a bounded `Retry-After` wait
+//! remembered per method, and cursor pagination.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use connector_core::{CallContext, Error, ErrorKind, Secret};
 use reqwest::StatusCode;
@@ -33,12 +35,101 @@ impl Default for ClientOptions {
     }
 }
 
-/// The Slack Web API at one base URL. Cheap to clone.
+/// What a call is made with: the token, and the workspace it belongs to
+/// when known (it decides whose rate limits the call shares).
+#[derive(Debug, Clone)]
+pub struct Credential {
+    /// The bot (`xoxb-`) or user (`xoxp-`) token; `Debug` prints `[redacted]`.
+    pub token: Secret,
+    /// The workspace (team id, `T…`), when the stored grant says.
+    pub team: Option<String>,
+}
+
+impl Credential {
+    /// A token whose workspace is not known.
+    pub fn new(token: Secret) -> Self {
+        Credential { token, team: None }
+    }
+}
+
+/// Whose limits a cooldown applies to.
+///
+/// Slack counts its limits "per API method per app per workspace": a 429 on
+/// `chat.postMessage` says nothing of `conversations.list`, nor of another
+/// workspace. The workspace of a token is known when its grant recorded the
+/// team id; then every user of that workspace shares the cooldown. When it
+/// is not known (Slack's token response carries the team as an object,
+/// which the vault does not keep), the cooldown is the user's (and
+/// account's): never stricter than Slack, since it cannot hold back a call
+/// to another workspace, at the cost of one more 429 per other user of the
+/// same workspace, who then learns the cooldown too.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum LimitScope {
+    Team(String),
+    User(String, Option<String>),
+}
+
+/// Until when each (scope, method) must not be called.
+#[derive(Debug, Default)]
+struct Cooldowns {
+    until: Mutex<HashMap<(LimitScope, String), Instant>>,
+}
+
+/// Past this many live cooldowns, the ones that end soonest are forgotten
+/// (forgetting one costs one more 429 at most).
+const MAX_COOLDOWNS: usize = 4096;
+
+impl Cooldowns {
+    fn lock(&self) -> MutexGuard<'_, HashMap<(LimitScope, String), Instant>> {
+        self.until.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How long `key` must still wait, if at all.
+    fn left(&self, key: &(LimitScope, String)) -> Option<Duration> {
+        let now = Instant::now();
+        let mut map = self.lock();
+        match map.get(key) {
+            Some(until) if *until > now => Some(*until - now),
+            Some(_) => {
+                map.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Holds `key` back for `after` from now (never shortening a longer
+    /// cooldown already there).
+    fn hold(&self, key: (LimitScope, String), after: Duration) {
+        let now = Instant::now();
+        let until = now + after;
+        let mut map = self.lock();
+        map.retain(|_, u| *u > now);
+        if map.len() >= MAX_COOLDOWNS {
+            let mut ends: Vec<Instant> = map.values().copied().collect();
+            ends.sort_unstable();
+            if let Some(cut) = ends.get(MAX_COOLDOWNS / 2).copied() {
+                map.retain(|_, u| *u > cut);
+            }
+        }
+        let entry = map.entry(key).or_insert(until);
+        if *entry < until {
+            *entry = until;
+        }
+    }
+}
+
+/// The most pages one paginated call reads.
+const MAX_PAGES: usize = 100;
+
+/// The Slack Web API at one base URL. Cheap to clone; clones share their
+/// rate-limit cooldowns.
 #[derive(Debug, Clone)]
 pub struct SlackClient {
     http: reqwest::Client,
     base_url: String,
     options: ClientOptions,
+    cooldowns: Arc<Cooldowns>,
 }
 
 impl SlackClient {
@@ -56,6 +147,7 @@ impl SlackClient {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             options,
+            cooldowns: Arc::default(),
         })
     }
 
@@ -64,18 +156,48 @@ impl SlackClient {
         &self.base_url
     }
 
+    /// Waits out what is left of `method`'s cooldown, or fails at once with
+    /// a rate-limited error when that is longer than the client waits by
+    /// itself or than the call has left.
+    async fn wait_cooldown(
+        &self,
+        cx: &CallContext,
+        key: &(LimitScope, String),
+        method: &str,
+    ) -> Result<(), Error> {
+        let Some(left) = self.cooldowns.left(key) else {
+            return Ok(());
+        };
+        let fits_deadline = cx.remaining().is_none_or(|r| left < r);
+        if left > self.options.max_retry_wait || !fits_deadline {
+            return Err(rate_limited(method, left));
+        }
+        tracing::debug!(
+            method,
+            wait_ms = left.as_millis() as u64,
+            "slack: method cooling down after a 429, waiting"
+        );
+        tokio::time::sleep(left).await;
+        Ok(())
+    }
+
     /// Calls `method` with form `params`, returning the whole JSON answer
     /// once it says `ok: true`.
     pub async fn call(
         &self,
         cx: &CallContext,
-        token: &Secret,
+        credential: &Credential,
         method: &str,
         params: &[(&str, String)],
     ) -> Result<Value, Error> {
         let url = format!("{}/{method}", self.base_url);
-        let mut auth =
-            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+        let scope = match &credential.team {
+            Some(team) => LimitScope::Team(team.clone()),
+            None => LimitScope::User(cx.user().to_owned(), cx.account().map(str::to_owned)),
+        };
+        let key = (scope, method.to_owned());
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", credential.token.expose()))
+            .map_err(|_| {
                 Error::new(
                     ErrorKind::Provider,
                     "the slack token is not a valid header value",
@@ -84,7 +206,10 @@ impl SlackClient {
             })?;
         auth.set_sensitive(true);
         let mut attempt = 0u32;
+        // Bounded: each turn sends a request, and only a 429 within
+        // `max_rate_limit_retries` comes back round.
         loop {
+            self.wait_cooldown(cx, &key, method).await?;
             let mut req = self
                 .http
                 .post(&url)
@@ -100,18 +225,15 @@ impl SlackClient {
             let status = resp.status();
             if status == StatusCode::TOO_MANY_REQUESTS {
                 let after = retry_after(resp.headers().get(RETRY_AFTER));
+                self.cooldowns.hold(key.clone(), after);
                 let fits_deadline = cx.remaining().is_none_or(|left| after < left);
                 if attempt < self.options.max_rate_limit_retries
                     && after <= self.options.max_retry_wait
                     && fits_deadline
                 {
                     attempt += 1;
-                    tracing::debug!(
-                        method,
-                        wait_ms = after.as_millis() as u64,
-                        "slack: rate limited, waiting"
-                    );
-                    tokio::time::sleep(after).await;
+                    // The wait happens at the top of the loop, as for any
+                    // call to this method now.
                     continue;
                 }
                 return Err(rate_limited(method, after));
@@ -130,6 +252,10 @@ impl SlackClient {
                 )
                 .with_provider(PROVIDER));
             }
+            let header_after = resp
+                .headers()
+                .get(RETRY_AFTER)
+                .map(|v| retry_after(Some(v)));
             // The body is never echoed into an error: it is ours to parse only.
             let body: Value = resp.json().await.map_err(|e| {
                 if e.is_timeout() {
@@ -142,7 +268,16 @@ impl SlackClient {
                     .with_provider(PROVIDER)
                 }
             })?;
-            return check_ok(method, body);
+            return check_ok(method, body).map_err(|e| {
+                if e.kind() != ErrorKind::RateLimited {
+                    return e;
+                }
+                // `ratelimited` in an answer that is not a 429: the method
+                // cools down all the same.
+                let after = header_after.unwrap_or(Duration::from_secs(1));
+                self.cooldowns.hold(key.clone(), after);
+                e.with_retry_after(after)
+            });
         }
     }
 
@@ -153,7 +288,7 @@ impl SlackClient {
     pub async fn paginate(
         &self,
         cx: &CallContext,
-        token: &Secret,
+        credential: &Credential,
         method: &str,
         params: &[(&str, String)],
         key: &str,
@@ -161,7 +296,9 @@ impl SlackClient {
     ) -> Result<(Vec<Value>, bool), Error> {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
-        loop {
+        // Bounded by pages too: Slack may answer short or empty pages with a
+        // cursor (conversations.list filters after paging).
+        for _ in 0..MAX_PAGES {
             let left = limit.saturating_sub(items.len());
             // Slack recommends pages of at most 200 items.
             let page = left.clamp(1, 200);
@@ -170,7 +307,7 @@ impl SlackClient {
             if let Some(c) = &cursor {
                 p.push(("cursor", c.clone()));
             }
-            let body = self.call(cx, token, method, &p).await?;
+            let body = self.call(cx, credential, method, &p).await?;
             if let Some(Value::Array(page_items)) = body.get(key) {
                 items.extend(page_items.iter().cloned());
             }
@@ -181,10 +318,13 @@ impl SlackClient {
                 return Ok((items, more));
             }
             match next {
-                Some(c) => cursor = Some(c),
+                // A cursor that does not move would loop: stop there.
+                Some(c) if cursor.as_ref() != Some(&c) => cursor = Some(c),
+                Some(_) => return Ok((items, true)),
                 None => return Ok((items, false)),
             }
         }
+        Ok((items, true))
     }
 }
 
@@ -212,13 +352,14 @@ fn retry_after(value: Option<&HeaderValue>) -> Duration {
 }
 
 fn rate_limited(method: &str, after: Duration) -> Error {
+    let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
     Error::new(
         ErrorKind::RateLimited,
-        format!(
-            "slack {method}: rate limited, retry after {}s",
-            after.as_secs()
-        ),
+        format!("slack {method}: rate limited, retry after {secs}s"),
     )
+    .with_model_message(format!(
+        "Slack is rate limiting `{method}`; try again in {secs} s."
+    ))
     .with_provider(PROVIDER)
     .with_retry_after(after)
 }
@@ -303,6 +444,10 @@ pub fn slack_error(method: &str, code: &str, body: Option<&Map<String, Value>>) 
         "cant_update_message" | "cant_delete_message" | "edit_window_closed" => (
             ErrorKind::Forbidden,
             format!("Slack refused: {code} (only one's own messages can be changed)."),
+        ),
+        "not_allowed_token_type" => (
+            ErrorKind::Forbidden,
+            "Slack does not accept this kind of token (bot or user) for this request.".to_owned(),
         ),
         "is_archived" => (
             ErrorKind::Forbidden,

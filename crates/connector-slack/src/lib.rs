@@ -1,21 +1,24 @@
 #![doc = include_str!("../README.md")]
 
 pub mod client;
+mod summary;
 mod tools;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_core::oauth::OAuthEngine;
+use connector_core::vault::TokenRecord;
 use connector_core::{
     AuthRequirement, BackendKind, BuildContext, CallContext, ClientAuthMethod, Connector,
-    ConnectorMetadata, DynTool, Error, ErrorKind, OAuth2Spec, RegisteredConnector, Secret,
-    ToolOutput, ToolSpec,
+    ConnectorMetadata, DynTool, Error, ErrorKind, OAuth2Spec, RegisteredConnector, ToolOutput,
+    ToolSpec,
 };
 use serde_json::Value;
 
-pub use crate::client::{ClientOptions, SlackClient};
+pub use crate::client::{ClientOptions, Credential, SlackClient};
 
 /// The provider id: the `[providers.slack]` table, the vault key, the
 /// catalog prefix.
@@ -41,8 +44,14 @@ pub const DEFAULT_SCOPES: &[&str] = &[
     "reactions:write",
 ];
 
-/// The user-token scopes asked for by default (`user_scope`).
-pub const USER_SCOPES: &[&str] = &["search:read"];
+/// The user-token scopes asked for by default (`user_scope`): Slack serves
+/// `search.messages` to user tokens only, and `conversations.replies` in
+/// public and private channels too (bot tokens: direct messages only).
+pub const USER_SCOPES: &[&str] = &["search:read", "channels:history", "groups:history"];
+
+/// The nested grant that holds the user token: `oauth.v2.access` answers
+/// the bot token at the top level and the user token under `authed_user`.
+pub const USER_GRANT: &str = "authed_user";
 
 /// The connector's metadata: OAuth v2 at slack.com.
 pub fn metadata() -> ConnectorMetadata {
@@ -54,9 +63,11 @@ pub fn metadata() -> ConnectorMetadata {
     spec.client_auth = ClientAuthMethod::ClientSecretBasic;
     spec.scope_separator = ",".to_owned();
     spec.default_scopes = DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect();
-    // User scopes travel in their own parameter; `search.messages` only
-    // works with a user token.
+    // User scopes travel in their own parameter, and the user token comes
+    // back nested under `authed_user` (stored as a grant of its own,
+    // rotated with its own refresh token).
     spec.extra_authorize_params = vec![("user_scope".to_owned(), USER_SCOPES.join(","))];
+    spec.nested_grants = vec![USER_GRANT.to_owned()];
     ConnectorMetadata {
         id: PROVIDER.to_owned(),
         display_name: "Slack".to_owned(),
@@ -76,70 +87,124 @@ pub(crate) struct Shared {
     provider: String,
 }
 
+/// Which of the connection's two tokens a call is made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    /// The app's bot token (`xoxb-`), the connection's own grant.
+    Bot,
+    /// The user's own token (`xoxp-`), the nested `authed_user` grant.
+    User,
+}
+
 impl Shared {
-    /// Calls `method` with the user's token; an `invalid_auth` (or
-    /// `token_expired`) answer leads to one refresh and one retry, which is
-    /// safe for writes too since Slack refused the request before running it.
+    /// Calls `method` with the user's `kind` of token; an `invalid_auth` (or
+    /// `token_expired`) answer leads to one refresh of that token and one
+    /// retry, which is safe for writes too since Slack refused the request
+    /// before running it.
     pub(crate) async fn call(
         &self,
         cx: &CallContext,
+        kind: TokenKind,
         method: &str,
         params: &[(&str, String)],
     ) -> Result<Value, Error> {
-        let token = self.token(cx).await?;
-        match self.client.call(cx, &token, method, params).await {
-            Err(e) if self.refreshable(&e) => {
-                let token = self.refreshed(cx).await?;
-                self.client.call(cx, &token, method, params).await
-            }
-            other => other,
-        }
+        self.with_credential(cx, kind, |c| async move {
+            self.client.call(cx, &c, method, params).await
+        })
+        .await
     }
 
-    /// Like [`SlackClient::paginate`], with the user's token.
+    /// Like [`SlackClient::paginate`], with the user's `kind` of token.
     pub(crate) async fn paginate(
         &self,
         cx: &CallContext,
+        kind: TokenKind,
         method: &str,
         params: &[(&str, String)],
         key: &str,
         limit: usize,
     ) -> Result<(Vec<Value>, bool), Error> {
-        let token = self.token(cx).await?;
-        match self
-            .client
-            .paginate(cx, &token, method, params, key, limit)
-            .await
-        {
-            Err(e) if self.refreshable(&e) => {
-                let token = self.refreshed(cx).await?;
-                self.client
-                    .paginate(cx, &token, method, params, key, limit)
-                    .await
-            }
+        self.with_credential(cx, kind, |c| async move {
+            self.client
+                .paginate(cx, &c, method, params, key, limit)
+                .await
+        })
+        .await
+    }
+
+    /// Runs `f` with the user's credential, and once more with a refreshed
+    /// one when Slack says the first is no longer valid.
+    async fn with_credential<T, F, Fut>(
+        &self,
+        cx: &CallContext,
+        kind: TokenKind,
+        f: F,
+    ) -> Result<T, Error>
+    where
+        F: Fn(Credential) -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        match f(self.credential(cx, kind, false).await?).await {
+            Err(e) if refreshable(&e) => f(self.credential(cx, kind, true).await?).await,
             other => other,
         }
     }
 
-    fn refreshable(&self, e: &Error) -> bool {
-        e.kind() == ErrorKind::NeedsReauthorization
-            && (e.detail().ends_with("invalid_auth") || e.detail().ends_with("token_expired"))
+    /// The user's `kind` of credential, refreshed first when `refresh`.
+    async fn credential(
+        &self,
+        cx: &CallContext,
+        kind: TokenKind,
+        refresh: bool,
+    ) -> Result<Credential, Error> {
+        let (user, provider, account) = (cx.user(), self.provider.as_str(), cx.account());
+        let e = &self.engine;
+        let record = match (kind, refresh) {
+            (TokenKind::Bot, false) => e.access(user, provider, account).await,
+            (TokenKind::Bot, true) => e.refresh(user, provider, account).await,
+            (TokenKind::User, false) => e.access_nested(user, provider, account, USER_GRANT).await,
+            (TokenKind::User, true) => e.refresh_nested(user, provider, account, USER_GRANT).await,
+        };
+        match record {
+            Ok(record) => Ok(credential(record)),
+            Err(e) if kind == TokenKind::User && e.kind() == ErrorKind::NeedsAuthorization => {
+                Err(no_user_token(e))
+            }
+            Err(e) => Err(e),
+        }
     }
+}
 
-    async fn token(&self, cx: &CallContext) -> Result<Secret, Error> {
-        let record = self
-            .engine
-            .access(cx.user(), &self.provider, cx.account())
-            .await?;
-        Ok(record.access_token)
-    }
+/// The model's side of a missing user token: what to ask the user.
+fn no_user_token(e: Error) -> Error {
+    e.with_model_message(format!(
+        "This needs the user's own Slack token, which this Slack connection does not have \
+         (the user scopes {} are asked for with `user_scope`). Ask the user to reconnect Slack \
+         and approve the permissions requested on their own behalf, not only the app's.",
+        USER_SCOPES.join(", ")
+    ))
+}
 
-    async fn refreshed(&self, cx: &CallContext) -> Result<Secret, Error> {
-        let record = self
-            .engine
-            .refresh(cx.user(), &self.provider, cx.account())
-            .await?;
-        Ok(record.access_token)
+/// Whether `e` is Slack saying the token is no longer valid (which a
+/// refresh may cure), rather than revoked.
+fn refreshable(e: &Error) -> bool {
+    e.kind() == ErrorKind::NeedsReauthorization
+        && (e.detail().ends_with("invalid_auth") || e.detail().ends_with("token_expired"))
+}
+
+/// The token of `record`, with its workspace when the record names it
+/// (`team_id`, or `team` as an id or as Slack's `{"id": …}` object).
+fn credential(record: TokenRecord) -> Credential {
+    let team = record
+        .extra
+        .get("team_id")
+        .or_else(|| record.extra.get("team"))
+        .and_then(|t| t.as_str().or_else(|| t.get("id").and_then(Value::as_str)))
+        .filter(|t| !t.is_empty() && t.len() <= 64)
+        .map(str::to_owned);
+    Credential {
+        token: record.access_token,
+        team,
     }
 }
 

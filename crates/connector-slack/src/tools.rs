@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{PROVIDER, Shared};
+use crate::{PROVIDER, Shared, TokenKind, summary};
 
 /// Message texts longer than this are cut and marked as truncated.
 const MAX_TEXT_CHARS: usize = 4000;
@@ -29,17 +29,30 @@ pub(crate) fn all(shared: &Arc<Shared>) -> Result<Vec<DynTool>, Error> {
     ])
 }
 
-fn scopes(s: &[&str]) -> Vec<String> {
-    s.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn write_annotations(destructive: bool, idempotent: bool) -> ToolAnnotations {
-    ToolAnnotations {
-        read_only: Some(false),
-        destructive: Some(destructive),
-        idempotent: Some(idempotent),
-        open_world: Some(true),
-    }
+/// A tool's behaviour hints and scopes, the two `Tool` methods every tool
+/// here fills the same way.
+macro_rules! hints {
+    (read_only, $scope:literal) => {
+        fn annotations(&self) -> ToolAnnotations {
+            ToolAnnotations::read_only()
+        }
+        fn scopes(&self) -> Vec<String> {
+            vec![$scope.to_owned()]
+        }
+    };
+    (write, destructive: $d:literal, idempotent: $i:literal, $scope:literal) => {
+        fn annotations(&self) -> ToolAnnotations {
+            ToolAnnotations {
+                read_only: Some(false),
+                destructive: Some($d),
+                idempotent: Some($i),
+                open_world: Some(true),
+            }
+        }
+        fn scopes(&self) -> Vec<String> {
+            vec![$scope.to_owned()]
+        }
+    };
 }
 
 /// Whether `s` looks like a conversation id (`C…`, `G…`, `D…`).
@@ -65,19 +78,8 @@ async fn resolve_channel(
     if name.is_empty() {
         return Err(Error::invalid_arguments("`channel` is empty"));
     }
-    let params = [
-        ("types", "public_channel,private_channel".to_owned()),
-        ("exclude_archived", "true".to_owned()),
-    ];
-    let (channels, _) = shared
-        .paginate(
-            cx,
-            "conversations.list",
-            &params,
-            "channels",
-            MAX_ITEMS * 10,
-        )
-        .await?;
+    let types = "public_channel,private_channel";
+    let (channels, _) = list_channels(shared, cx, types, true, MAX_ITEMS * 10).await?;
     channels
         .iter()
         .find(|c| c.get("name").and_then(Value::as_str) == Some(name))
@@ -90,6 +92,92 @@ async fn resolve_channel(
                     "Slack: no channel named `{name}` that the app can see (use list_conversations to find it)."
                 ))
         })
+}
+
+/// The raw conversations of `types` (Slack's comma-separated list), at most
+/// `limit`, and whether more were left.
+async fn list_channels(
+    shared: &Shared,
+    cx: &CallContext,
+    types: &str,
+    exclude_archived: bool,
+    limit: usize,
+) -> Result<(Vec<Value>, bool), Error> {
+    let p = [
+        ("types", types.to_owned()),
+        ("exclude_archived", exclude_archived.to_string()),
+    ];
+    shared
+        .paginate(
+            cx,
+            TokenKind::Bot,
+            "conversations.list",
+            &p,
+            "channels",
+            limit,
+        )
+        .await
+}
+
+/// Calls `method` on the conversation `channel` (an id or a name) with
+/// `params` after it; returns the conversation id and Slack's answer.
+async fn in_channel(
+    shared: &Shared,
+    cx: &CallContext,
+    channel: &str,
+    method: &str,
+    params: Vec<(&'static str, String)>,
+) -> Result<(String, Value), Error> {
+    let id = resolve_channel(shared, cx, channel).await?;
+    let mut p = vec![("channel", id.clone())];
+    p.extend(params);
+    let body = shared.call(cx, TokenKind::Bot, method, &p).await?;
+    Ok((id, body))
+}
+
+/// Where a `chat.*` answer says the message is.
+fn posted(id: String, body: &Value, thread_ts: Option<String>) -> Posted {
+    Posted {
+        channel: str_of(body, "channel").unwrap_or(id),
+        ts: str_of(body, "ts").unwrap_or_default(),
+        thread_ts,
+    }
+}
+
+/// The messages `method` (`conversations.history` or `.replies`) gives for
+/// `channel`, with `params` and the `oldest`/`latest` window, read with the
+/// token `kind_for` chooses for the conversation id.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one private helper for two tools"
+)]
+async fn read_messages(
+    shared: &Shared,
+    cx: &CallContext,
+    channel: &str,
+    method: &str,
+    mut params: Vec<(&'static str, String)>,
+    (oldest, latest): (Option<String>, Option<String>),
+    limit: usize,
+    kind_for: fn(&str) -> TokenKind,
+) -> Result<Messages, Error> {
+    let channel = resolve_channel(shared, cx, channel).await?;
+    let kind = kind_for(&channel);
+    params.push(("channel", channel.clone()));
+    let bounded = oldest.is_some() || latest.is_some();
+    params.extend(oldest.map(|o| ("oldest", o)));
+    params.extend(latest.map(|l| ("latest", l)));
+    if bounded {
+        params.push(("inclusive", "true".to_owned()));
+    }
+    let (items, truncated) = shared
+        .paginate(cx, kind, method, &params, "messages", limit)
+        .await?;
+    Ok(Messages {
+        channel,
+        messages: items.iter().map(message).collect(),
+        truncated,
+    })
 }
 
 fn str_of(v: &Value, key: &str) -> Option<String> {
@@ -116,6 +204,9 @@ pub struct Message {
     pub reply_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// The channel's name, where Slack gives it (search results).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permalink: Option<String>,
 }
@@ -135,6 +226,11 @@ fn message(v: &Value) -> Message {
         channel: v
             .get("channel")
             .and_then(|c| c.get("id").and_then(Value::as_str).or(c.as_str()))
+            .map(str::to_owned),
+        channel_name: v
+            .get("channel")
+            .and_then(|c| c.get("name"))
+            .and_then(Value::as_str)
             .map(str::to_owned),
         permalink: str_of(v, "permalink"),
     }
@@ -188,32 +284,31 @@ impl Tool for PostMessage {
     type Args = PostMessageArgs;
     type Output = Posted;
 
-    fn annotations(&self) -> ToolAnnotations {
-        write_annotations(false, false)
-    }
+    hints!(write, destructive: false, idempotent: false, "chat:write");
 
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["chat:write"])
+    fn summarize(&self, out: &Posted) -> Option<String> {
+        Some(match &out.thread_ts {
+            Some(t) => format!(
+                "Posted a reply in the thread {t} of {}; its ts is {}.",
+                out.channel, out.ts
+            ),
+            None => format!("Posted to {}; the message's ts is {}.", out.channel, out.ts),
+        })
     }
 
     async fn call(&self, cx: &CallContext, args: PostMessageArgs) -> Result<Posted, Error> {
         if args.text.trim().is_empty() {
             return Err(Error::invalid_arguments("`text` is empty"));
         }
-        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
-        let mut p = vec![("channel", channel), ("text", args.text)];
+        let mut p = vec![("text", args.text)];
         if let Some(t) = &args.thread_ts {
             p.push(("thread_ts", t.clone()));
             if let Some(b) = args.reply_broadcast {
                 p.push(("reply_broadcast", b.to_string()));
             }
         }
-        let body = self.0.call(cx, "chat.postMessage", &p).await?;
-        Ok(Posted {
-            channel: str_of(&body, "channel").unwrap_or_default(),
-            ts: str_of(&body, "ts").unwrap_or_default(),
-            thread_ts: args.thread_ts,
-        })
+        let (id, body) = in_channel(&self.0, cx, &args.channel, "chat.postMessage", p).await?;
+        Ok(posted(id, &body, args.thread_ts))
     }
 }
 
@@ -239,23 +334,19 @@ impl Tool for UpdateMessage {
     type Args = UpdateMessageArgs;
     type Output = Posted;
 
-    fn annotations(&self) -> ToolAnnotations {
-        write_annotations(true, true)
-    }
+    hints!(write, destructive: true, idempotent: true, "chat:write");
 
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["chat:write"])
+    fn summarize(&self, out: &Posted) -> Option<String> {
+        Some(format!(
+            "Updated the message {} in {}.",
+            out.ts, out.channel
+        ))
     }
 
     async fn call(&self, cx: &CallContext, args: UpdateMessageArgs) -> Result<Posted, Error> {
-        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
-        let p = [("channel", channel), ("ts", args.ts), ("text", args.text)];
-        let body = self.0.call(cx, "chat.update", &p).await?;
-        Ok(Posted {
-            channel: str_of(&body, "channel").unwrap_or_default(),
-            ts: str_of(&body, "ts").unwrap_or_default(),
-            thread_ts: None,
-        })
+        let p = vec![("ts", args.ts), ("text", args.text)];
+        let (id, body) = in_channel(&self.0, cx, &args.channel, "chat.update", p).await?;
+        Ok(posted(id, &body, None))
     }
 }
 
@@ -279,23 +370,19 @@ impl Tool for DeleteMessage {
     type Args = DeleteMessageArgs;
     type Output = Posted;
 
-    fn annotations(&self) -> ToolAnnotations {
-        write_annotations(true, true)
-    }
+    hints!(write, destructive: true, idempotent: true, "chat:write");
 
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["chat:write"])
+    fn summarize(&self, out: &Posted) -> Option<String> {
+        Some(format!(
+            "Deleted the message {} from {}.",
+            out.ts, out.channel
+        ))
     }
 
     async fn call(&self, cx: &CallContext, args: DeleteMessageArgs) -> Result<Posted, Error> {
-        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
-        let p = [("channel", channel), ("ts", args.ts)];
-        let body = self.0.call(cx, "chat.delete", &p).await?;
-        Ok(Posted {
-            channel: str_of(&body, "channel").unwrap_or_default(),
-            ts: str_of(&body, "ts").unwrap_or_default(),
-            thread_ts: None,
-        })
+        let p = vec![("ts", args.ts)];
+        let (id, body) = in_channel(&self.0, cx, &args.channel, "chat.delete", p).await?;
+        Ok(posted(id, &body, None))
     }
 }
 
@@ -389,12 +476,21 @@ impl Tool for ListConversations {
     type Args = ListConversationsArgs;
     type Output = Conversations;
 
-    fn annotations(&self) -> ToolAnnotations {
-        ToolAnnotations::read_only()
-    }
+    hints!(read_only, "channels:read");
 
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["channels:read"])
+    fn summarize(&self, out: &Conversations) -> Option<String> {
+        let mut text = match out.conversations.len() {
+            0 => "No conversations.\n".to_owned(),
+            1 => "1 conversation:\n".to_owned(),
+            n => format!("{n} conversations:\n"),
+        };
+        for c in &out.conversations {
+            summary::conversation_line(&mut text, c);
+        }
+        if out.truncated {
+            text.push_str("More conversations exist: raise `limit` (at most 1000).\n");
+        }
+        Some(text)
     }
 
     async fn call(
@@ -406,23 +502,10 @@ impl Tool for ListConversations {
             Some(t) if !t.is_empty() => t.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(","),
             _ => "public_channel".to_owned(),
         };
-        let p = [
-            ("types", types),
-            (
-                "exclude_archived",
-                args.exclude_archived.unwrap_or(true).to_string(),
-            ),
-        ];
-        let (items, truncated) = self
-            .0
-            .paginate(
-                cx,
-                "conversations.list",
-                &p,
-                "channels",
-                limit(args.limit, 100),
-            )
-            .await?;
+        let exclude_archived = args.exclude_archived.unwrap_or(true);
+        let limit = limit(args.limit, 100);
+        let (items, truncated) =
+            list_channels(&self.0, cx, &types, exclude_archived, limit).await?;
         let conversations = items
             .iter()
             .map(|c| Conversation {
@@ -474,57 +557,63 @@ pub struct ReadHistoryArgs {
     pub limit: Option<u32>,
 }
 
-fn window(oldest: &Option<String>, latest: &Option<String>) -> Vec<(&'static str, String)> {
-    let mut p = Vec::new();
-    if let Some(o) = oldest {
-        p.push(("oldest", o.clone()));
-    }
-    if let Some(l) = latest {
-        p.push(("latest", l.clone()));
-    }
-    if !p.is_empty() {
-        p.push(("inclusive", "true".to_owned()));
-    }
-    p
-}
-
 impl Tool for ReadHistory {
     const NAME: &'static str = "read_history";
     const DESCRIPTION: &'static str = "Reads recent messages of a Slack conversation, newest first, optionally within a time window (oldest/latest as Slack ts). Thread replies are not included: use read_thread with a message's ts when it has replies.";
     type Args = ReadHistoryArgs;
     type Output = Messages;
 
-    fn annotations(&self) -> ToolAnnotations {
-        ToolAnnotations::read_only()
-    }
+    hints!(read_only, "channels:history");
 
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["channels:history"])
+    fn summarize(&self, out: &Messages) -> Option<String> {
+        let header = match out.messages.len() {
+            0 => format!("No messages in {} in this window.", out.channel),
+            n => format!(
+                "{n} message{} in {}, newest first (times UTC):",
+                if n == 1 { "" } else { "s" },
+                out.channel
+            ),
+        };
+        let more = if out.truncated {
+            "Older messages were left out: raise `limit` or narrow `oldest`/`latest`."
+        } else {
+            ""
+        };
+        Some(summary::messages(&header, &out.messages, false, more))
     }
 
     async fn call(&self, cx: &CallContext, args: ReadHistoryArgs) -> Result<Messages, Error> {
-        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
-        let mut p = vec![("channel", channel.clone())];
-        p.extend(window(&args.oldest, &args.latest));
-        let (items, truncated) = self
-            .0
-            .paginate(
-                cx,
-                "conversations.history",
-                &p,
-                "messages",
-                limit(args.limit, 50),
-            )
-            .await?;
-        Ok(Messages {
-            channel,
-            messages: items.iter().map(message).collect(),
-            truncated,
-        })
+        let window = (args.oldest, args.latest);
+        let limit = limit(args.limit, 50);
+        let method = "conversations.history";
+        let bot = |_: &str| TokenKind::Bot;
+        read_messages(
+            &self.0,
+            cx,
+            &args.channel,
+            method,
+            vec![],
+            window,
+            limit,
+            bot,
+        )
+        .await
     }
 }
 
 pub(crate) struct ReadThread(Arc<Shared>);
+
+/// The token for `conversations.replies` in `channel`: Slack serves threads
+/// of public and private channels to user tokens only; bot tokens read
+/// those of direct messages (`D…`), where the user token may not be in the
+/// conversation.
+fn thread_token(channel: &str) -> TokenKind {
+    if channel.starts_with('D') {
+        TokenKind::Bot
+    } else {
+        TokenKind::User
+    }
+}
 
 /// Arguments of `read_thread`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -547,37 +636,43 @@ pub struct ReadThreadArgs {
 
 impl Tool for ReadThread {
     const NAME: &'static str = "read_thread";
-    const DESCRIPTION: &'static str = "Reads a Slack thread: the parent message and its replies, oldest first. In public and private channels Slack serves threads to user tokens only (bot tokens: direct and group messages).";
+    const DESCRIPTION: &'static str = "Reads a Slack thread: the parent message and its replies, oldest first. Threads in channels are read with the user's own Slack token (Slack serves them to user tokens only), those in direct messages with the app's.";
     type Args = ReadThreadArgs;
     type Output = Messages;
 
-    fn annotations(&self) -> ToolAnnotations {
-        ToolAnnotations::read_only()
-    }
+    hints!(read_only, "channels:history");
 
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["channels:history"])
+    fn summarize(&self, out: &Messages) -> Option<String> {
+        let replies = out.messages.len().saturating_sub(1);
+        let header = format!(
+            "A thread in {}: the parent and {replies} repl{}, oldest first (times UTC):",
+            out.channel,
+            if replies == 1 { "y" } else { "ies" }
+        );
+        let more = if out.truncated {
+            "Later replies were left out: raise `limit`, or read again with `oldest` set to the last ts shown."
+        } else {
+            ""
+        };
+        Some(summary::messages(&header, &out.messages, false, more))
     }
 
     async fn call(&self, cx: &CallContext, args: ReadThreadArgs) -> Result<Messages, Error> {
-        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
-        let mut p = vec![("channel", channel.clone()), ("ts", args.thread_ts)];
-        p.extend(window(&args.oldest, &args.latest));
-        let (items, truncated) = self
-            .0
-            .paginate(
-                cx,
-                "conversations.replies",
-                &p,
-                "messages",
-                limit(args.limit, 100),
-            )
-            .await?;
-        Ok(Messages {
-            channel,
-            messages: items.iter().map(message).collect(),
-            truncated,
-        })
+        let window = (args.oldest, args.latest);
+        let limit = limit(args.limit, 100);
+        let p = vec![("ts", args.thread_ts)];
+        let method = "conversations.replies";
+        read_messages(
+            &self.0,
+            cx,
+            &args.channel,
+            method,
+            p,
+            window,
+            limit,
+            thread_token,
+        )
+        .await
     }
 }
 
@@ -622,20 +717,22 @@ impl Tool for LookupUser {
     type Args = LookupUserArgs;
     type Output = User;
 
-    fn annotations(&self) -> ToolAnnotations {
-        ToolAnnotations::read_only()
-    }
+    hints!(read_only, "users:read");
 
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["users:read"])
+    fn summarize(&self, out: &User) -> Option<String> {
+        Some(summary::user(out))
     }
 
     async fn call(&self, cx: &CallContext, args: LookupUserArgs) -> Result<User, Error> {
         let body = match (args.user_id, args.email) {
-            (Some(id), None) => self.0.call(cx, "users.info", &[("user", id)]).await?,
+            (Some(id), None) => {
+                let p = [("user", id)];
+                self.0.call(cx, TokenKind::Bot, "users.info", &p).await?
+            }
             (None, Some(email)) => {
+                let p = [("email", email)];
                 self.0
-                    .call(cx, "users.lookupByEmail", &[("email", email)])
+                    .call(cx, TokenKind::Bot, "users.lookupByEmail", &p)
                     .await?
             }
             _ => {
@@ -692,23 +789,22 @@ impl Tool for AddReaction {
     type Args = AddReactionArgs;
     type Output = Reacted;
 
-    fn annotations(&self) -> ToolAnnotations {
-        write_annotations(false, true)
-    }
+    hints!(write, destructive: false, idempotent: true, "reactions:write");
 
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["reactions:write"])
+    fn summarize(&self, out: &Reacted) -> Option<String> {
+        Some(format!(
+            "Added :{}: to the message {} in {}.",
+            out.name, out.timestamp, out.channel
+        ))
     }
 
     async fn call(&self, cx: &CallContext, args: AddReactionArgs) -> Result<Reacted, Error> {
-        let channel = resolve_channel(&self.0, cx, &args.channel).await?;
         let name = args.name.trim().trim_matches(':').to_owned();
-        let p = [
-            ("channel", channel.clone()),
+        let p = vec![
             ("timestamp", args.timestamp.clone()),
             ("name", name.clone()),
         ];
-        self.0.call(cx, "reactions.add", &p).await?;
+        let (channel, _) = in_channel(&self.0, cx, &args.channel, "reactions.add", p).await?;
         Ok(Reacted {
             channel,
             timestamp: args.timestamp,
@@ -748,6 +844,8 @@ pub struct SearchMessagesArgs {
 /// Search results.
 #[derive(Debug, Serialize)]
 pub struct SearchResults {
+    /// The query, as sent.
+    pub query: String,
     /// How many messages match in all.
     pub total: u64,
     pub messages: Vec<Message>,
@@ -761,12 +859,22 @@ impl Tool for SearchMessages {
     type Args = SearchMessagesArgs;
     type Output = SearchResults;
 
-    fn annotations(&self) -> ToolAnnotations {
-        ToolAnnotations::read_only()
-    }
+    hints!(read_only, "search:read");
 
-    fn scopes(&self) -> Vec<String> {
-        scopes(&["search:read"])
+    fn summarize(&self, out: &SearchResults) -> Option<String> {
+        let header = match out.messages.len() {
+            0 => format!("No messages match `{}`.", out.query),
+            n => format!(
+                "{n} of {} messages matching `{}` (times UTC):",
+                out.total, out.query
+            ),
+        };
+        let more = if out.truncated {
+            "More matches exist: raise `limit` (at most 100) or narrow the query."
+        } else {
+            ""
+        };
+        Some(summary::messages(&header, &out.messages, true, more))
     }
 
     async fn call(
@@ -783,13 +891,17 @@ impl Tool for SearchMessages {
             _ => "score",
         };
         let p = [
-            ("query", args.query),
+            ("query", args.query.clone()),
             ("count", count.to_string()),
             ("sort", sort.to_owned()),
             ("sort_dir", "desc".to_owned()),
             ("page", "1".to_owned()),
         ];
-        let body = self.0.call(cx, "search.messages", &p).await?;
+        // Slack serves search to user tokens only (`not_allowed_token_type`).
+        let body = self
+            .0
+            .call(cx, TokenKind::User, "search.messages", &p)
+            .await?;
         let matches = body.pointer("/messages/matches").and_then(Value::as_array);
         let total = body
             .pointer("/messages/total")
@@ -801,6 +913,7 @@ impl Tool for SearchMessages {
         messages.truncate(count);
         let truncated = total > messages.len() as u64;
         Ok(SearchResults {
+            query: args.query,
             total,
             messages,
             truncated,

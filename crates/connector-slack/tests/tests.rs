@@ -6,5 +6,8 @@
 mod common;
 mod conformance;
 mod errors;
+mod rate_limits;
 mod rotation;
+mod summaries;
 mod tools;
+mod user_token;

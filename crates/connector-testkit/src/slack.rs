@@ -6,8 +6,11 @@
 //! method requires) and answers with the documented shapes, seeded from
 //! `tests/fixtures/slack/`: `ok: false` errors with HTTP 200, `missing_scope`
 //! with `needed`/`provided`, 429 with `Retry-After`, and
-//! `response_metadata.next_cursor` pagination. What it finds wrong with a
-//! request goes into [`FakeSlack::violations`].
+//! `response_metadata.next_cursor` pagination. Tokens have a kind, as
+//! Slack's do: `search.messages`, and `conversations.replies` in channels,
+//! take user tokens only (a bot token there is answered as Slack does and
+//! recorded). What it finds wrong with a request goes into
+//! [`FakeSlack::violations`].
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -67,12 +70,37 @@ enum Fault {
     Delay(std::time::Duration),
 }
 
+#[derive(Debug)]
+struct Trust {
+    server: FakeOAuthServer,
+    marker: Option<String>,
+    grant: Grant,
+}
+
+impl Trust {
+    fn covers(&self, token: &str) -> bool {
+        match &self.marker {
+            None => self.server.is_active(token),
+            Some(m) => self
+                .server
+                .token_info(token)
+                // Slack separates scopes with commas, which a space-separated
+                // authorization server keeps as one.
+                .is_some_and(|i| {
+                    i.active && i.scopes.iter().flat_map(|s| s.split(',')).any(|s| s == m)
+                }),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct FakeState {
     grants: HashMap<String, Grant>,
-    /// Access tokens this authorization server holds active are accepted
-    /// too, as a grant of this kind and scopes (token rotation tests).
-    trusted: Option<(FakeOAuthServer, Grant)>,
+    /// Access tokens these authorization servers hold active are accepted
+    /// too, as a grant of this kind and scopes, when the token's own grant
+    /// there includes the marker scope (if any); the first rule that
+    /// matches wins (token rotation tests).
+    trusted: Vec<Trust>,
     conversations: Vec<Value>,
     users: Vec<Value>,
     /// Per conversation, oldest first.
@@ -214,14 +242,40 @@ impl FakeSlack {
     /// token of `kind` with `scopes`: Slack and its token endpoint share
     /// their tokens, so refreshed and rotated tokens work at once.
     pub fn trust_oauth_server(&self, server: &FakeOAuthServer, kind: TokenKind, scopes: &[&str]) {
-        self.state().trusted = Some((
-            server.clone(),
-            Grant {
+        self.trust(server, None, kind, scopes);
+    }
+
+    /// Like [`FakeSlack::trust_oauth_server`], for the active tokens of
+    /// `server` whose grant there includes the scope `marker` only: one
+    /// authorization server issues both a bot and a user token (Slack's
+    /// `authed_user`), told apart by their scopes. Call it before the
+    /// catch-all [`FakeSlack::trust_oauth_server`]: the first rule wins.
+    pub fn trust_oauth_server_when(
+        &self,
+        server: &FakeOAuthServer,
+        marker: &str,
+        kind: TokenKind,
+        scopes: &[&str],
+    ) {
+        self.trust(server, Some(marker), kind, scopes);
+    }
+
+    fn trust(
+        &self,
+        server: &FakeOAuthServer,
+        marker: Option<&str>,
+        kind: TokenKind,
+        scopes: &[&str],
+    ) {
+        self.state().trusted.push(Trust {
+            server: server.clone(),
+            marker: marker.map(str::to_owned),
+            grant: Grant {
                 kind,
                 scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
                 revoked: false,
             },
-        ));
+        });
     }
 
     /// Answers `token_revoked` to `token` from now on.
@@ -426,9 +480,9 @@ fn handle_now(
     };
     let trusted = s
         .trusted
-        .as_ref()
-        .filter(|(server, _)| server.is_active(token))
-        .map(|(_, g)| g.clone());
+        .iter()
+        .find(|t| t.covers(token))
+        .map(|t| t.grant.clone());
     let Some(grant) = s.grants.get(token).cloned().or(trusted) else {
         return err("invalid_auth");
     };
@@ -463,6 +517,12 @@ fn handle_now(
 /// The scope check and the method itself.
 fn answer(state: &Mutex<FakeState>, method: &str, params: &Params, grant: &Grant) -> Response {
     let mut s = lock(state);
+    // The token's kind comes first: a bot cannot hold `search:read`.
+    if method == "search.messages" && grant.kind != TokenKind::User {
+        s.violations
+            .push("search.messages: called with a bot token (user tokens only)".to_owned());
+        return err("not_allowed_token_type");
+    }
     let needed = needed_scopes(method);
     if !needed.is_empty() && !needed.iter().any(|n| grant.scopes.contains(*n)) {
         let mut provided: Vec<&str> = grant.scopes.iter().map(String::as_str).collect();
@@ -479,20 +539,15 @@ fn answer(state: &Mutex<FakeState>, method: &str, params: &Params, grant: &Grant
     let s = &mut *s;
     match method {
         "conversations.list" => conversations_list(s, params),
-        "conversations.history" => conversations_history(s, params),
-        "conversations.replies" => conversations_replies(s, params),
+        "conversations.history" => conversations_history(s, params, grant),
+        "conversations.replies" => conversations_replies(s, params, grant),
         "chat.postMessage" => chat_post(s, params),
         "chat.update" => chat_update(s, params),
         "chat.delete" => chat_delete(s, params),
         "reactions.add" => reactions_add(s, params),
         "users.info" => users_info(s, params),
         "users.lookupByEmail" => users_lookup(s, params),
-        "search.messages" => {
-            if grant.kind != TokenKind::User {
-                return err("not_allowed_token_type");
-            }
-            search(s, params)
-        }
+        "search.messages" => search(s, params),
         other => {
             s.violations.push(format!("{other}: unknown method"));
             err("unknown_method")
@@ -611,14 +666,24 @@ fn conversations_list(s: &mut FakeState, p: &Params) -> Response {
 }
 
 /// The conversation for a history-like call, or the error Slack gives.
-fn readable(s: &mut FakeState, method: &str, p: &Params) -> Result<String, &'static str> {
+/// `is_member` in the fixtures is the app's membership; a user token reads
+/// every public channel (`channels:history`) and the private ones the
+/// fixtures say it is in.
+fn readable(
+    s: &mut FakeState,
+    method: &str,
+    p: &Params,
+    grant: &Grant,
+) -> Result<String, &'static str> {
     let Some(id) = require(s, method, p, "channel") else {
         return Err("channel_not_found");
     };
     let Some(c) = conversation(s, id) else {
         return Err("channel_not_found");
     };
-    if !flag(c, "is_im") && !flag(c, "is_member") {
+    let public = !flag(c, "is_private") && !flag(c, "is_im") && !flag(c, "is_mpim");
+    let user_reads = grant.kind == TokenKind::User && public;
+    if !flag(c, "is_im") && !flag(c, "is_member") && !user_reads {
         return Err("not_in_channel");
     }
     Ok(id.to_owned())
@@ -640,9 +705,9 @@ fn is_reply(m: &Value) -> bool {
     }
 }
 
-fn conversations_history(s: &mut FakeState, p: &Params) -> Response {
+fn conversations_history(s: &mut FakeState, p: &Params, grant: &Grant) -> Response {
     const M: &str = "conversations.history";
-    let id = match readable(s, M, p) {
+    let id = match readable(s, M, p, grant) {
         Ok(id) => id,
         Err(r) => return err(r),
     };
@@ -673,12 +738,28 @@ fn conversations_history(s: &mut FakeState, p: &Params) -> Response {
     }))
 }
 
-fn conversations_replies(s: &mut FakeState, p: &Params) -> Response {
+fn conversations_replies(s: &mut FakeState, p: &Params, grant: &Grant) -> Response {
     const M: &str = "conversations.replies";
-    let id = match readable(s, M, p) {
+    let id = match readable(s, M, p, grant) {
         Ok(id) => id,
         Err(r) => return err(r),
     };
+    // "Bot user tokens may use this method for direct message and
+    // multi-party direct message conversations, but lack sufficient
+    // permissions to use this method on public and private channels."
+    let direct = conversation(s, &id).is_some_and(|c| flag(c, "is_im") || flag(c, "is_mpim"));
+    if grant.kind == TokenKind::Bot && !direct {
+        s.violations.push(format!(
+            "{M}: a bot token on the channel {id} (threads in channels need a user token)"
+        ));
+        return axum::Json(json!({
+            "ok": false,
+            "error": "missing_scope",
+            "needed": "channels:history,groups:history",
+            "provided": "(bot token)",
+        }))
+        .into_response();
+    }
     let Some(ts) = require(s, M, p, "ts") else {
         return err("thread_not_found");
     };

@@ -25,27 +25,41 @@ use crate::{ClientAuthMethod, Error, ErrorKind, Secret};
 const NS_REAUTH: &str = "reauth";
 const STATE_BYTES: u32 = 32;
 
-/// Extra token response fields we keep: scalars whose name does not suggest
-/// a secret (`id_token`, `authed_user.access_token` and the like are dropped).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The token response's fields beyond the standard ones. Kept in the
+/// record: scalars whose name does not suggest a secret (`id_token` and the
+/// like are dropped, and so are objects: nested grants such as Slack's
+/// `authed_user` are stored as records of their own).
+///
+/// `Debug` prints only the field names: values may be tokens.
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 struct ExtraFields(Map<String, Value>);
 
 impl oauth2::ExtraTokenFields for ExtraFields {}
 
+impl std::fmt::Debug for ExtraFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
 impl ExtraFields {
     fn non_secret(&self) -> Map<String, Value> {
-        self.0
-            .iter()
-            .filter(|(k, v)| {
-                let k = k.to_ascii_lowercase();
-                let secret_like =
-                    k.contains("token") || k.contains("secret") || k.contains("password");
-                !secret_like && !v.is_object() && !v.is_array()
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        non_secret(&self.0)
     }
+}
+
+/// The scalars of `fields` whose name does not suggest a secret.
+fn non_secret(fields: &Map<String, Value>) -> Map<String, Value> {
+    fields
+        .iter()
+        .filter(|(k, v)| {
+            let k = k.to_ascii_lowercase();
+            let secret_like = k.contains("token") || k.contains("secret") || k.contains("password");
+            !secret_like && !v.is_object() && !v.is_array()
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 type TokenResp = StandardTokenResponse<ExtraFields, BasicTokenType>;
@@ -272,8 +286,12 @@ pub struct Connection {
     pub scopes: Vec<String>,
     /// When the access token expires.
     pub expires_at: Option<i64>,
-    /// Whether a refresh token was issued.
+    /// Whether a refresh token is stored: issued now, or kept from the
+    /// stored grant when the provider issued none this time (a repeated or
+    /// incremental consent).
     pub has_refresh_token: bool,
+    /// The nested grants (`authed_user`) the exchange returned and stored.
+    pub nested_grants: Vec<String>,
 }
 
 /// One of a user's connections, as `status` reports it. Holds no token.
@@ -295,6 +313,24 @@ pub struct ConnectionStatus {
     pub reason: Option<String>,
     /// A label for the account, if known.
     pub account_label: Option<String>,
+    /// The nested grants stored with this connection (Slack's user token),
+    /// which are not connections of their own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nested_grants: Vec<NestedGrantStatus>,
+}
+
+/// A nested grant inside a connection (Slack's `authed_user`), as `status`
+/// reports it. Holds no token.
+#[derive(Debug, Clone, Serialize)]
+pub struct NestedGrantStatus {
+    /// The grant's name, as in [`OAuth2Spec::nested_grants`](crate::OAuth2Spec::nested_grants).
+    pub grant: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// When the access token expires (Unix seconds).
+    pub expires_at: Option<i64>,
+    /// Whether a refresh token is stored.
+    pub has_refresh_token: bool,
 }
 
 /// What [`OAuthEngine::disconnect`] did.
@@ -516,13 +552,19 @@ impl OAuthEngine {
                 req = req.add_scope(Scope::new(scopes.join(&p.spec.scope_separator)));
             }
         }
-        for (k, v) in p
-            .spec
-            .extra_authorize_params
-            .iter()
-            .chain(&params.extra_params)
-        {
-            req = req.add_extra_param(k.clone(), v.clone());
+        let key = TokenKey::new(&p.id, &params.user, params.account.as_deref());
+        let consent =
+            if p.spec.consent_params.is_empty() || self.holds_refresh_token(&p, &key).await {
+                &[][..]
+            } else {
+                &p.spec.consent_params[..]
+            };
+        for (k, v) in merge_params(&[
+            &p.spec.extra_authorize_params,
+            consent,
+            &params.extra_params,
+        ]) {
+            req = req.add_extra_param(k.to_owned(), v.to_owned());
         }
         let (url, state) = req.url();
         let pending = PendingAuthorization {
@@ -547,6 +589,21 @@ impl OAuthEngine {
             state: state.secret().clone(),
             redirect_uri,
         })
+    }
+
+    /// Whether the vault holds a refresh token from `p`'s token endpoint for
+    /// `key`. A record that cannot be read counts as none: reconnecting is
+    /// how such a record gets replaced, so it must not fail here.
+    async fn holds_refresh_token(&self, p: &OAuthProvider, key: &TokenKey) -> bool {
+        match self.inner.vault.load_token(key).await {
+            Ok(Some(r)) => r.refresh_token.is_some() && same_issuer(&r, p),
+            Ok(None) => false,
+            Err(e) => {
+                tracing::warn!(provider = %p.id, error = %e,
+                    "the stored grant cannot be read; asking for consent again");
+                false
+            }
+        }
     }
 
     /// Handles a callback's query parameters: an `error` (such as
@@ -620,14 +677,19 @@ impl OAuthEngine {
         let key = TokenKey::new(&p.id, &pending.user, pending.account.as_deref());
         let now = now_unix();
         let scopes = granted_scopes(&resp, &pending.scopes, &p.spec.scope_separator);
+        let issued_refresh = resp
+            .refresh_token()
+            .map(|t| Secret::new(t.secret().clone()));
+        let refresh_token = match issued_refresh {
+            Some(rt) => Some(rt),
+            None => self.kept_refresh_token(&p, &key).await,
+        };
         let record = TokenRecord {
             access_token: Secret::new(resp.access_token().secret().clone()),
-            refresh_token: resp
-                .refresh_token()
-                .map(|t| Secret::new(t.secret().clone())),
+            refresh_token,
             token_type: token_type_name(resp.token_type()),
             scopes: scopes.clone(),
-            expires_at: resp.expires_in().map(|d| now + d.as_secs() as i64),
+            expires_at: expires_at(now, resp.expires_in().map(|d| d.as_secs())),
             issuer: issuer_of(&p.spec.token_url),
             account_label: None,
             created_at: now,
@@ -636,14 +698,81 @@ impl OAuthEngine {
         };
         self.inner.vault.save_token(&key, &record).await?;
         let _ = self.inner.vault.delete_value(&reauth_key(&key)).await;
+        let nested_grants = self
+            .store_nested_grants(&p, &key, &resp.extra_fields().0, now)
+            .await?;
         tracing::info!(user = %key.user, provider = %key.provider, account = %key.account,
-            scopes = %scopes.join(" "), "connected");
+            scopes = %scopes.join(" "), nested = %nested_grants.join(","), "connected");
         Ok(Connection {
             key,
             scopes,
             expires_at: record.expires_at,
             has_refresh_token: record.refresh_token.is_some(),
+            nested_grants,
         })
+    }
+
+    /// The refresh token stored under `key`, when it was issued by `p`'s
+    /// token endpoint: a code exchange that returns none (Google after an
+    /// incremental or repeated consent) leaves the old one valid, and
+    /// dropping it would lose offline access.
+    async fn kept_refresh_token(&self, p: &OAuthProvider, key: &TokenKey) -> Option<Secret> {
+        match self.inner.vault.load_token(key).await {
+            Ok(Some(r)) if same_issuer(&r, p) => {
+                if r.refresh_token.is_some() {
+                    tracing::debug!(provider = %p.id, account = %key.account,
+                        grant = key.grant.as_deref().unwrap_or(""),
+                        "no refresh token issued; keeping the stored one");
+                }
+                r.refresh_token
+            }
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(provider = %p.id, error = %e,
+                    "the stored grant cannot be read; its refresh token is not kept");
+                None
+            }
+        }
+    }
+
+    /// Stores each nested grant of `p` present in a code exchange response
+    /// (an object with an `access_token`) under `key`'s nested key. A nested
+    /// grant the response does not carry is left as stored, unless another
+    /// token endpoint issued it. Returns the names stored.
+    async fn store_nested_grants(
+        &self,
+        p: &OAuthProvider,
+        key: &TokenKey,
+        fields: &Map<String, Value>,
+        now: i64,
+    ) -> Result<Vec<String>, Error> {
+        let mut stored = Vec::new();
+        for grant in &p.spec.nested_grants {
+            let nested_key = key.nested(grant);
+            let object = fields.get(grant).and_then(Value::as_object);
+            let Some(mut record) =
+                object.and_then(|o| nested_record(o, &p.spec.scope_separator, now))
+            else {
+                if let Ok(Some(old)) = self.inner.vault.load_token(&nested_key).await
+                    && !same_issuer(&old, p)
+                {
+                    self.inner.vault.delete_token(&nested_key).await?;
+                }
+                continue;
+            };
+            record.issuer = issuer_of(&p.spec.token_url);
+            if record.refresh_token.is_none() {
+                record.refresh_token = self.kept_refresh_token(p, &nested_key).await;
+            }
+            self.inner.vault.save_token(&nested_key, &record).await?;
+            let _ = self
+                .inner
+                .vault
+                .delete_value(&reauth_key(&nested_key))
+                .await;
+            stored.push(grant.clone());
+        }
+        Ok(stored)
     }
 
     async fn take_state(
@@ -720,6 +849,65 @@ impl OAuthEngine {
         self.refresh_single_flight(&key, &record, true).await
     }
 
+    /// A valid access token of the nested grant `grant` (Slack's
+    /// `authed_user`: the user token beside the bot token) of the user's
+    /// account at `provider`, refreshed first when it expires within the
+    /// margin, single-flight like [`OAuthEngine::access`]. The nested
+    /// grant's own refresh token is sent to the provider's token endpoint,
+    /// and the response's top-level token becomes the nested grant's new
+    /// token (with its rotated refresh token). A missing nested grant is a
+    /// [`ErrorKind::NeedsAuthorization`] error that says the user must
+    /// reconnect granting the nested grant's scopes.
+    pub async fn access_nested(
+        &self,
+        user: &str,
+        provider: &str,
+        account: Option<&str>,
+        grant: &str,
+    ) -> Result<TokenRecord, Error> {
+        let key = self.nested_key(user, provider, account, grant)?;
+        let record = self.load_or_missing(&key).await?;
+        if !record.expires_within(self.margin()) {
+            return Ok(record);
+        }
+        self.refresh_single_flight(&key, &record, false).await
+    }
+
+    /// Refreshes the nested grant `grant` now, whatever its expiry (for
+    /// example after Slack answers `invalid_auth` to the user token). Still
+    /// single-flight: if another caller refreshed meanwhile, that token is
+    /// returned.
+    pub async fn refresh_nested(
+        &self,
+        user: &str,
+        provider: &str,
+        account: Option<&str>,
+        grant: &str,
+    ) -> Result<TokenRecord, Error> {
+        let key = self.nested_key(user, provider, account, grant)?;
+        let record = self.load_or_missing(&key).await?;
+        self.refresh_single_flight(&key, &record, true).await
+    }
+
+    /// The key of a nested grant the provider declares.
+    fn nested_key(
+        &self,
+        user: &str,
+        provider: &str,
+        account: Option<&str>,
+        grant: &str,
+    ) -> Result<TokenKey, Error> {
+        let p = self.provider(provider)?;
+        if !p.spec.nested_grants.iter().any(|g| g == grant) {
+            return Err(Error::config(format!(
+                "provider `{provider}` declares no nested grant `{}`",
+                sanitize(grant)
+            ))
+            .with_provider(provider));
+        }
+        Ok(TokenKey::new(provider, user, account).nested(grant))
+    }
+
     async fn load_or_missing(&self, key: &TokenKey) -> Result<TokenRecord, Error> {
         // Check the provider first: an unknown provider is a clearer error.
         self.provider(&key.provider)?;
@@ -728,9 +916,10 @@ impl OAuthEngine {
             None => {
                 let marker: Option<ReauthMarker> =
                     self.inner.vault.get_value(&reauth_key(key)).await?;
-                Err(match marker {
-                    Some(m) => Error::reauthorization_required(&key.provider, m.reason),
-                    None => Error::authorization_required(&key.provider),
+                Err(match (marker, &key.grant) {
+                    (Some(m), _) => Error::reauthorization_required(&key.provider, m.reason),
+                    (None, None) => Error::authorization_required(&key.provider),
+                    (None, Some(grant)) => nested_missing(&key.provider, grant),
                 })
             }
         }
@@ -857,7 +1046,8 @@ impl OAuthEngine {
                 "the access token expired and the provider issued no refresh token",
             ));
         };
-        tracing::debug!(user = %key.user, provider = %key.provider, account = %key.account, "refreshing");
+        tracing::debug!(user = %key.user, provider = %key.provider, account = %key.account,
+            grant = key.grant.as_deref().unwrap_or(""), "refreshing");
         let resp = match self.token_request(&p, Grant::Refresh(refresh_token)).await {
             Ok(r) => r,
             Err(e) if e.kind() == ErrorKind::NeedsReauthorization => {
@@ -869,7 +1059,15 @@ impl OAuthEngine {
                 }
                 self.inner.vault.delete_token(key).await?;
                 let marker = ReauthMarker {
-                    reason: "the provider rejected the refresh token (invalid_grant)".to_owned(),
+                    reason: match &key.grant {
+                        None => {
+                            "the provider rejected the refresh token (invalid_grant)".to_owned()
+                        }
+                        Some(g) => format!(
+                            "the provider rejected the `{g}` refresh token (invalid_grant); reconnect {} granting its scopes again",
+                            key.provider
+                        ),
+                    },
                     at: now_unix(),
                 };
                 self.inner
@@ -893,7 +1091,7 @@ impl OAuthEngine {
                 .or_else(|| current.refresh_token.clone()),
             token_type: token_type_name(resp.token_type()),
             scopes: granted_scopes(&resp, &current.scopes, &p.spec.scope_separator),
-            expires_at: resp.expires_in().map(|d| now + d.as_secs() as i64),
+            expires_at: expires_at(now, resp.expires_in().map(|d| d.as_secs())),
             issuer: current.issuer.clone(),
             account_label: current.account_label.clone(),
             created_at: current.created_at,
@@ -921,7 +1119,8 @@ impl OAuthEngine {
                 }
             }
         }
-        tracing::info!(user = %key.user, provider = %key.provider, account = %key.account, "token refreshed");
+        tracing::info!(user = %key.user, provider = %key.provider, account = %key.account,
+            grant = key.grant.as_deref().unwrap_or(""), "token refreshed");
         Ok(record)
     }
 
@@ -993,7 +1192,8 @@ impl OAuthEngine {
 
     /// Revokes the grant at the provider when it has a revocation endpoint
     /// (the refresh token, which revokes the grant, else the access token),
-    /// then deletes the stored tokens. A failed revocation still deletes,
+    /// then deletes the stored tokens, nested grants included (each revoked
+    /// first too, where the provider can). A failed revocation still deletes,
     /// and says why it did not revoke.
     pub async fn disconnect(
         &self,
@@ -1003,12 +1203,13 @@ impl OAuthEngine {
     ) -> Result<DisconnectOutcome, Error> {
         let p = self.provider(provider)?;
         let key = TokenKey::new(provider, user, account);
+        let nested_deleted = self.delete_nested_grants(&p, &key).await?;
         let Some(record) = self.inner.vault.load_token(&key).await? else {
             let had_marker = self.inner.vault.delete_value(&reauth_key(&key)).await?;
             return Ok(DisconnectOutcome {
                 revoked: false,
                 revocation_note: Some("no stored tokens".to_owned()),
-                deleted: had_marker,
+                deleted: had_marker || nested_deleted,
             });
         };
         let (revoked, note) = match self.revoke(&p, &record).await {
@@ -1028,8 +1229,43 @@ impl OAuthEngine {
         Ok(DisconnectOutcome {
             revoked,
             revocation_note: note,
-            deleted,
+            deleted: deleted || nested_deleted,
         })
+    }
+
+    /// Revokes (best effort) and deletes every nested grant of `key`'s
+    /// account, with their reauthorization markers, whatever the provider's
+    /// spec lists now. Whether any was stored.
+    async fn delete_nested_grants(&self, p: &OAuthProvider, key: &TokenKey) -> Result<bool, Error> {
+        let vault = &self.inner.vault;
+        let mut deleted = false;
+        for nested in vault.list_nested_tokens(&key.user).await? {
+            if nested.parent() != *key {
+                continue;
+            }
+            match vault.load_token(&nested).await {
+                Ok(Some(record)) => {
+                    if let Err(e) = self.revoke(p, &record).await {
+                        tracing::warn!(provider = %p.id, error = %e,
+                            grant = nested.grant.as_deref().unwrap_or(""),
+                            "revoking a nested grant failed; deleting it anyway");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(provider = %p.id, error = %e,
+                    "a nested grant cannot be read; deleting it without revoking"),
+            }
+            deleted |= vault.delete_token(&nested).await?;
+        }
+        for marker in vault.store().list(NS_REAUTH, &key.user).await? {
+            if let [provider, account, _grant] = marker.parts()
+                && *provider == key.provider
+                && *account == key.account
+            {
+                vault.delete_value(&marker).await?;
+            }
+        }
+        Ok(deleted)
     }
 
     /// RFC 7009 revocation, sent by hand: `oauth2` insists on an https
@@ -1199,6 +1435,7 @@ impl OAuthEngine {
                 needs_reauthorization: needs,
                 reason: needs.then(|| "expired, and no refresh token".to_owned()),
                 account_label: r.account_label,
+                nested_grants: Vec::new(),
             });
         }
         for key in vault.store().list(NS_REAUTH, user).await? {
@@ -1221,6 +1458,25 @@ impl OAuthEngine {
                 needs_reauthorization: true,
                 reason: marker.map(|m| m.reason),
                 account_label: None,
+                nested_grants: Vec::new(),
+            });
+        }
+        // Nested grants are reported inside their connection, never as one.
+        for key in vault.list_nested_tokens(user).await? {
+            let Some(status) = out
+                .iter_mut()
+                .find(|s| s.provider == key.provider && s.account == key.account)
+            else {
+                continue;
+            };
+            let (Some(grant), Some(r)) = (key.grant.clone(), vault.load_token(&key).await?) else {
+                continue;
+            };
+            status.nested_grants.push(NestedGrantStatus {
+                grant,
+                scopes: r.scopes,
+                expires_at: r.expires_at,
+                has_refresh_token: r.refresh_token.is_some(),
             });
         }
         out.sort_by(|a, b| (&a.provider, &a.account).cmp(&(&b.provider, &b.account)));
@@ -1259,7 +1515,98 @@ fn state_key(state: &str) -> StoreKey {
 }
 
 fn reauth_key(key: &TokenKey) -> StoreKey {
-    StoreKey::new(NS_REAUTH, Some(&key.user), &[&key.provider, &key.account])
+    StoreKey::new(NS_REAUTH, Some(&key.user), &key.parts())
+}
+
+/// The error for a nested grant that is not stored: the user connected
+/// without granting its scopes (or before the provider declared it).
+fn nested_missing(provider: &str, grant: &str) -> Error {
+    Error::new(
+        ErrorKind::NeedsAuthorization,
+        format!(
+            "no `{grant}` grant is stored for provider `{provider}`: the user token is missing; reconnect {provider} granting user scopes"
+        ),
+    )
+    .with_provider(provider)
+    .with_model_message(format!(
+        "This needs the user's own {provider} token, which they have not granted; ask them to reconnect {provider} and grant the user permissions."
+    ))
+}
+
+/// Whether `record` was issued by `p`'s token endpoint (a record without an
+/// issuer predates the field and is taken as issued there).
+fn same_issuer(record: &TokenRecord, p: &OAuthProvider) -> bool {
+    match &record.issuer {
+        Some(issuer) => issuer_of(&p.spec.token_url).as_ref() == Some(issuer),
+        None => true,
+    }
+}
+
+/// Later lists win: a parameter named again replaces the earlier value, in
+/// the earlier position.
+fn merge_params<'a>(lists: &[&'a [(String, String)]]) -> Vec<(&'a str, &'a str)> {
+    let mut out: Vec<(&str, &str)> = Vec::new();
+    for (k, v) in lists.iter().flat_map(|l| l.iter()) {
+        match out.iter_mut().find(|(ek, _)| *ek == k.as_str()) {
+            Some(slot) => slot.1 = v.as_str(),
+            None => out.push((k.as_str(), v.as_str())),
+        }
+    }
+    out
+}
+
+/// `now + expires_in`, `None` when absent or absurd.
+fn expires_at(now: i64, expires_in: Option<u64>) -> Option<i64> {
+    expires_in
+        .and_then(|s| i64::try_from(s).ok())
+        .and_then(|s| now.checked_add(s))
+}
+
+/// A nested grant object of a token response as a record: its
+/// `access_token` (required), `refresh_token`, `token_type`, `scope` (split
+/// with the provider's separator), `expires_in` and non-secret scalars.
+/// `None` when it carries no access token.
+fn nested_record(object: &Map<String, Value>, sep: &str, now: i64) -> Option<TokenRecord> {
+    let text = |name: &str| {
+        object
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let access_token = text("access_token")?;
+    let expires_in = match object.get("expires_in") {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    Some(TokenRecord {
+        access_token: Secret::new(access_token),
+        refresh_token: text("refresh_token").map(Secret::new),
+        token_type: text("token_type").unwrap_or("Bearer").to_owned(),
+        scopes: text("scope")
+            .map(|s| split_scopes(s, sep))
+            .unwrap_or_default(),
+        expires_at: expires_at(now, expires_in),
+        issuer: None,
+        account_label: None,
+        created_at: now,
+        updated_at: now,
+        extra: non_secret(object),
+    })
+}
+
+fn split_scopes(raw: &str, sep: &str) -> Vec<String> {
+    let parts: Vec<&str> = if sep == " " {
+        raw.split_whitespace().collect()
+    } else {
+        raw.split(sep).collect()
+    };
+    parts
+        .into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn token_type_name(t: &BasicTokenType) -> String {
@@ -1389,6 +1736,10 @@ mod send_tests {
         assert_send(e.take_state("s", None));
         assert_send(e.complete_for("s", "c", None));
         assert_send(e.access("u", "p", None));
+        assert_send(e.access_nested("u", "p", None, "g"));
+        assert_send(e.refresh_nested("u", "p", None, "g"));
+        assert_send(e.begin("u", "p", &[], None));
+        assert_send(e.status("u"));
         assert_send(e.disconnect("u", "p", None));
         assert_send(e.handle_callback(&CallbackParams::default(), None));
     }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::engine::{
     AuthorizationRequest, BeginParams, CallbackParams, Connection, ConnectionStatus,
-    DisconnectOutcome, EngineOptions, OAuthEngine, OAuthEngineBuilder,
+    DisconnectOutcome, EngineOptions, NestedGrantStatus, OAuthEngine, OAuthEngineBuilder,
 };
 use crate::metadata::is_valid_id;
 use crate::{

@@ -70,7 +70,14 @@ pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
     async fn unlock(&self, key: &StoreKey, token: &LockToken) -> Result<(), Error>;
 }
 
-/// Which of a user's tokens: provider, user, account.
+/// Which of a user's tokens: provider, user, account, and for a nested
+/// grant (Slack's user token inside its bot grant) the grant's name.
+///
+/// The store key of an account's own grant is `tok:{user}:provider:account`;
+/// a nested grant adds a fourth component, `tok:{user}:provider:account:grant`.
+/// Components are escaped (a `:` in an account name is `%3A`), so no account
+/// name can produce a nested grant's key, and listings of connections, which
+/// take only keys of exactly two parts after the user, never show one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TokenKey {
     /// The provider id.
@@ -80,6 +87,9 @@ pub struct TokenKey {
     /// The account at the provider (a user may connect several); `default`
     /// when the application does not distinguish.
     pub account: String,
+    /// The nested grant's name (`authed_user`); `None` for the account's
+    /// own grant.
+    pub grant: Option<String>,
 }
 
 /// The account name used when none is given.
@@ -93,25 +103,45 @@ impl TokenKey {
             provider: provider.to_owned(),
             user: user.to_owned(),
             account: account.unwrap_or(DEFAULT_ACCOUNT).to_owned(),
+            grant: None,
         }
+    }
+
+    /// The key of the nested grant `grant` inside this key's account.
+    pub fn nested(&self, grant: &str) -> Self {
+        TokenKey {
+            grant: Some(grant.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    /// The key of the account's own grant (itself, for a key that is not
+    /// nested).
+    pub fn parent(&self) -> Self {
+        TokenKey {
+            grant: None,
+            ..self.clone()
+        }
+    }
+
+    /// The key parts after the user: provider, account and, for a nested
+    /// grant, its name.
+    pub fn parts(&self) -> Vec<&str> {
+        let mut parts = vec![self.provider.as_str(), self.account.as_str()];
+        if let Some(g) = &self.grant {
+            parts.push(g);
+        }
+        parts
     }
 
     /// The store key of the token record.
     pub fn store_key(&self) -> StoreKey {
-        StoreKey::new(
-            key::NS_TOKEN,
-            Some(&self.user),
-            &[&self.provider, &self.account],
-        )
+        StoreKey::new(key::NS_TOKEN, Some(&self.user), &self.parts())
     }
 
     /// The store key of the refresh lock.
     pub fn lock_key(&self) -> StoreKey {
-        StoreKey::new(
-            key::NS_LOCK,
-            Some(&self.user),
-            &[&self.provider, &self.account],
-        )
+        StoreKey::new(key::NS_LOCK, Some(&self.user), &self.parts())
     }
 }
 
@@ -393,17 +423,31 @@ impl Vault {
         self.store.delete(&key.store_key()).await
     }
 
-    /// Every token key of `user`, sorted by provider then account.
+    /// Every token key of `user` for an account's own grant (no nested
+    /// grant), sorted by provider then account.
     pub async fn list_tokens(&self, user: &str) -> Result<Vec<TokenKey>, Error> {
         let keys = self.store.list(key::NS_TOKEN, user).await?;
         let mut out: Vec<TokenKey> = keys
             .into_iter()
             .filter_map(|k| match k.parts() {
-                [provider, account] => Some(TokenKey {
-                    provider: provider.clone(),
-                    user: user.to_owned(),
-                    account: account.clone(),
-                }),
+                [provider, account] => Some(TokenKey::new(provider, user, Some(account))),
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Every nested grant's token key of `user`, sorted by provider, account
+    /// then grant.
+    pub async fn list_nested_tokens(&self, user: &str) -> Result<Vec<TokenKey>, Error> {
+        let keys = self.store.list(key::NS_TOKEN, user).await?;
+        let mut out: Vec<TokenKey> = keys
+            .into_iter()
+            .filter_map(|k| match k.parts() {
+                [provider, account, grant] => {
+                    Some(TokenKey::new(provider, user, Some(account)).nested(grant))
+                }
                 _ => None,
             })
             .collect();
@@ -425,5 +469,68 @@ impl ClassifyStr for serde_json::Error {
             serde_json::error::Category::Data => "unexpected shape",
             serde_json::error::Category::Eof => "truncated",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_grant_keys_keep_the_ordinary_format_and_never_collide() {
+        let parent = TokenKey::new("slack", "alice", None);
+        assert_eq!(
+            parent.store_key().logical(),
+            "tok:{alice}:slack:default",
+            "an ordinary record's key must not change"
+        );
+        let nested = parent.nested("authed_user");
+        assert_eq!(
+            nested.store_key().logical(),
+            "tok:{alice}:slack:default:authed_user"
+        );
+        assert_eq!(
+            nested.lock_key().logical(),
+            "lock:{alice}:slack:default:authed_user"
+        );
+        assert_eq!(nested.parent(), parent);
+        // An account whose name looks like a nested key stays one component.
+        let forged = TokenKey::new("slack", "alice", Some("default:authed_user"));
+        assert_ne!(forged.store_key().logical(), nested.store_key().logical());
+        assert_eq!(forged.store_key().parts().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn listings_tell_connections_from_nested_grants() {
+        let vault = Vault::in_memory().unwrap();
+        let now = now_unix();
+        let record = TokenRecord {
+            access_token: Secret::new("a"),
+            refresh_token: None,
+            token_type: "Bearer".into(),
+            scopes: Vec::new(),
+            expires_at: None,
+            issuer: None,
+            account_label: None,
+            created_at: now,
+            updated_at: now,
+            extra: serde_json::Map::new(),
+        };
+        let parent = TokenKey::new("slack", "alice", None);
+        let odd = TokenKey::new("slack", "alice", Some("default:authed_user"));
+        vault.save_token(&parent, &record).await.unwrap();
+        vault.save_token(&odd, &record).await.unwrap();
+        vault
+            .save_token(&parent.nested("authed_user"), &record)
+            .await
+            .unwrap();
+        assert_eq!(
+            vault.list_tokens("alice").await.unwrap(),
+            vec![parent.clone(), odd]
+        );
+        assert_eq!(
+            vault.list_nested_tokens("alice").await.unwrap(),
+            vec![parent.nested("authed_user")]
+        );
     }
 }

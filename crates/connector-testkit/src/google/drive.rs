@@ -528,10 +528,10 @@ fn fields_param(
     query: &[(String, String)],
     allowed: &[&str],
     default: &str,
-) -> Result<Vec<Field>, Response> {
+) -> Result<Vec<Field>, Box<Response>> {
     let raw = param(query, "fields").unwrap_or(default);
     let fields = parse_fields(raw).map_err(|e| {
-        violation(
+        Box::new(violation(
             shared,
             format!("{method}: `fields` does not parse: {e}"),
             drive_error(
@@ -539,10 +539,10 @@ fn fields_param(
                 "invalid_fields",
                 &[("{field}", raw)],
             ),
-        )
+        ))
     })?;
     if let Some(bad) = check_fields(&fields, allowed) {
-        return Err(violation(
+        return Err(Box::new(violation(
             shared,
             format!("{method}: `fields` selects `{bad}`, which the resource does not have"),
             drive_error(
@@ -550,7 +550,7 @@ fn fields_param(
                 "invalid_fields",
                 &[("{field}", &bad)],
             ),
-        ));
+        )));
     }
     Ok(fields)
 }
@@ -857,7 +857,7 @@ fn eval(e: &Expr, f: &DriveFile) -> Result<bool, String> {
                         .as_array()
                         .is_some_and(|o| o.iter().any(|u| u["me"] == true))
                 });
-                (!mine == *b) == (*op == "=")
+                (mine != *b) == (*op == "=")
             }
             ("name", Lit::Str(s)) => match *op {
                 "contains" => name_contains(f.str_field("name"), s),
@@ -1049,7 +1049,7 @@ fn list_files(shared: &Shared, query: &[(String, String)]) -> Response {
         "kind,nextPageToken,incompleteSearch,files(kind,id,name,mimeType)",
     ) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let q = param(query, "q").unwrap_or("");
     let expr = if q.trim().is_empty() {
@@ -1220,7 +1220,7 @@ fn get_file(shared: &Shared, id: &str, query: &[(String, String)]) -> Response {
     }
     let fields = match fields_param(shared, M, query, FILE_FIELDS, "kind,id,name,mimeType") {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(file) = find(shared, id) else {
         return not_found(id);

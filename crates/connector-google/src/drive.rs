@@ -280,7 +280,7 @@ pub struct SearchFilesArgs {
     /// `or`, `not` and parentheses. Strings take single quotes (write `\'` for a
     /// quote inside); `name contains` matches the start of words in the name.
     /// Empty lists every file. Trashed files are left out unless
-    /// `include_trashed` is true.
+    /// `include_trashed` is true or the query itself tests `trashed`.
     #[serde(default)]
     pub query: String,
     /// How many files to return at most (1 to 100, default 20).

@@ -219,6 +219,15 @@ impl GoogleClient {
     }
 }
 
+/// A body read up to a limit.
+#[derive(Debug)]
+pub(crate) struct Download {
+    /// At most the limit's worth of bytes.
+    pub(crate) bytes: Vec<u8>,
+    /// More followed: the body was cut at the limit.
+    pub(crate) truncated: bool,
+}
+
 /// One tool call's use of the API, with the user's token. Cloned for
 /// concurrent requests of the same call, so the vault is read once.
 #[derive(Clone)]
@@ -252,6 +261,47 @@ impl Session<'_> {
             .await
     }
 
+    /// A GET whose body is not JSON (a file's bytes): read as it streams
+    /// and never past `max_bytes`, so a huge body costs no more than the
+    /// limit. Retried, refreshed and mapped like any read.
+    pub(crate) async fn get_bytes(
+        &mut self,
+        api: Api,
+        path: &str,
+        query: &[(&str, String)],
+        max_bytes: usize,
+    ) -> Result<Download, Error> {
+        let what = format!("GET {path}");
+        let mut resp = self
+            .send(Method::GET, api, path, query, None, Effect::Read, "*/*")
+            .await?;
+        let expected = resp
+            .content_length()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0);
+        let mut bytes = Vec::with_capacity(expected.min(max_bytes));
+        let mut truncated = false;
+        // Bounded: each turn adds a chunk, and the loop ends at `max_bytes`
+        // (the request's timeout covers the whole body too).
+        while let Some(chunk) = resp.chunk().await.map_err(|e| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("{what}: reading the response: {}", e.without_url()),
+            )
+            .with_provider(PROVIDER)
+        })? {
+            let room = max_bytes.saturating_sub(bytes.len());
+            if chunk.len() > room {
+                bytes.extend_from_slice(chunk.get(..room).unwrap_or_default());
+                truncated = true;
+                break;
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        // Dropping `resp` here closes the connection on the unread rest.
+        Ok(Download { bytes, truncated })
+    }
+
     async fn request<T: DeserializeOwned>(
         &mut self,
         method: Method,
@@ -261,6 +311,42 @@ impl Session<'_> {
         body: Option<&Value>,
         effect: Effect,
     ) -> Result<T, Error> {
+        let what = format!("{method} {path}");
+        let resp = self
+            .send(method, api, path, query, body, effect, "application/json")
+            .await?;
+        let bytes = resp.bytes().await.map_err(|e| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("{what}: reading the response: {}", e.without_url()),
+            )
+            .with_provider(PROVIDER)
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::new(
+                ErrorKind::Provider,
+                format!("{what}: unexpected response shape: {e}"),
+            )
+            .with_provider(PROVIDER)
+        })
+    }
+
+    /// Sends the request until it succeeds (bounded retries, one refresh
+    /// after a 401) and returns the successful response, body unread.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "private; one call site per body kind"
+    )]
+    async fn send(
+        &mut self,
+        method: Method,
+        api: Api,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        effect: Effect,
+        accept: &'static str,
+    ) -> Result<reqwest::Response, Error> {
         let client = self.client;
         let url = client.url(api, path)?;
         // The operator's diagnostic names the method and path, never the
@@ -291,7 +377,7 @@ impl Session<'_> {
                 .http
                 .request(method.clone(), url.clone())
                 .header(AUTHORIZATION, auth)
-                .header(reqwest::header::ACCEPT, "application/json")
+                .header(reqwest::header::ACCEPT, accept)
                 .timeout(timeout);
             if !query.is_empty() {
                 req = req.query(query);
@@ -315,20 +401,7 @@ impl Session<'_> {
                 Ok(resp) => {
                     let status = resp.status();
                     if status.is_success() {
-                        let bytes = resp.bytes().await.map_err(|e| {
-                            Error::new(
-                                ErrorKind::Unavailable,
-                                format!("{what}: reading the response: {}", e.without_url()),
-                            )
-                            .with_provider(PROVIDER)
-                        })?;
-                        return serde_json::from_slice(&bytes).map_err(|e| {
-                            Error::new(
-                                ErrorKind::Provider,
-                                format!("{what}: unexpected response shape: {e}"),
-                            )
-                            .with_provider(PROVIDER)
-                        });
+                        return Ok(resp);
                     }
                     if status == StatusCode::UNAUTHORIZED {
                         if self.refreshed {
@@ -418,6 +491,24 @@ fn classify(
             Error::new(ErrorKind::InsufficientScope, detail).with_model_message(
                 "The user's Google connection lacks a permission this needs; ask them to \
                  reconnect Google and allow it.",
+            ),
+            false,
+        )
+    } else if status == StatusCode::FORBIDDEN && reason == "exportSizeLimitExceeded" {
+        // Drive exports Docs Editors files of at most 10 MB.
+        (
+            Error::new(ErrorKind::Forbidden, detail).with_model_message(
+                "Google Drive cannot export this file: exported content is limited to 10 MB \
+                 and this file is larger. Open it through its webViewLink instead, or read a \
+                 smaller document.",
+            ),
+            false,
+        )
+    } else if status == StatusCode::FORBIDDEN && reason == "fileNotDownloadable" {
+        (
+            Error::new(ErrorKind::Forbidden, detail).with_model_message(
+                "Google Drive cannot download this file as is: Google Docs, Sheets and Slides \
+                 must be exported.",
             ),
             false,
         )

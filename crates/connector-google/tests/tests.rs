@@ -2,5 +2,6 @@
 
 mod calendar;
 mod common;
+mod drive;
 mod gmail;
 mod http;

@@ -189,4 +189,22 @@ mod tests {
         assert!(!is_valid_id("a-b"));
         assert!(!is_valid_id(""));
     }
+
+    #[test]
+    fn specs_written_before_consent_params_and_nested_grants_still_load() {
+        let spec: OAuth2Spec = serde_json::from_str(
+            r#"{"authorize_url":"https://idp.example/a","token_url":"https://idp.example/t"}"#,
+        )
+        .unwrap();
+        assert!(spec.consent_params.is_empty());
+        assert!(spec.nested_grants.is_empty());
+        assert_eq!(
+            spec,
+            OAuth2Spec::new("https://idp.example/a", "https://idp.example/t")
+        );
+        // Empty lists are not written, so older readers see the same JSON.
+        let json = serde_json::to_value(&spec).unwrap();
+        assert!(json.get("consent_params").is_none());
+        assert!(json.get("nested_grants").is_none());
+    }
 }

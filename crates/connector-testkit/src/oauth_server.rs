@@ -25,6 +25,19 @@
 //! - The token endpoint commits its decision first and then waits for the
 //!   configured delay before answering, so a client that gives up early has
 //!   still had its refresh token rotated, as with a lost response.
+//! - With [`FakeOAuthServer::set_refresh_token_only_on_consent`] it behaves
+//!   as Google does with `access_type=offline`: a refresh token only on the
+//!   first consent of a user to a client or when the authorization request
+//!   says `prompt=consent`; otherwise the code exchange answers an access
+//!   token alone, and the user's existing grant gains the newly granted
+//!   scopes (its refresh token now covers them; the response's `scope` is
+//!   the union when the request said `include_granted_scopes=true`).
+//! - With [`FakeOAuthServer::set_nested_grant`] the code exchange also
+//!   answers a nested grant object, as Slack's `oauth.v2.access` puts the
+//!   user token under `authed_user`: its own access and refresh tokens (a
+//!   grant of its own, rotated on refresh like any other, refreshed at the
+//!   top level with `token_type` `user`), `id`, comma-separated `scope` and
+//!   `expires_in`.
 //!
 //! For MCP authorization it also is (see [`FakeOAuthServer::issuer`]):
 //! - an RFC 8414 metadata document at
@@ -136,6 +149,16 @@ pub struct Counters {
     /// Every POST to the token endpoint, including injected failures (which
     /// are counted only here).
     pub token_requests: usize,
+}
+
+/// What the server saw of consent ([`FakeOAuthServer::consent_counters`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConsentCounters {
+    /// Valid authorization requests that carried `prompt=consent`.
+    pub consent_prompts: usize,
+    /// Code exchanges that answered without a refresh token
+    /// ([`FakeOAuthServer::set_refresh_token_only_on_consent`]).
+    pub exchanges_without_refresh_token: usize,
 }
 
 /// Which OpenID Connect discovery documents the server serves
@@ -420,6 +443,27 @@ impl FakeOAuthServer {
         self.state().settings.granted_scopes = scopes;
     }
 
+    /// Google's offline access: a code exchange issues a refresh token only
+    /// on a user's first consent to the client or when the authorization
+    /// request carried `prompt=consent`; otherwise it answers an access token
+    /// alone, and the user's latest live grant gains the new scopes (see the
+    /// module docs). Default off: every exchange issues a refresh token.
+    pub fn set_refresh_token_only_on_consent(&self, on: bool) {
+        self.state().settings.refresh_token_only_on_consent = on;
+    }
+
+    /// Code exchanges answer, besides the top-level grant, a nested grant
+    /// object named `name` (Slack: `authed_user`) with these scopes, as a
+    /// grant of its own (`token_type` `user`). `None` (the default) stops.
+    pub fn set_nested_grant(&self, name: Option<&str>, scopes: &[&str]) {
+        self.state().settings.nested_grant = name.map(|n| {
+            (
+                n.to_owned(),
+                scopes.iter().map(|s| (*s).to_owned()).collect(),
+            )
+        });
+    }
+
     /// The next valid authorization request is denied by the user: it
     /// redirects with `error=access_denied&state=...`.
     pub fn deny_next_authorization(&self) {
@@ -452,6 +496,12 @@ impl FakeOAuthServer {
 
     pub fn counters(&self) -> Counters {
         self.state().counters.clone()
+    }
+
+    /// How often consent was forced, and how many exchanges issued no
+    /// refresh token.
+    pub fn consent_counters(&self) -> ConsentCounters {
+        self.state().consent_counters.clone()
     }
 
     /// Every access token, refresh token and authorization code ever issued,
@@ -540,6 +590,8 @@ struct Settings {
     fail_status: StatusCode,
     token_delay: Duration,
     resource_required: bool,
+    refresh_token_only_on_consent: bool,
+    nested_grant: Option<(String, Vec<String>)>,
     metadata: MetadataSettings,
 }
 
@@ -579,6 +631,8 @@ impl Default for Settings {
             fail_next: 0,
             fail_status: StatusCode::SERVICE_UNAVAILABLE,
             resource_required: false,
+            refresh_token_only_on_consent: false,
+            nested_grant: None,
             metadata: MetadataSettings::default(),
             token_delay: Duration::ZERO,
         }
@@ -594,8 +648,13 @@ struct CodeGrant {
     subject: String,
     expires_at: Instant,
     used: bool,
-    /// The grant created by the successful exchange of this code.
-    family: Option<usize>,
+    /// Whether the request said `prompt=consent`.
+    prompt_consent: bool,
+    /// Whether the request said `include_granted_scopes=true`.
+    include_granted_scopes: bool,
+    /// The grants created or extended by the successful exchange of this
+    /// code (the top-level one, then a nested one).
+    family: Vec<usize>,
 }
 
 /// One authorization: every token descending from one code exchange.
@@ -605,6 +664,10 @@ struct Family {
     scopes: Vec<String>,
     resource: Option<String>,
     revoked: bool,
+    /// `token_type` of its token responses.
+    token_type: &'static str,
+    /// Whether it is a nested grant (never extended by a later consent).
+    nested: bool,
 }
 
 struct AccessToken {
@@ -628,6 +691,7 @@ struct AuthState {
     refresh_tokens: HashMap<String, RefreshToken>,
     issued: Vec<String>,
     counters: Counters,
+    consent_counters: ConsentCounters,
     mcp_counters: McpCounters,
     settings: Settings,
 }
@@ -864,6 +928,13 @@ impl AuthState {
             None => requested,
         };
         let subject = params.get("login_hint").unwrap_or("user-1").to_owned();
+        let prompt_consent = params
+            .get("prompt")
+            .is_some_and(|p| p.split(' ').any(|v| v == "consent"));
+        if prompt_consent {
+            self.consent_counters.consent_prompts += 1;
+        }
+        let include_granted_scopes = params.get("include_granted_scopes") == Some("true");
         let code = new_secret("code");
         self.issued.push(code.clone());
         self.codes.insert(
@@ -877,7 +948,9 @@ impl AuthState {
                 subject,
                 expires_at: Instant::now() + self.settings.code_lifetime,
                 used: false,
-                family: None,
+                prompt_consent,
+                include_granted_scopes,
+                family: Vec::new(),
             },
         );
         callback
@@ -1020,8 +1093,7 @@ impl AuthState {
             ));
         }
         if std::mem::replace(&mut grant.used, true) {
-            let family = grant.family;
-            if let Some(family) = family {
+            for family in grant.family.clone() {
                 self.revoke_family(family);
             }
             return Err(OAuthError::invalid_grant(
@@ -1046,17 +1118,88 @@ impl AuthState {
             params.get("resource"),
             self.settings.resource_required,
         )?;
-        let family = self.families.len();
-        grant.family = Some(family);
         let scopes = grant.scopes.clone();
+        let client_id = grant.client_id.clone();
+        let subject = grant.subject.clone();
+        let resource = grant.resource.clone();
+        let prompt_consent = grant.prompt_consent;
+        let include_granted = grant.include_granted_scopes;
+        let existing = if self.settings.refresh_token_only_on_consent && !prompt_consent {
+            self.families.iter().rposition(|f| {
+                !f.revoked
+                    && !f.nested
+                    && f.client_id == client_id
+                    && f.subject == subject
+                    && f.resource == resource
+            })
+        } else {
+            None
+        };
+        let code = code.to_owned();
+        let mut body = match existing {
+            // Google: no new refresh token; the old one now covers the new
+            // scopes too.
+            Some(family_id) => {
+                let union = match self.families.get_mut(family_id) {
+                    Some(f) => {
+                        for s in &scopes {
+                            if !f.scopes.contains(s) {
+                                f.scopes.push(s.clone());
+                            }
+                        }
+                        f.scopes.clone()
+                    }
+                    None => scopes.clone(),
+                };
+                self.consent_counters.exchanges_without_refresh_token += 1;
+                let answered = if include_granted { union } else { scopes };
+                self.record_families(&code, &[family_id]);
+                self.token_body(family_id, answered, false)
+            }
+            None => {
+                let family = self.new_family(&client_id, &subject, scopes.clone(), &resource);
+                self.record_families(&code, &[family]);
+                self.token_body(family, scopes, true)
+            }
+        };
+        if let Some((name, nested_scopes)) = self.settings.nested_grant.clone() {
+            let family = self.new_family(&client_id, &subject, nested_scopes.clone(), &resource);
+            if let Some(f) = self.families.get_mut(family) {
+                f.token_type = "user";
+                f.nested = true;
+            }
+            self.record_families(&code, &[family]);
+            let mut nested = self.token_body(family, Vec::new(), true);
+            nested["id"] = serde_json::Value::String(subject.clone());
+            nested["scope"] = serde_json::Value::String(nested_scopes.join(","));
+            body[name] = nested;
+        }
+        Ok(json_response(body))
+    }
+
+    fn new_family(
+        &mut self,
+        client_id: &str,
+        subject: &str,
+        scopes: Vec<String>,
+        resource: &Option<String>,
+    ) -> usize {
         self.families.push(Family {
-            client_id: grant.client_id.clone(),
-            subject: grant.subject.clone(),
-            scopes: scopes.clone(),
-            resource: grant.resource.clone(),
+            client_id: client_id.to_owned(),
+            subject: subject.to_owned(),
+            scopes,
+            resource: resource.clone(),
             revoked: false,
+            token_type: "Bearer",
+            nested: false,
         });
-        Ok(self.issue_tokens(family, scopes))
+        self.families.len() - 1
+    }
+
+    fn record_families(&mut self, code: &str, families: &[usize]) {
+        if let Some(grant) = self.codes.get_mut(code) {
+            grant.family.extend_from_slice(families);
+        }
     }
 
     /// RFC 6749 §6 with refresh token rotation and reuse detection.
@@ -1117,39 +1260,59 @@ impl AuthState {
     }
 
     fn issue_tokens(&mut self, family: usize, scopes: Vec<String>) -> Response {
+        json_response(self.token_body(family, scopes, true))
+    }
+
+    /// Issues an access token of `family` (and a refresh token when
+    /// `with_refresh`) and returns the token response's JSON.
+    fn token_body(
+        &mut self,
+        family: usize,
+        scopes: Vec<String>,
+        with_refresh: bool,
+    ) -> serde_json::Value {
         let lifetime = self.settings.access_token_lifetime;
+        let token_type = self.families.get(family).map_or("Bearer", |f| f.token_type);
         let access_token = new_secret("at");
-        let refresh_token = new_secret("rt");
         self.issued.push(access_token.clone());
-        self.issued.push(refresh_token.clone());
+        let token_scopes = if scopes.is_empty() {
+            self.families
+                .get(family)
+                .map(|f| f.scopes.clone())
+                .unwrap_or_default()
+        } else {
+            scopes.clone()
+        };
         self.access_tokens.insert(
             access_token.clone(),
             AccessToken {
                 family,
-                scopes: scopes.clone(),
+                scopes: token_scopes,
                 expires_at: Instant::now() + lifetime,
                 revoked: false,
             },
         );
-        self.refresh_tokens.insert(
-            refresh_token.clone(),
-            RefreshToken {
-                family,
-                rotated: false,
-            },
-        );
         let mut body = serde_json::json!({
             "access_token": access_token,
-            "token_type": "Bearer",
+            "token_type": token_type,
             "expires_in": lifetime.as_secs(),
-            "refresh_token": refresh_token,
         });
+        if with_refresh {
+            let refresh_token = new_secret("rt");
+            self.issued.push(refresh_token.clone());
+            self.refresh_tokens.insert(
+                refresh_token.clone(),
+                RefreshToken {
+                    family,
+                    rotated: false,
+                },
+            );
+            body["refresh_token"] = serde_json::Value::String(refresh_token);
+        }
         if !scopes.is_empty() {
             body["scope"] = serde_json::Value::String(scopes.join(" "));
         }
-        let mut response = (StatusCode::OK, axum::Json(body)).into_response();
-        no_store(&mut response);
-        response
+        body
     }
 
     fn revoke_family(&mut self, family: usize) {
@@ -1644,6 +1807,12 @@ impl IntoResponse for OAuthError {
         }
         response
     }
+}
+
+fn json_response(body: serde_json::Value) -> Response {
+    let mut response = (StatusCode::OK, axum::Json(body)).into_response();
+    no_store(&mut response);
+    response
 }
 
 fn no_store(response: &mut Response) {

@@ -1,7 +1,9 @@
 //! The OAuth engine against the strict fake authorization server.
 
+mod consent;
 mod cycle;
 mod errors;
+mod nested;
 mod races;
 mod runtime;
 mod stores;

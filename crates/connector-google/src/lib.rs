@@ -50,6 +50,10 @@ pub fn oauth_spec() -> OAuth2Spec {
         // Incremental authorization: new scopes add to the old grant.
         ("include_granted_scopes".into(), "true".into()),
     ];
+    // Google issues a refresh token only on a consented grant: while none is
+    // stored, ask for consent again (a re-connect after the refresh token was
+    // lost would otherwise get an access token alone).
+    spec.consent_params = vec![("prompt".into(), "consent".into())];
     spec
 }
 
@@ -124,7 +128,10 @@ impl GoogleConnectorBuilder {
         ConnectorMetadata {
             id: PROVIDER.into(),
             display_name: "Google Workspace".into(),
-            description: "Gmail: search, read and send mail, drafts and labels.".into(),
+            description: "Gmail (search, read and send mail, drafts, labels), Calendar \
+                          (calendars, events in a window, create with attendees, free/busy) and \
+                          Drive (search, metadata, read Docs/Sheets/Slides as text)."
+                .into(),
             icon_url: None,
             docs_url: Some("https://developers.google.com/workspace".into()),
             backend: BackendKind::Direct,

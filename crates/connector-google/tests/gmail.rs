@@ -27,6 +27,17 @@ async fn registers_with_oauth_metadata_and_scoped_tools() {
         spec.extra_authorize_params
             .contains(&("include_granted_scopes".into(), "true".into()))
     );
+    // Only while no refresh token is stored (the engine decides).
+    assert_eq!(
+        spec.consent_params,
+        vec![("prompt".to_owned(), "consent".to_owned())]
+    );
+    assert!(
+        !spec
+            .extra_authorize_params
+            .iter()
+            .any(|(k, _)| k == "prompt")
+    );
 
     let env = env(&[READONLY]).await;
     let tools = env.connector.tools(&CallContext::new(USER)).await.unwrap();

@@ -131,6 +131,13 @@ async fn a_401_refreshes_once_and_retries_once() {
         })
         .await
         .unwrap();
+    // Nothing stored yet: Google must be asked for consent (for a refresh token).
+    let query: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
+    assert!(
+        query.contains(&("prompt".into(), "consent".into())),
+        "{query:?}"
+    );
+    assert!(query.contains(&("access_type".into(), "offline".into())));
     let callback = oauth.approve(req.url.as_str()).await.unwrap();
     engine
         .handle_callback(
@@ -139,6 +146,25 @@ async fn a_401_refreshes_once_and_retries_once() {
         )
         .await
         .unwrap();
+    // A refresh token is stored now: an incremental authorization does not
+    // force the consent screen again.
+    let again = engine
+        .begin_with(BeginParams {
+            user: USER.into(),
+            provider: "google".into(),
+            scopes: vec![
+                READONLY.into(),
+                "https://www.googleapis.com/auth/calendar.readonly".into(),
+            ],
+            ..BeginParams::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        !again.url.query_pairs().any(|(k, _)| k == "prompt"),
+        "{}",
+        again.url
+    );
     let first = engine
         .access(USER, "google", None)
         .await

@@ -223,7 +223,7 @@ async fn providers_lists_configured_ones_with_kind_and_tool_count() {
     // The direct connectors linked into the binary, with their tool counts.
     assert!(
         out.lines()
-            .any(|l| l == "google\tdirect\t5 tools\tGoogle Workspace"),
+            .any(|l| l == "google\tdirect\t12 tools\tGoogle Workspace"),
         "{out}"
     );
     assert!(

@@ -1419,14 +1419,14 @@ impl Tool for CreateEvent {
         let calendar_id = args.calendar_id.clone().unwrap_or_else(|| "primary".into());
         check_calendar_id("calendar_id", &calendar_id)?;
         let body = insert_body(&args)?;
-        let mut path = events_path(&calendar_id);
-        if let Some(u) = args.send_updates {
-            // `Session::post` takes no query; the parameter rides in the path,
-            // which the client joins onto its base URL as given.
-            let _ = write!(path, "?sendUpdates={}", u.as_str());
-        }
+        let path = events_path(&calendar_id);
+        let query: Vec<(&str, String)> = args
+            .send_updates
+            .map(|u| ("sendUpdates", u.as_str().to_owned()))
+            .into_iter()
+            .collect();
         let mut s = self.0.session(cx, &[CALENDAR_EVENTS]).await?;
-        let created: ApiEvent = match s.post(Api::Calendar, &path, &body).await {
+        let created: ApiEvent = match s.post_with_query(Api::Calendar, &path, &query, &body).await {
             Ok(e) => e,
             Err(e) if matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Unavailable) => {
                 return Err(e.with_model_message(
@@ -1660,11 +1660,9 @@ impl Tool for QueryFreeBusy {
             body["timeZone"] = json!(tz);
         }
         let mut s = self.0.session(cx, &[CALENDAR_FREEBUSY]).await?;
-        // A query that changes nothing, but a POST: the client retries it
-        // only where a write could be (rate limits, connections that never
-        // opened), which is conservative and harmless.
+        // A POST that changes nothing: retried like a read.
         let mut answer: ApiFreeBusy = s
-            .post(Api::Calendar, "/calendar/v3/freeBusy", &body)
+            .post_read(Api::Calendar, "/calendar/v3/freeBusy", &body)
             .await?;
         let mut calendars = Vec::new();
         for id in &ids {

@@ -257,7 +257,30 @@ impl Session<'_> {
         path: &str,
         body: &Value,
     ) -> Result<T, Error> {
-        self.request(Method::POST, api, path, &[], Some(body), Effect::Write)
+        self.post_with_query(api, path, &[], body).await
+    }
+
+    /// [`Session::post`] with query parameters.
+    pub(crate) async fn post_with_query<T: DeserializeOwned>(
+        &mut self,
+        api: Api,
+        path: &str,
+        query: &[(&str, String)],
+        body: &Value,
+    ) -> Result<T, Error> {
+        self.request(Method::POST, api, path, query, Some(body), Effect::Write)
+            .await
+    }
+
+    /// A POST of JSON that changes nothing (a query with a body, such as
+    /// Calendar's `freeBusy`): retried like a read.
+    pub(crate) async fn post_read<T: DeserializeOwned>(
+        &mut self,
+        api: Api,
+        path: &str,
+        body: &Value,
+    ) -> Result<T, Error> {
+        self.request(Method::POST, api, path, &[], Some(body), Effect::Read)
             .await
     }
 

@@ -561,6 +561,21 @@ async fn free_busy_gives_busy_intervals_and_per_calendar_errors() {
         text.contains("- group eng-team@example.com: bob@example.com, carol@example.com"),
         "{text}"
     );
+
+    // A POST that changes nothing: retried after a 5xx, like a read.
+    let before = env.fake.count("POST", "/calendar/v3/freeBusy");
+    env.fake.push_fault(Fault::Unavailable);
+    both(
+        &env,
+        "query_free_busy",
+        json!({
+            "time_min": "2026-11-25T00:00:00Z",
+            "time_max": "2026-11-28T00:00:00Z",
+            "calendars": ["primary"]
+        }),
+    )
+    .await;
+    assert_eq!(env.fake.count("POST", "/calendar/v3/freeBusy"), before + 2);
 }
 
 #[tokio::test]

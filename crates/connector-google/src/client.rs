@@ -454,12 +454,25 @@ impl Session<'_> {
                     classify(&what, status, &body.error, retry_after, effect)
                 }
             };
+            if !retryable
+                && effect == Effect::Write
+                && matches!(err.kind(), ErrorKind::Timeout | ErrorKind::Unavailable)
+            {
+                // It was sent and may have been carried out: never resent,
+                // and the model must not simply try again either.
+                return Err(err.with_model_message(UNKNOWN_OUTCOME));
+            }
             if !retryable || attempt >= client.retry.max_retries {
                 return Err(err);
             }
             let mut delay = client.retry.backoff(attempt);
             if let Some(after) = err.retry_after() {
-                delay = delay.max(after.min(client.retry.max_backoff));
+                if after > client.retry.max_backoff {
+                    // Waiting that long here would hold the call for nothing:
+                    // report it, with the time to wait.
+                    return Err(err);
+                }
+                delay = delay.max(after);
             }
             if self.cx.remaining().is_some_and(|left| left <= delay) {
                 return Err(err);
@@ -470,6 +483,12 @@ impl Session<'_> {
         }
     }
 }
+
+/// What the model is told when a write's outcome is unknown.
+const UNKNOWN_OUTCOME: &str = "Google did not confirm whether this change was made: the request \
+    timed out or failed after it was sent, so it may have been carried out. It was not retried, \
+    to avoid doing it twice. Check first (the Sent folder, the drafts, the calendar) and only \
+    then try again if it is really missing.";
 
 /// Turns a Google error answer into a typed error and whether to retry it.
 fn classify(

@@ -82,6 +82,11 @@ async fn a_send_is_retried_after_a_rate_limit_but_never_after_a_5xx() {
         4,
         "a 5xx send is not resent"
     );
+    assert!(
+        err.model_message().contains("Check first"),
+        "{}",
+        err.model_message()
+    );
 }
 
 #[tokio::test]
@@ -101,6 +106,16 @@ async fn retries_stop_at_the_deadline() {
         "{err}"
     );
     assert!(started.elapsed() < Duration::from_secs(2));
+
+    // A Retry-After longer than the longest backoff is reported at once,
+    // with the time to wait, even when the deadline would allow waiting.
+    env.fake.push_fault(Fault::TooManyRequests(Some(30)));
+    let started = std::time::Instant::now();
+    let err = env.call("list_labels", json!({})).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(env.fake.count("GET", LABELS), 2);
 }
 
 #[tokio::test]
@@ -245,6 +260,10 @@ async fn a_timed_out_read_is_retried_but_a_timed_out_send_is_not() {
         1,
         "a send whose outcome is unknown is not resent"
     );
+    // ...and the model is told to check before trying again, not to retry.
+    let told = err.model_message();
+    assert!(told.contains("may have been carried out"), "{told}");
+    assert!(!told.contains("try again later"), "{told}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(env.fake.sent().len(), 1, "the stalled send did go out");
 }

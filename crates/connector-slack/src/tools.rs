@@ -280,7 +280,7 @@ pub struct Posted {
 
 impl Tool for PostMessage {
     const NAME: &'static str = "post_message";
-    const DESCRIPTION: &'static str = "Posts a message to a Slack channel, direct message or thread, as the app. Returns the channel id and the message's ts (needed to update, delete, react to or reply to it).";
+    const DESCRIPTION: &'static str = "Posts a message to a Slack channel, direct message or thread, as the app. This really posts: people will see it. Returns the channel id and the message's ts (needed to update, delete, react to or reply to it). Not retried automatically if its outcome is unknown.";
     type Args = PostMessageArgs;
     type Output = Posted;
 
@@ -804,7 +804,12 @@ impl Tool for AddReaction {
             ("timestamp", args.timestamp.clone()),
             ("name", name.clone()),
         ];
-        let (channel, _) = in_channel(&self.0, cx, &args.channel, "reactions.add", p).await?;
+        let channel = match in_channel(&self.0, cx, &args.channel, "reactions.add", p).await {
+            Ok((channel, _)) => channel,
+            // The reaction is there, which is what was asked (idempotent).
+            Err(e) if e.detail().ends_with(": already_reacted") => args.channel.clone(),
+            Err(e) => return Err(e),
+        };
         Ok(Reacted {
             channel,
             timestamp: args.timestamp,

@@ -531,6 +531,9 @@ impl Tool for SearchFiles {
                 ("pageSize", want.to_string()),
                 ("supportsAllDrives", "true".to_owned()),
                 ("includeItemsFromAllDrives", "true".to_owned()),
+                // Without it Drive searches the `user` corpus only, which
+                // leaves out shared-drive files the user never opened.
+                ("corpora", "allDrives".to_owned()),
             ];
             if !q.is_empty() {
                 query.push(("q", q.clone()));

@@ -78,8 +78,20 @@ async fn resolve_channel(
     if name.is_empty() {
         return Err(Error::invalid_arguments("`channel` is empty"));
     }
+    if let Some(id) = shared.channel_ids.get(cx, name) {
+        return Ok(id);
+    }
     let types = "public_channel,private_channel";
     let (channels, _) = list_channels(shared, cx, types, true, MAX_ITEMS * 10).await?;
+    // Every name seen is remembered, not only the one asked for.
+    for c in &channels {
+        if let (Some(n), Some(id)) = (
+            c.get("name").and_then(Value::as_str),
+            c.get("id").and_then(Value::as_str),
+        ) {
+            shared.channel_ids.put(cx, n, id);
+        }
+    }
     channels
         .iter()
         .find(|c| c.get("name").and_then(Value::as_str) == Some(name))

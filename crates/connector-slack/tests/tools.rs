@@ -129,6 +129,9 @@ async fn post_message_by_id_and_by_name_and_in_a_thread() {
     assert_eq!(v["thread_ts"], ts.as_str());
     let parent = s.message("C012AB3CD", &ts).unwrap();
     assert_eq!(parent["reply_count"], 1);
+    // Names are resolved once: `#random` listed the channels, `general`
+    // came from what that listing saw.
+    assert_eq!(s.fake.call_count("conversations.list"), 1);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@ mod consent;
 mod cycle;
 mod errors;
 mod nested;
+mod ok_false;
 mod races;
 mod runtime;
 mod stores;

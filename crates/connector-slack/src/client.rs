@@ -57,9 +57,9 @@ impl Credential {
 /// Slack counts its limits "per API method per app per workspace": a 429 on
 /// `chat.postMessage` says nothing of `conversations.list`, nor of another
 /// workspace. The workspace of a token is known when its grant recorded the
-/// team id; then every user of that workspace shares the cooldown. When it
-/// is not known (Slack's token response carries the team as an object,
-/// which the vault does not keep), the cooldown is the user's (and
+/// team id (the engine keeps Slack's `team.id` as `team_id`); then every
+/// user of that workspace shares the cooldown. When it is not known (a grant
+/// stored before that), the cooldown is the user's (and
 /// account's): never stricter than Slack, since it cannot hold back a call
 /// to another workspace, at the cost of one more 429 per other user of the
 /// same workspace, who then learns the cooldown too.

@@ -306,13 +306,7 @@ impl Session<'_> {
         let mut truncated = false;
         // Bounded: each turn adds a chunk, and the loop ends at `max_bytes`
         // (the request's timeout covers the whole body too).
-        while let Some(chunk) = resp.chunk().await.map_err(|e| {
-            Error::new(
-                ErrorKind::Unavailable,
-                format!("{what}: reading the response: {}", e.without_url()),
-            )
-            .with_provider(PROVIDER)
-        })? {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| read_failed(&what, e))? {
             let room = max_bytes.saturating_sub(bytes.len());
             if chunk.len() > room {
                 bytes.extend_from_slice(chunk.get(..room).unwrap_or_default());
@@ -338,13 +332,7 @@ impl Session<'_> {
         let resp = self
             .send(method, api, path, query, body, effect, "application/json")
             .await?;
-        let bytes = resp.bytes().await.map_err(|e| {
-            Error::new(
-                ErrorKind::Unavailable,
-                format!("{what}: reading the response: {}", e.without_url()),
-            )
-            .with_provider(PROVIDER)
-        })?;
+        let bytes = resp.bytes().await.map_err(|e| read_failed(&what, e))?;
         serde_json::from_slice(&bytes).map_err(|e| {
             Error::new(
                 ErrorKind::Provider,
@@ -482,6 +470,15 @@ impl Session<'_> {
             attempt += 1;
         }
     }
+}
+
+/// A body that could not be read to the end.
+fn read_failed(what: &str, e: reqwest::Error) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        format!("{what}: reading the response: {}", e.without_url()),
+    )
+    .with_provider(PROVIDER)
 }
 
 /// What the model is told when a write's outcome is unknown.

@@ -17,6 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::client::{Api, GoogleClient, Session};
+use crate::scopes::owned;
 use crate::scopes::{DRIVE_METADATA_READONLY, DRIVE_READONLY};
 
 const FILES: &str = "/drive/v3/files";
@@ -55,10 +56,6 @@ pub(crate) fn tools(client: &Arc<GoogleClient>) -> Result<Vec<DynTool>, Error> {
         DynTool::new(GetFile(client.clone()))?,
         DynTool::new(ReadFile(client.clone()))?,
     ])
-}
-
-fn owned(scopes: &[&str]) -> Vec<String> {
-    scopes.iter().map(|s| (*s).to_owned()).collect()
 }
 
 // ---------------------------------------------------------------- Drive's shapes

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::client::{Api, GoogleClient, Session};
 use crate::mime::{self, Attachment, Header, Part};
+use crate::scopes::owned;
 use crate::scopes::{GMAIL_COMPOSE, GMAIL_LABELS, GMAIL_READONLY, GMAIL_SEND};
 
 const MESSAGES: &str = "/gmail/v1/users/me/messages";
@@ -29,10 +30,6 @@ pub(crate) fn tools(client: &Arc<GoogleClient>) -> Result<Vec<DynTool>, Error> {
         DynTool::new(SendMessage(client.clone()))?,
         DynTool::new(CreateDraft(client.clone()))?,
     ])
-}
-
-fn owned(scopes: &[&str]) -> Vec<String> {
-    scopes.iter().map(|s| (*s).to_owned()).collect()
 }
 
 // ---------------------------------------------------------------- search

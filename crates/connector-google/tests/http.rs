@@ -334,3 +334,54 @@ async fn the_registry_builds_it_with_the_configured_base_url() {
     assert!(!out.is_error);
     assert_eq!(env.fake.count("GET", LABELS), 1);
 }
+
+#[tokio::test]
+async fn google_refuses_what_the_grant_does_not_cover_and_nothing_is_retried() {
+    // The stored record says calendar.readonly was granted, but Google's
+    // grant (the user unticked it on the consent screen, or revoked it
+    // since) covers Gmail only.
+    let calendar_readonly = "https://www.googleapis.com/auth/calendar.readonly";
+    let env = env(&[READONLY, calendar_readonly]).await;
+    env.fake
+        .accept_token_with_scopes(TOKEN, &["gmail.readonly"]);
+    env.ok("list_labels", json!({})).await;
+
+    let err = env.call("list_calendars", json!({})).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InsufficientScope, "{err}");
+    assert!(
+        err.model_message().contains("reconnect"),
+        "{}",
+        err.model_message()
+    );
+    assert_eq!(
+        env.fake.count("GET", "/calendar/v3/users/me/calendarList"),
+        1,
+        "a 403 for scopes is not retried"
+    );
+    assert!(
+        env.fake.violations().is_empty(),
+        "{:?}",
+        env.fake.violations()
+    );
+
+    // Drive: metadata scopes list and describe files but do not read them.
+    let drive_readonly = "https://www.googleapis.com/auth/drive.readonly";
+    let drive = crate::common::env(&[drive_readonly]).await;
+    drive
+        .fake
+        .accept_token_with_scopes(TOKEN, &["drive.metadata.readonly"]);
+    let doc = "1DoCq3BuDgEtNoTeS0aBcDeFgHiJkLmNoPqRsTuVwXy";
+    drive.ok("get_file", json!({"file_id": doc})).await;
+    let err = env
+        .call("read_file", json!({"file_id": doc}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InsufficientScope, "{err}");
+    // Refused by Google (the stored record claimed drive.readonly).
+    assert!(err.detail().contains("insufficientPermissions"), "{err}");
+    assert!(
+        drive.fake.violations().is_empty(),
+        "{:?}",
+        drive.fake.violations()
+    );
+}

@@ -372,7 +372,7 @@ async fn google_refuses_what_the_grant_does_not_cover_and_nothing_is_retried() {
         .accept_token_with_scopes(TOKEN, &["drive.metadata.readonly"]);
     let doc = "1DoCq3BuDgEtNoTeS0aBcDeFgHiJkLmNoPqRsTuVwXy";
     drive.ok("get_file", json!({"file_id": doc})).await;
-    let err = env
+    let err = drive
         .call("read_file", json!({"file_id": doc}))
         .await
         .unwrap_err();

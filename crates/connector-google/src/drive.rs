@@ -17,6 +17,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::client::{Api, GoogleClient, Session};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
 use crate::scopes::owned;
 use crate::scopes::{DRIVE_METADATA_READONLY, DRIVE_READONLY};
 
@@ -779,8 +782,11 @@ pub struct ReadFileArgs {
 enum Plan {
     /// `files.export` to this MIME type.
     Export(&'static str),
-    /// `files.get?alt=media`: the stored bytes.
+    /// `files.get?alt=media`: the stored bytes, as text.
     Download,
+    /// `files.get?alt=media`: the stored bytes of a binary file, whole or
+    /// not at all, returned base64-encoded.
+    Binary,
 }
 
 impl Plan {
@@ -788,6 +794,7 @@ impl Plan {
         match self {
             Plan::Export(m) => format!("an export to {m}"),
             Plan::Download => "its stored text".to_owned(),
+            Plan::Binary => "its stored bytes, base64-encoded (a binary file)".to_owned(),
         }
     }
 }
@@ -903,11 +910,7 @@ fn plan(mime: &str, extension: Option<&str>, format: Format) -> Result<Plan, Str
         )),
         _ if format == Format::Markdown => Err(markdown_only_for_docs()),
         m if is_text(m, extension) => Ok(Plan::Download),
-        m => Err(format!(
-            "it is a binary file ({}, {m}); read_file only reads text: Google Docs, Sheets and \
-             Slides, and text files",
-            type_name(m)
-        )),
+        _ => Ok(Plan::Binary),
     }
 }
 
@@ -930,7 +933,9 @@ pub struct ReadFileOutput {
     source: &'static str,
     /// The MIME type of `content`.
     content_type: String,
-    /// The text.
+    /// How `content` holds the file: `text`, or `base64` for a binary file.
+    encoding: &'static str,
+    /// The text, or a binary file's bytes in base64.
     content: String,
     /// Bytes read.
     bytes: usize,
@@ -977,8 +982,9 @@ impl Tool for ReadFile {
     const DESCRIPTION: &'static str = "Reads a Google Drive file's content as text, by id: \
         Google Docs as plain text or Markdown, Google Sheets as CSV (first sheet only), Google \
         Slides as plain text, and text files (txt, csv, json, code, ...) as they are. Binary \
-        files (PDF, images, Office files, ...) and files above max_bytes are refused; long \
-        exports are cut at max_bytes and marked truncated.";
+        files (PDF, images, Office files, ...) up to max_bytes come back base64-encoded in the \
+        structured result; files above max_bytes are refused; long exports are cut at max_bytes \
+        and marked truncated.";
     type Args = ReadFileArgs;
     type Output = ReadFileOutput;
 
@@ -1005,6 +1011,14 @@ impl Tool for ReadFile {
             text.push_str(&format!(" via shortcut {sc}"));
         }
         text.push_str("\n\n");
+        if out.encoding == "base64" {
+            text.push_str(&format!(
+                "A binary file ({}, {} bytes): its bytes are in the structured result, \
+                 base64-encoded (`content`); they cannot be shown as text.",
+                out.content_type, out.bytes
+            ));
+            return Some(text);
+        }
         text.push_str(&out.content);
         if out.truncated {
             text.push_str(&format!(
@@ -1063,7 +1077,7 @@ impl Tool for ReadFile {
                     .await?;
                 ("export", mime.to_owned(), d)
             }
-            Plan::Download => {
+            Plan::Download | Plan::Binary => {
                 // The stored size is known: refuse before downloading.
                 if let Some(size) = file.size
                     && size > max_bytes
@@ -1073,9 +1087,18 @@ impl Tool for ReadFile {
                     } else {
                         format!("that is above the {HARD_MAX_BYTES}-byte limit of read_file")
                     };
+                    let what = if plan == Plan::Binary {
+                        format!(
+                            "a binary file ({}, {})",
+                            type_name(&file.mime_type),
+                            file.mime_type
+                        )
+                    } else {
+                        "a file".to_owned()
+                    };
                     return Err(Error::invalid_arguments(format!(
-                        "read_file did not download `{}`: it is {} ({size} bytes), more than \
-                         max_bytes ({max_bytes}); {hint}",
+                        "read_file did not download `{}`: it is {what} of {} ({size} bytes), \
+                         more than max_bytes ({max_bytes}); {hint}",
                         file.name,
                         human_size(size),
                     )));
@@ -1092,10 +1115,23 @@ impl Tool for ReadFile {
                         limit,
                     )
                     .await?;
+                if plan == Plan::Binary && d.truncated {
+                    // Part of a binary file is of no use: all or nothing.
+                    return Err(Error::invalid_arguments(format!(
+                        "read_file did not return `{}`: the binary file is larger than \
+                         max_bytes ({max_bytes})",
+                        file.name
+                    )));
+                }
                 ("download", file.mime_type.clone(), d)
             }
         };
         let bytes = download.bytes.len();
+        let (encoding, content) = if plan == Plan::Binary {
+            ("base64", STANDARD.encode(&download.bytes))
+        } else {
+            ("text", decode(download.bytes))
+        };
         Ok(ReadFileOutput {
             kind: type_name(&file.mime_type),
             id: file.id,
@@ -1106,7 +1142,8 @@ impl Tool for ReadFile {
             via_shortcut,
             source,
             content_type,
-            content: decode(download.bytes),
+            encoding,
+            content,
             bytes,
             truncated: download.truncated,
             max_bytes,
@@ -1157,10 +1194,9 @@ mod tests {
             plan("application/octet-stream", Some("MD"), Format::Text),
             Ok(Plan::Download)
         );
-        let err = plan("application/pdf", None, Format::Text).unwrap_err();
-        assert!(
-            err.contains("binary") && err.contains("application/pdf"),
-            "{err}"
+        assert_eq!(
+            plan("application/pdf", None, Format::Text),
+            Ok(Plan::Binary)
         );
         assert!(
             plan(SPREADSHEET, None, Format::Markdown)

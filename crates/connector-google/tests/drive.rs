@@ -1,5 +1,6 @@
 //! Drive tools against the fake Drive API.
 
+use base64::Engine as _;
 use connector_core::{Content, ErrorKind, ToolOutput};
 use connector_testkit::google::Fault;
 use serde_json::{Value, json};
@@ -250,7 +251,10 @@ async fn get_file_returns_the_metadata_a_model_needs() {
 
     let (_, out) = both(&env, "get_file", json!({"file_id": PDF})).await;
     assert_eq!(out["size"], 245873);
-    assert_eq!(out["readable_as"], Value::Null);
+    assert_eq!(
+        out["readable_as"],
+        "its stored bytes, base64-encoded (a binary file)"
+    );
     let (summary, out) = both(&env, "get_file", json!({"file_id": SHORTCUT})).await;
     assert_eq!(out["shortcut_target_id"], SHEET);
     assert!(summary.contains(&format!("Shortcut to: {SHEET} (Google Sheets)")));
@@ -378,10 +382,39 @@ async fn text_files_are_downloaded_with_alt_media() {
 #[tokio::test]
 async fn binary_and_unexportable_files_are_refused_naming_their_type() {
     let env = env(&[DRIVE_READONLY]).await;
-    let err = env
+    // A binary file within max_bytes comes back whole, base64-encoded.
+    let out = env
         .call("read_file", json!({"file_id": PDF}))
         .await
+        .unwrap();
+    let v = out.structured.clone().unwrap();
+    assert_eq!(v["encoding"], "base64");
+    assert_eq!(v["truncated"], false);
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(v["content"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(v["bytes"], bytes.len());
+    assert!(
+        bytes.starts_with(b"%PDF"),
+        "{:?}",
+        &bytes[..8.min(bytes.len())]
+    );
+    let connector_core::Content::Text { text } = &out.content[0] else {
+        panic!("text expected");
+    };
+    assert!(text.contains("base64") && !text.contains("%PDF"), "{text}");
+
+    // Above max_bytes it is refused before any download, naming its type.
+    let downloads_before = env.fake.requests().len();
+    let err = env
+        .call("read_file", json!({"file_id": PDF, "max_bytes": 100_000}))
+        .await
         .unwrap_err();
+    assert_eq!(
+        env.fake.requests().len(),
+        downloads_before + 1,
+        "metadata only"
+    );
     assert_eq!(err.kind(), ErrorKind::InvalidArguments);
     let msg = err.model_message();
     assert!(
@@ -406,9 +439,9 @@ async fn binary_and_unexportable_files_are_refused_naming_their_type() {
         "{}",
         err.model_message()
     );
-    // Only metadata was read.
-    assert_eq!(env.fake.requests().len(), 3);
-    assert_eq!(downloads(&env), 0);
+    // Besides the one binary download, only metadata was read.
+    assert_eq!(env.fake.requests().len(), 5);
+    assert_eq!(downloads(&env), 1);
     assert!(env.fake.violations().is_empty());
 }
 

@@ -1,0 +1,5 @@
+#![doc = include_str!("../README.md")]
+
+pub mod messages;
+pub mod names;
+pub mod schema;

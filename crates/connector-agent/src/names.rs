@@ -1,0 +1,1 @@
+//! Tool names valid in every dialect, mapped back exactly.

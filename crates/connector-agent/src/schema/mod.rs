@@ -1,0 +1,1 @@
+//! One JSON Schema compiled into each dialect.

@@ -334,6 +334,23 @@ mod tests {
     }
 
     #[test]
+    fn a_hashed_name_already_taken_is_hashed_again_with_a_counter() {
+        // `srv_get_user_22b441b2` is what `get.user` would get, but a tool
+        // of that exact name takes it first.
+        let map = NameMap::build([
+            pair("srv", "get_user"),
+            pair("srv", "get.user"),
+            pair("srv", "get_user_22b441b2"),
+        ]);
+        assert_eq!(
+            map.exposed("srv", "get_user_22b441b2"),
+            Some("srv_get_user_22b441b2")
+        );
+        // SHA-256("srv\0get.user\01") starts with 25400400.
+        assert_eq!(map.exposed("srv", "get.user"), Some("srv_get_user_25400400"));
+    }
+
+    #[test]
     fn ambiguous_joins_are_both_hashed() {
         let map = NameMap::build([pair("a_b", "c"), pair("a", "b_c")]);
         let x = map.exposed("a_b", "c").unwrap_or_default();

@@ -1,0 +1,1 @@
+//! Tool calls read from model responses, tool results built for them.

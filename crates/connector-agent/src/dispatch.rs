@@ -346,7 +346,7 @@ fn find_link(text: &str) -> Option<String> {
     text.split_whitespace()
         .find(|w| w.starts_with("https://") || w.starts_with("http://"))
         .map(|w| {
-            w.trim_end_matches(|c: char| matches!(c, '.' | ',' | ')' | ';' | '"' | '\''))
+            w.trim_end_matches(['.', ',', ')', ';', '"', '\''])
                 .to_owned()
         })
 }

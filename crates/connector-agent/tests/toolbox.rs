@@ -273,7 +273,10 @@ async fn several_accounts_add_a_required_account_argument() {
             slack_key(Some("work")),
             record(SLACK_TOKEN, &["users:read", "channels:read", "chat:write"]),
         ),
-        (slack_key(Some("home")), record(SLACK_TOKEN_HOME, &["users:read"])),
+        (
+            slack_key(Some("home")),
+            record(SLACK_TOKEN_HOME, &["users:read"]),
+        ),
     ])
     .await;
     let c = catalog(&e, false).await;
@@ -309,15 +312,28 @@ async fn several_accounts_add_a_required_account_argument() {
         .await;
     assert!(!out.is_error, "{}", text(&out));
     assert_eq!(out.structured.unwrap()["id"], "W012A3CDE");
-    assert!(e.slack.violations().is_empty(), "{:?}", e.slack.violations());
+    assert!(
+        e.slack.violations().is_empty(),
+        "{:?}",
+        e.slack.violations()
+    );
 
     // Missing and unknown accounts are the model's to fix.
     let out = e
         .toolbox
-        .call_in(&c, "slack_lookup_user", json!({"user_id": "W012A3CDE"}), &opts)
+        .call_in(
+            &c,
+            "slack_lookup_user",
+            json!({"user_id": "W012A3CDE"}),
+            &opts,
+        )
         .await;
     assert!(out.is_error);
-    assert!(text(&out).contains("`account` is required: one of home, work"), "{}", text(&out));
+    assert!(
+        text(&out).contains("`account` is required: one of home, work"),
+        "{}",
+        text(&out)
+    );
     let out = e
         .toolbox
         .call_in(
@@ -327,7 +343,11 @@ async fn several_accounts_add_a_required_account_argument() {
             &opts,
         )
         .await;
-    assert!(text(&out).contains("`school` is not one of"), "{}", text(&out));
+    assert!(
+        text(&out).contains("`school` is not one of"),
+        "{}",
+        text(&out)
+    );
 
     // The account's own token is used: the implicit one for posting.
     let out = e
@@ -340,7 +360,11 @@ async fn several_accounts_add_a_required_account_argument() {
         )
         .await;
     assert!(!out.is_error, "{}", text(&out));
-    assert!(e.slack.violations().is_empty(), "{:?}", e.slack.violations());
+    assert!(
+        e.slack.violations().is_empty(),
+        "{:?}",
+        e.slack.violations()
+    );
 }
 
 #[tokio::test]
@@ -396,7 +420,10 @@ async fn invalid_arguments_name_the_field() {
         .await;
     assert!(out.is_error);
     let t = text(&out);
-    assert!(t.contains("slack_lookup_user") && t.contains("`/user_id`"), "{t}");
+    assert!(
+        t.contains("slack_lookup_user") && t.contains("`/user_id`"),
+        "{t}"
+    );
     // Nothing reached Slack.
     assert_eq!(e.slack.call_count("users.info"), 0);
 
@@ -409,7 +436,12 @@ async fn invalid_arguments_name_the_field() {
     assert!(t.contains("`/limit`"), "{t}");
     let out = e
         .toolbox
-        .call_in(&c, "docs_search_docs", json!({"query": "x", "extra": 1}), &opts)
+        .call_in(
+            &c,
+            "docs_search_docs",
+            json!({"query": "x", "extra": 1}),
+            &opts,
+        )
         .await;
     assert!(text(&out).contains("extra"), "{}", text(&out));
     // Not an object; not JSON.
@@ -417,7 +449,11 @@ async fn invalid_arguments_name_the_field() {
         .toolbox
         .call_in(&c, "docs_search_docs", json!([1]), &opts)
         .await;
-    assert!(text(&out).contains("must be a JSON object"), "{}", text(&out));
+    assert!(
+        text(&out).contains("must be a JSON object"),
+        "{}",
+        text(&out)
+    );
     let out = e
         .toolbox
         .call_in(&c, "docs_search_docs", json!("{\"query\": "), &opts)
@@ -459,7 +495,10 @@ async fn unknown_tools_name_close_matches() {
     assert!(out.is_error);
     assert!(text(&out).contains("no tool named"), "{}", text(&out));
     // Nonsense gets no suggestion but a clear answer.
-    let out = e.toolbox.call_in(&c, &"z".repeat(500), json!({}), &opts).await;
+    let out = e
+        .toolbox
+        .call_in(&c, &"z".repeat(500), json!({}), &opts)
+        .await;
     assert!(out.is_error);
 }
 
@@ -551,7 +590,10 @@ async fn call_builds_the_catalog_itself_and_render_covers_every_dialect() {
             let r = c.render(d, strict);
             assert!(r.skipped.is_empty(), "{d:?}: {:?}", r.skipped);
             let s = r.document.to_string();
-            assert!(s.contains("slack_lookup_user") && s.contains("connect_google"), "{d:?}");
+            assert!(
+                s.contains("slack_lookup_user") && s.contains("connect_google"),
+                "{d:?}"
+            );
         }
     }
 }

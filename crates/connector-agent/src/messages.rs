@@ -45,10 +45,11 @@
 use std::fmt;
 
 use connector_core::tool::{Content, MODEL_TEXT_LIMIT, ToolOutput};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 /// A tool call a model asked for, in any dialect.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
     /// The call id the result must quote (OpenAI `id`, Anthropic `id`,
     /// Gemini `functionCall.id`; for a Gemini call without one, an id made
@@ -214,7 +215,10 @@ fn object_arguments(id: &str, name: &str, arguments: Value) -> EachCall {
             id: id.to_owned(),
             name: name.to_owned(),
             raw: arguments.to_string(),
-            reason: format!("the arguments must be a JSON object, not {}", kind(&arguments)),
+            reason: format!(
+                "the arguments must be a JSON object, not {}",
+                kind(&arguments)
+            ),
         })
     }
 }
@@ -345,7 +349,11 @@ pub mod openai {
                 return Err(malformed(path, "an object"));
             }
             let id = get_str(call, "id", &path)?;
-            match call.get("type").and_then(Value::as_str).unwrap_or("function") {
+            match call
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("function")
+            {
                 "function" => {}
                 "custom" => {
                     let custom = call.get("custom").unwrap_or(&Value::Null);
@@ -402,7 +410,11 @@ pub mod openai {
     /// no error flag).
     pub fn tool_result_message(call: &ToolCall, output: &ToolOutput) -> Value {
         let mut content = output_text(output);
-        if output.is_error && !content.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("error")) {
+        if output.is_error
+            && !content
+                .get(..5)
+                .is_some_and(|s| s.eq_ignore_ascii_case("error"))
+        {
             content = format!("Error: {content}");
         }
         json!({"role": "tool", "tool_call_id": call.id, "content": content})
@@ -507,10 +519,10 @@ pub mod anthropic {
                 other => out.extend(block_text(other).map(text)),
             }
         }
-        if out.is_empty() {
-            if let Some(structured) = &output.structured {
-                out.push(text(structured.to_string()));
-            }
+        if out.is_empty()
+            && let Some(structured) = &output.structured
+        {
+            out.push(text(structured.to_string()));
         }
         out
     }
@@ -624,7 +636,10 @@ pub mod gemini {
                 return Err(malformed(path, "a part object"));
             }
             // REST answers in camelCase; SDKs' JSON dumps may be snake_case.
-            let Some(call) = part.get("functionCall").or_else(|| part.get("function_call")) else {
+            let Some(call) = part
+                .get("functionCall")
+                .or_else(|| part.get("function_call"))
+            else {
                 continue;
             };
             let path = format!("{path}.functionCall");
@@ -726,8 +741,9 @@ pub mod gemini {
                         _ => None,
                     };
                     match inline {
-                        Some((mime, data)) => media
-                            .push(json!({"inlineData": {"mimeType": mime, "data": data}})),
+                        Some((mime, data)) => {
+                            media.push(json!({"inlineData": {"mimeType": mime, "data": data}}))
+                        }
                         None => texts.extend(block_text(block)),
                     }
                 }

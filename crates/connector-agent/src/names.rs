@@ -183,7 +183,9 @@ pub struct NameMap {
 impl NameMap {
     /// Builds the map of a catalog. Repeated pairs count once; the result
     /// does not depend on the order of `pairs`.
-    pub fn build(pairs: impl IntoIterator<Item = (String /*provider*/, String /*tool*/)>) -> NameMap {
+    pub fn build(
+        pairs: impl IntoIterator<Item = (String /*provider*/, String /*tool*/)>,
+    ) -> NameMap {
         let pairs: BTreeSet<(String, String)> = pairs.into_iter().collect();
         let candidates: Vec<String> = pairs.iter().map(|(p, t)| candidate(p, t)).collect();
 
@@ -347,7 +349,10 @@ mod tests {
             Some("srv_get_user_22b441b2")
         );
         // SHA-256("srv\0get.user\01") starts with 25400400.
-        assert_eq!(map.exposed("srv", "get.user"), Some("srv_get_user_25400400"));
+        assert_eq!(
+            map.exposed("srv", "get.user"),
+            Some("srv_get_user_25400400")
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@
 use connector_agent::messages::{
     ArgumentsError, MessageError, ToolCall, anthropic, gemini, openai,
 };
-use connector_core::tool::{Content, ResourceContents};
 use connector_core::ToolOutput;
+use connector_core::tool::{Content, ResourceContents};
 use serde_json::{Value, json};
 
 fn fixture(name: &str) -> Value {
@@ -134,7 +134,10 @@ fn openai_lenient_where_compatible_servers_differ() {
     ]});
     let err = openai::tool_calls(&message).unwrap_err();
     let e = err.arguments_error().unwrap();
-    assert_eq!((e.id.as_str(), e.name.as_str(), e.raw.as_str()), ("d", "sql", "SELECT 1"));
+    assert_eq!(
+        (e.id.as_str(), e.name.as_str(), e.raw.as_str()),
+        ("d", "sql", "SELECT 1")
+    );
 }
 
 #[test]
@@ -193,7 +196,10 @@ fn openai_result_is_a_tool_message_with_text_content() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(content.starts_with("Here is the chart.\n[image (image/png, "), "{content}");
+    assert!(
+        content.starts_with("Here is the chart.\n[image (image/png, "),
+        "{content}"
+    );
     // Errors say so.
     assert_eq!(
         openai::tool_result_message(&c, &ToolOutput::error("no such channel"))["content"],
@@ -248,9 +254,18 @@ fn anthropic_wrong_shapes_and_bad_inputs() {
         (json!({"content": "text"}), "content"),
         (json!([1]), "content[0]"),
         (json!([{"text": "no type"}]), "content[0].type"),
-        (json!([{"type": "tool_use", "name": "x", "input": {}}]), "content[0].id"),
-        (json!([{"type": "tool_use", "id": "a", "input": {}}]), "content[0].name"),
-        (json!([{"type": "tool_use", "id": "a", "name": "x"}]), "content[0].input"),
+        (
+            json!([{"type": "tool_use", "name": "x", "input": {}}]),
+            "content[0].id",
+        ),
+        (
+            json!([{"type": "tool_use", "id": "a", "input": {}}]),
+            "content[0].name",
+        ),
+        (
+            json!([{"type": "tool_use", "id": "a", "name": "x"}]),
+            "content[0].input",
+        ),
         (json!(null), "$"),
     ];
     for (input, path) in cases {
@@ -263,7 +278,12 @@ fn anthropic_wrong_shapes_and_bad_inputs() {
         {"type": "tool_use", "id": "a", "name": "x", "input": "oops"}
     ]))
     .unwrap_err();
-    assert!(err.arguments_error().unwrap().reason.contains("not a string"));
+    assert!(
+        err.arguments_error()
+            .unwrap()
+            .reason
+            .contains("not a string")
+    );
 }
 
 #[test]
@@ -338,7 +358,12 @@ fn anthropic_maps_embedded_resources_and_unsupported_media() {
         json!({"type": "text", "text": "[resource <file:///notes.txt>]\nremember the milk"})
     );
     assert_eq!(blocks[2]["type"], "text");
-    assert!(blocks[2]["text"].as_str().unwrap().contains("image/svg+xml"));
+    assert!(
+        blocks[2]["text"]
+            .as_str()
+            .unwrap()
+            .contains("image/svg+xml")
+    );
     assert!(blocks[3]["text"].as_str().unwrap().contains("audio/wav"));
 }
 
@@ -463,13 +488,19 @@ fn gemini_wrong_shapes_and_bad_args() {
     let cases = [
         (json!({}), "$"),
         (json!({"candidates": {}}), "candidates"),
-        (json!({"candidates": [{"content": "x"}]}), "candidates[0].content"),
+        (
+            json!({"candidates": [{"content": "x"}]}),
+            "candidates[0].content",
+        ),
         (
             json!({"candidates": [{"content": {"parts": {}}}]}),
             "candidates[0].content.parts",
         ),
         (json!({"parts": [1]}), "$.parts[0]"),
-        (json!({"parts": [{"functionCall": 3}]}), "$.parts[0].functionCall"),
+        (
+            json!({"parts": [{"functionCall": 3}]}),
+            "$.parts[0].functionCall",
+        ),
         (
             json!({"parts": [{"functionCall": {"args": {}}}]}),
             "$.parts[0].functionCall.name",
@@ -493,7 +524,11 @@ fn gemini_wrong_shapes_and_bad_args() {
     assert!(each[0].is_err());
     assert_eq!(
         each[1],
-        Ok(call(&format!("{}1", gemini::SYNTHETIC_ID_PREFIX), "b", json!({})))
+        Ok(call(
+            &format!("{}1", gemini::SYNTHETIC_ID_PREFIX),
+            "b",
+            json!({})
+        ))
     );
 }
 
@@ -539,7 +574,10 @@ fn errors_display_without_panicking_and_chain_their_source() {
         {"id": "a", "function": {"name": "n", "arguments": "{"}}
     ]}))
     .unwrap_err();
-    assert!(err.to_string().starts_with("invalid arguments: tool call `a` to `n`"));
+    assert!(
+        err.to_string()
+            .starts_with("invalid arguments: tool call `a` to `n`")
+    );
     assert!(std::error::Error::source(&err).is_some());
     let err = openai::tool_calls(&json!({"choices": []})).unwrap_err();
     assert_eq!(

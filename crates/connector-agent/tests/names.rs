@@ -37,7 +37,9 @@ const ALPHABET: &[char] = &[
 
 fn word(rng: &mut Rng, max_len: usize) -> String {
     let len = rng.below(max_len + 1);
-    (0..len).map(|_| ALPHABET[rng.below(ALPHABET.len())]).collect()
+    (0..len)
+        .map(|_| ALPHABET[rng.below(ALPHABET.len())])
+        .collect()
 }
 
 /// 10,000 pairs: plain ones, random ones over [`ALPHABET`], long ones
@@ -45,7 +47,16 @@ fn word(rng: &mut Rng, max_len: usize) -> String {
 /// and pairs built to collide after sanitising (`a.b` / `a_b` / `a b`).
 fn catalog(seed: u64) -> Vec<(String, String)> {
     let mut rng = Rng(seed);
-    let providers = ["slack", "github", "google", "my mcp", "2fa", "", "Ünïcode", "a_b"];
+    let providers = [
+        "slack",
+        "github",
+        "google",
+        "my mcp",
+        "2fa",
+        "",
+        "Ünïcode",
+        "a_b",
+    ];
     let mut pairs = Vec::with_capacity(10_000);
     for i in 0..10_000 {
         let provider = providers[rng.below(providers.len())].to_owned();
@@ -109,7 +120,10 @@ fn names_valid_everywhere_are_exposed_unchanged() {
         map.exposed("google", "gmail_search"),
         Some("google_gmail_search")
     );
-    assert_eq!(map.exposed("jira", "Create-Issue"), Some("jira_Create-Issue"));
+    assert_eq!(
+        map.exposed("jira", "Create-Issue"),
+        Some("jira_Create-Issue")
+    );
     assert_eq!(map.exposed("slack", "nope"), None);
     assert_eq!(map.exposed("nope", "send_message"), None);
     assert!(map.resolve("SLACK_SEND_MESSAGE").is_none());
@@ -150,13 +164,13 @@ fn validity_follows_the_intersection_of_every_dialect() {
     }
     for bad in [
         "",
-        "0abc",                       // Gemini: must start with a letter or `_`
-        "-abc",                       // Gemini, likewise
-        "a.b",                        // OpenAI and Anthropic reject dots
-        "a:b",                        // and colons
-        "a/b",                        // and slashes (MCP's SEP-986 allowed them once)
-        "a b",                        // spaces: nowhere
-        "é",                          // ASCII only
+        "0abc",                        // Gemini: must start with a letter or `_`
+        "-abc",                        // Gemini, likewise
+        "a.b",                         // OpenAI and Anthropic reject dots
+        "a:b",                         // and colons
+        "a/b",                         // and slashes (MCP's SEP-986 allowed them once)
+        "a b",                         // spaces: nowhere
+        "é",                           // ASCII only
         &"a".repeat(MAX_NAME_LEN + 1), // 64 at most
     ] {
         assert!(!is_valid_in_every_dialect(bad), "{bad}");
@@ -189,7 +203,10 @@ fn collisions_after_sanitising_get_a_stable_hash_suffix() {
     // The name that was valid as given keeps it.
     assert_eq!(map.exposed("srv", "get_user"), Some("srv_get_user"));
     // SHA-256("srv\0get.user") starts with 22b441b2.
-    assert_eq!(map.exposed("srv", "get.user"), Some("srv_get_user_22b441b2"));
+    assert_eq!(
+        map.exposed("srv", "get.user"),
+        Some("srv_get_user_22b441b2")
+    );
 }
 
 #[test]

@@ -316,9 +316,9 @@ struct Pass<'a> {
     max_depth: usize,
     max_nodes: usize,
     nodes: usize,
-    /// `$ref` targets being expanded, by address: a target met again inside
-    /// itself is a cycle.
-    active: Vec<usize>,
+    /// `$ref` targets being expanded, by address, with the path length
+    /// where each was expanded: a target met again inside itself is a cycle.
+    active: Vec<(usize, usize)>,
     path: Vec<Seg<'a>>,
     notes: Notes,
     /// The first reason strict mode is impossible.
@@ -376,8 +376,8 @@ impl<'a> Pass<'a> {
     }
 
     fn run(&mut self) -> Result<Value, SchemaError> {
-        self.active.push(std::ptr::from_ref(self.root) as usize);
-        self.active.push(std::ptr::from_ref(self.start) as usize);
+        self.active.push((std::ptr::from_ref(self.root) as usize, 0));
+        self.active.push((std::ptr::from_ref(self.start) as usize, 0));
         let value = self.object_schema(self.start, 0)?;
         if self.strict {
             self.check_limits();
@@ -514,6 +514,7 @@ impl<'a> Pass<'a> {
         let mut used = 1;
         let mut current = m;
         let mut hops = 0;
+        let mut cut_at = None;
         while let Some(reference) = current.get("$ref") {
             let Some(reference) = reference.as_str() else {
                 self.notes.dropped("$ref (not a string)");
@@ -541,12 +542,13 @@ impl<'a> Pass<'a> {
                 }
             };
             let address = std::ptr::from_ref(target) as usize;
-            if self.active.contains(&address) {
+            if let Some(&(_, at)) = self.active.iter().find(|(a, _)| *a == address) {
                 self.notes.recursive(reference);
                 self.block("a recursive $ref");
+                cut_at = Some(at);
                 break;
             }
-            self.active.push(address);
+            self.active.push((address, self.path.len()));
             self.notes.inlined_refs += 1;
             if current.len() == 1 {
                 // Nothing beside the $ref: the target replaces it.
@@ -561,9 +563,44 @@ impl<'a> Pass<'a> {
             }
             current = target;
         }
-        let out = self.node(View { layers }, depth);
+        let mut out = self.node(View { layers }, depth);
         self.active.truncate(active_before);
+        if let (Some(at), Ok(Value::Object(m))) = (cut_at, &mut out) {
+            // Where the recursion was cut, say what the value is.
+            let shape = format!(
+                "Same shape as {} (recursive; not expanded further).",
+                self.human_path(at)
+            );
+            let text = match m.get("description").and_then(Value::as_str) {
+                Some(d) => format!("{d} {shape}"),
+                None => shape,
+            };
+            m.insert("description".into(), Value::String(text));
+        }
         out
+    }
+
+    /// The first `len` steps of the path as a reader would write them
+    /// (`filter.and[]`), or "the arguments" for the root.
+    fn human_path(&self, len: usize) -> String {
+        let mut s = String::new();
+        for seg in self.path.iter().take(len) {
+            match seg {
+                Seg::Name(n) => {
+                    if !s.is_empty() {
+                        s.push('.');
+                    }
+                    s.push_str(clip(n, 60));
+                }
+                Seg::Key("items") => s.push_str("[]"),
+                _ => {}
+            }
+        }
+        if s.is_empty() {
+            "the arguments".to_owned()
+        } else {
+            format!("`{s}`")
+        }
     }
 
     fn sub(
@@ -702,7 +739,11 @@ impl<'a> Pass<'a> {
                     }
                 }
                 "additionalProperties" => {
-                    let s = self.sub(Seg::Key("additionalProperties"), v, depth)?;
+                    // `true`/`false` here say open or closed: kept as they are.
+                    let s = match v {
+                        Value::Bool(_) => v.clone(),
+                        _ => self.sub(Seg::Key("additionalProperties"), v, depth)?,
+                    };
                     out.insert("additionalProperties".into(), s);
                 }
                 "items" => match v {
@@ -726,7 +767,10 @@ impl<'a> Pass<'a> {
                 | "additionalItems" | "contains" | "not" | "if" | "then" | "else"
                 | "contentSchema" => {
                     let key = static_key(k);
-                    let s = self.sub(Seg::Key(key), v, depth)?;
+                    let s = match v {
+                        Value::Bool(_) => v.clone(),
+                        _ => self.sub(Seg::Key(key), v, depth)?,
+                    };
                     out.insert(k.to_owned(), s);
                 }
                 "anyOf" => any_of = self.sub_list("anyOf", v, depth)?,
@@ -740,6 +784,7 @@ impl<'a> Pass<'a> {
                     self.notes.dynamic_refs += 1;
                     self.block("a $dynamicRef");
                 }
+                "default" if llm && v.is_null() => self.notes.dropped("default: null"),
                 _ if is_keyword(k) => {
                     if depth_ok(v, MAX_VALUE_DEPTH) {
                         out.insert(k.to_owned(), v.clone());
@@ -775,7 +820,10 @@ impl<'a> Pass<'a> {
                 out.insert("oneOf".into(), Value::Array(variants));
             }
         }
-        if let Some(variants) = any_of {
+        if let Some(mut variants) = any_of {
+            if llm {
+                variants = splice_unions(variants);
+            }
             out.insert("anyOf".into(), Value::Array(variants));
         }
         if let Some(parts) = all_of {
@@ -796,7 +844,10 @@ impl<'a> Pass<'a> {
 
         if llm {
             if let Some(t) = title {
-                if out.contains_key("description") {
+                if depth == 0 {
+                    // The root's title is a type name (`CreateEventArgs`).
+                    self.notes.dropped("title");
+                } else if out.contains_key("description") {
                     self.notes.dropped("title");
                 } else {
                     self.notes.titles_to_description += 1;
@@ -1221,6 +1272,34 @@ impl<'a> Pass<'a> {
     }
 }
 
+/// `anyOf: [{anyOf: [a, b]}, c]` as `anyOf: [a, b, c]` (the inner union's
+/// own description, if any, is dropped: the outer one says the same).
+fn splice_unions(variants: Vec<Value>) -> Vec<Value> {
+    let nested = |v: &Value| match v {
+        Value::Object(m) => {
+            matches!(m.get("anyOf"), Some(Value::Array(_)))
+                && m.keys().all(|k| k == "anyOf" || k == "description")
+        }
+        _ => false,
+    };
+    if !variants.iter().any(nested) {
+        return variants;
+    }
+    let mut out = Vec::with_capacity(variants.len() + 2);
+    for v in variants {
+        if nested(&v) {
+            if let Value::Object(mut m) = v {
+                if let Some(Value::Array(inner)) = m.remove("anyOf") {
+                    out.extend(inner);
+                }
+            }
+        } else {
+            out.push(v);
+        }
+    }
+    out
+}
+
 /// `{"type": "null"}` once compiled for OpenAPI: `{"nullable": true}`.
 fn is_openapi_null(v: &Value) -> bool {
     match v {
@@ -1593,6 +1672,11 @@ fn describe(out: &mut Map<String, Value>, moved: &[(String, Value)]) {
         parts.push_str(": ");
         match (k.as_str(), v) {
             ("pattern" | "format", Value::String(s)) => parts.push_str(clip(s, 300)),
+            ("additionalProperties", Value::Object(m)) if m.len() == 1 && m.contains_key("type") => {
+                // A map: `additionalProperties: values of type string`.
+                parts.push_str("values of type ");
+                parts.push_str(&m["type"].to_string().to_ascii_lowercase().replace('"', ""));
+            }
             ("one of", Value::Array(values)) => {
                 let list: Vec<String> = values.iter().map(Value::to_string).collect();
                 parts.push_str(clip(&list.join(", "), 600));

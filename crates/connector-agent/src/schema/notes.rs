@@ -97,7 +97,7 @@ impl Notes {
         }
         if !self.int_formats.is_empty() {
             out.push(format!(
-                "integer formats dropped (the range kept as minimum/maximum): {}",
+                "numeric formats dropped (their range kept as minimum/maximum): {}",
                 counts(&self.int_formats)
             ));
         }

@@ -148,7 +148,7 @@ impl<'a> Walk<'a> {
                     .is_some_and(|r| r.iter().any(|n| n.as_str() == Some(name)))
             })
         };
-        let property = |name: &str| -> Option<&'a Map<String, Value>> {
+        let declared_in = |parts: &Parts<'a>, name: &str| -> Option<&'a Map<String, Value>> {
             parts.iter().find_map(|p| {
                 p.get("properties")
                     .and_then(Value::as_object)
@@ -156,6 +156,23 @@ impl<'a> Walk<'a> {
                     .and_then(Value::as_object)
             })
         };
+        // A property only another alternative declares (a root `oneOf`
+        // merged for the model offers every alternative's properties).
+        let mut others: Parts<'a> = Vec::new();
+        if object.keys().any(|k| declared_in(&parts, k).is_none()) {
+            for p in &parts {
+                for key in ["anyOf", "oneOf"] {
+                    if let Some(Value::Array(alternatives)) = p.get(key) {
+                        for alt in alternatives {
+                            if let Value::Object(alt) = alt {
+                                self.collect(alt, &mut others, 0);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let property = |name: &str| declared_in(&parts, name).or_else(|| declared_in(&others, name));
 
         let mut absent = Vec::new();
         for (name, v) in object.iter_mut() {

@@ -6,4 +6,5 @@
 
 mod messages;
 mod names;
+mod schema;
 mod toolbox;

@@ -58,19 +58,17 @@ const MAX_ERRORS: usize = 5;
 /// The most characters of one validation message.
 const MAX_MESSAGE: usize = 240;
 
-type ValidatorKey = (String, String, u64);
-
-/// Compiled validators per (provider, tool, schema fingerprint). A schema
+/// Compiled validators per fingerprint of (provider, tool, schema). A schema
 /// that does not compile is remembered as `None` (the connector then checks
 /// the arguments itself).
 #[derive(Default)]
 pub(crate) struct ValidatorCache {
-    map: Mutex<HashMap<ValidatorKey, Option<Arc<jsonschema::Validator>>>>,
+    map: Mutex<HashMap<u64, Option<Arc<jsonschema::Validator>>>>,
 }
 
 impl ValidatorCache {
     fn get(&self, t: &CatalogTool) -> Option<Arc<jsonschema::Validator>> {
-        let key = (t.provider.clone(), t.tool.clone(), t.fingerprint);
+        let key = t.fingerprint;
         if let Ok(map) = self.map.lock()
             && let Some(v) = map.get(&key)
         {
@@ -233,7 +231,9 @@ impl Toolbox {
         if options.strict {
             schema::undo_strict(&tool.original_schema, &mut args);
         }
-        if let Some(validator) = self.inner.validators.get(tool) {
+        if let Some(validator) = self.inner.validators.get(tool)
+            && !validator.is_valid(&args)
+        {
             let problems: Vec<String> = validator
                 .iter_errors(&args)
                 .take(MAX_ERRORS)

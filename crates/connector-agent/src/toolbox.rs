@@ -170,7 +170,8 @@ pub struct CatalogTool {
     /// The account used when the model does not choose one (the user's
     /// only account).
     pub implicit_account: Option<String>,
-    /// A fingerprint of `original_schema`, the validator cache's key.
+    /// A fingerprint of the provider, the tool and `original_schema`: the
+    /// validator cache's key.
     pub(crate) fingerprint: u64,
 }
 
@@ -352,10 +353,13 @@ struct Grants {
     stale: Vec<String>,
 }
 
-/// A fingerprint of a schema (its serialization hashed), so validators
-/// compiled for one version of a tool's schema are not used for another.
-pub(crate) fn fingerprint(schema: &Map<String, Value>) -> u64 {
+/// A fingerprint of a tool and its schema (the serialization hashed), so
+/// validators compiled for one version of a tool's schema are not used for
+/// another.
+pub(crate) fn fingerprint(provider: &str, tool: &str, schema: &Map<String, Value>) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
+    provider.hash(&mut h);
+    tool.hash(&mut h);
     serde_json::to_string(schema)
         .unwrap_or_default()
         .hash(&mut h);
@@ -536,7 +540,7 @@ fn entry(
     accounts: Vec<String>,
     implicit_account: Option<String>,
 ) -> CatalogTool {
-    let fingerprint = fingerprint(&spec.input_schema);
+    let fingerprint = fingerprint(provider, &spec.name, &spec.input_schema);
     let original = Arc::new(spec.input_schema);
     let input_schema = if accounts.len() > 1 {
         with_account(&original, &accounts)
@@ -599,7 +603,7 @@ fn connect_entry(c: &dyn Connector) -> CatalogTool {
             "Connects the user's {} account ({}) so its tools become available: returns a link for the user to open and approve. Call it when the user asks for something {} can do.",
             m.display_name, m.description, m.display_name
         ),
-        fingerprint: fingerprint(&schema),
+        fingerprint: fingerprint(&m.id, "", &schema),
         original_schema: Arc::new(schema.clone()),
         input_schema: schema,
         accounts: Vec::new(),

@@ -130,8 +130,7 @@ impl<'a> Walk<'a> {
                 })
             };
             let is_object = alt_parts.iter().any(|p| {
-                p.contains_key("properties")
-                    || p.get("type").is_some_and(|t| type_has(t, "object"))
+                p.contains_key("properties") || p.get("type").is_some_and(|t| type_has(t, "object"))
             });
             if !is_object {
                 return None;
@@ -172,7 +171,8 @@ impl<'a> Walk<'a> {
                 }
             }
         }
-        let property = |name: &str| declared_in(&parts, name).or_else(|| declared_in(&others, name));
+        let property =
+            |name: &str| declared_in(&parts, name).or_else(|| declared_in(&others, name));
 
         let mut absent = Vec::new();
         for (name, v) in object.iter_mut() {
@@ -271,9 +271,15 @@ impl<'a> Walk<'a> {
             if !type_has(t, "null") {
                 return false;
             }
-        } else if ["properties", "required", "additionalProperties", "items", "prefixItems"]
-            .iter()
-            .any(|k| schema.contains_key(*k))
+        } else if [
+            "properties",
+            "required",
+            "additionalProperties",
+            "items",
+            "prefixItems",
+        ]
+        .iter()
+        .any(|k| schema.contains_key(*k))
         {
             return false;
         }

@@ -21,7 +21,7 @@ use std::alloc::System;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use connector_agent::schema::{CompileOptions, Dialect, catalog_document, compile};
+use connector_agent::schema::{CompileOptions, Dialect, SchemaError, catalog_document, compile};
 use serde_json::{Map, Value, json};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -219,22 +219,19 @@ fn baseline(schemas: &[Map<String, Value>]) -> Vec<Value> {
 }
 
 /// Every schema into every dialect: just the compiled schemas.
-fn compile_all(schemas: &[Map<String, Value>]) -> Vec<Value> {
+fn compile_all(schemas: &[Map<String, Value>]) -> Result<Vec<Value>, SchemaError> {
     let mut out = Vec::with_capacity(schemas.len() * DIALECTS.len());
     for dialect in DIALECTS {
         let opts = options(dialect);
         for s in schemas {
-            match compile(s, dialect, &opts) {
-                Ok(c) => out.push(c.schema),
-                Err(e) => panic!("catalog schema failed to compile: {e}"),
-            }
+            out.push(compile(s, dialect, &opts)?.schema);
         }
     }
-    out
+    Ok(out)
 }
 
 /// Every dialect's whole catalog document (tool definitions included).
-fn documents(schemas: &[Map<String, Value>]) -> Vec<Value> {
+fn documents(schemas: &[Map<String, Value>]) -> Result<Vec<Value>, SchemaError> {
     DIALECTS
         .iter()
         .map(|&dialect| {
@@ -242,24 +239,24 @@ fn documents(schemas: &[Map<String, Value>]) -> Vec<Value> {
             let tools = schemas
                 .iter()
                 .enumerate()
-                .map(|(i, s)| match compile(s, dialect, &opts) {
-                    Ok(c) => c.into_tool_definition(&format!("tool_{i}"), "Does a thing.", dialect),
-                    Err(e) => panic!("catalog schema failed to compile: {e}"),
+                .map(|(i, s)| {
+                    let c = compile(s, dialect, &opts)?;
+                    Ok(c.into_tool_definition(&format!("tool_{i}"), "Does a thing.", dialect))
                 })
-                .collect();
-            catalog_document(tools, dialect)
+                .collect::<Result<Vec<_>, SchemaError>>()?;
+            Ok(catalog_document(tools, dialect))
         })
         .collect()
 }
 
-fn two_threads(schemas: &[Map<String, Value>]) -> Vec<Value> {
+fn two_threads(schemas: &[Map<String, Value>]) -> Result<Vec<Value>, SchemaError> {
     let (a, b) = schemas.split_at(schemas.len() / 2);
     std::thread::scope(|scope| {
         let left = scope.spawn(|| compile_all(a));
-        let mut right = compile_all(b);
-        let mut out = left.join().unwrap_or_default();
+        let mut right = compile_all(b)?;
+        let mut out = left.join().unwrap_or_else(|_| Ok(Vec::new()))?;
         out.append(&mut right);
-        out
+        Ok(out)
     })
 }
 
@@ -280,8 +277,11 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let schemas = catalog();
+    // Every catalog schema compiles in every dialect.
+    compile_all(&schemas)?;
+    documents(&schemas)?;
     let input_bytes: usize = schemas
         .iter()
         .map(|s| serde_json::to_vec(s).map(|v| v.len()).unwrap_or(0))
@@ -299,7 +299,7 @@ fn main() {
 
     // Warm up.
     for _ in 0..3 {
-        black_box(compile_all(&schemas));
+        black_box(compile_all(&schemas)?);
         black_box(baseline(&schemas));
     }
 
@@ -336,7 +336,7 @@ fn main() {
 
     // Memory: one catalog compiled into every dialect, and one baseline.
     let region = Region::new(GLOBAL);
-    let compiled = compile_all(&schemas);
+    let compiled = compile_all(&schemas)?;
     let compile_stats = region.change();
     drop(black_box(compiled));
     let region = Region::new(GLOBAL);
@@ -388,4 +388,5 @@ fn main() {
         clone_stats.bytes_allocated as f64 / 1e6,
         clone_stats.allocations,
     );
+    Ok(())
 }

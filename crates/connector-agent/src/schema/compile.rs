@@ -127,10 +127,10 @@ fn flatten_root(
         (None, Some(Value::Array(a))) => ("oneOf", a),
         _ => return None,
     };
-    if let Some(t) = schema.get("type") {
-        if !type_includes(t, "object") {
-            return None;
-        }
+    if let Some(t) = schema.get("type")
+        && !type_includes(t, "object")
+    {
+        return None;
     }
     let mut resolved = Vec::with_capacity(alternatives.len());
     for alt in alternatives {
@@ -146,10 +146,10 @@ fn flatten_root(
                 _ => return None,
             };
         }
-        if let Some(t) = alt.get("type") {
-            if !type_includes(t, "object") {
-                return None;
-            }
+        if let Some(t) = alt.get("type")
+            && !type_includes(t, "object")
+        {
+            return None;
         }
         resolved.push(alt);
     }
@@ -453,10 +453,10 @@ impl<'a> Pass<'a> {
             }
             _ => None,
         };
-        if let Some(reason) = over {
-            if self.blocker.is_none() {
-                self.blocker = Some(reason);
-            }
+        if let Some(reason) = over
+            && self.blocker.is_none()
+        {
+            self.blocker = Some(reason);
         }
     }
 
@@ -867,11 +867,12 @@ impl<'a> Pass<'a> {
                     out.insert("description".into(), Value::String(t.to_owned()));
                 }
             }
-            if !out.contains_key("type") && !out.contains_key("anyOf") {
-                if let Some(t) = infer_type(&out) {
-                    self.notes.types_inferred += 1;
-                    out.insert("type".into(), t);
-                }
+            if !out.contains_key("type")
+                && !out.contains_key("anyOf")
+                && let Some(t) = infer_type(&out)
+            {
+                self.notes.types_inferred += 1;
+                out.insert("type".into(), t);
             }
         }
         if depth == 0 {
@@ -1270,20 +1271,18 @@ impl<'a> Pass<'a> {
             out.remove("required");
         } else if let (Some(Value::Object(props)), Some(Value::Array(required))) =
             (out.get("properties"), out.get("required"))
-        {
-            if required
+            && required
                 .iter()
                 .any(|r| r.as_str().is_none_or(|r| !props.contains_key(r)))
-            {
-                let kept: Vec<Value> = required
-                    .iter()
-                    .filter(|r| r.as_str().is_some_and(|r| props.contains_key(r)))
-                    .cloned()
-                    .collect();
-                self.notes
-                    .dropped("required names of undeclared properties");
-                out.insert("required".into(), Value::Array(kept));
-            }
+        {
+            let kept: Vec<Value> = required
+                .iter()
+                .filter(|r| r.as_str().is_some_and(|r| props.contains_key(r)))
+                .cloned()
+                .collect();
+            self.notes
+                .dropped("required names of undeclared properties");
+            out.insert("required".into(), Value::Array(kept));
         }
         if nullable {
             out.insert("nullable".into(), Value::Bool(true));
@@ -1307,10 +1306,10 @@ fn splice_unions(variants: Vec<Value>) -> Vec<Value> {
     let mut out = Vec::with_capacity(variants.len() + 2);
     for v in variants {
         if nested(&v) {
-            if let Value::Object(mut m) = v {
-                if let Some(Value::Array(inner)) = m.remove("anyOf") {
-                    out.extend(inner);
-                }
+            if let Value::Object(mut m) = v
+                && let Some(Value::Array(inner)) = m.remove("anyOf")
+            {
+                out.extend(inner);
             }
         } else {
             out.push(v);
@@ -1430,10 +1429,8 @@ fn draft4_exclusive(out: &mut Map<String, Value>) {
         if let Some(Value::Bool(b)) = out.get(flag) {
             let b = *b;
             out.remove(flag);
-            if b {
-                if let Some(n) = out.remove(bound) {
-                    out.insert(flag.into(), n);
-                }
+            if b && let Some(n) = out.remove(bound) {
+                out.insert(flag.into(), n);
             }
         }
     }
@@ -1489,26 +1486,22 @@ fn infer_type(out: &Map<String, Value>) -> Option<Value> {
 /// OpenAPI's `nullable: true` in JSON Schema: `null` among the types.
 fn add_null_type(out: &mut Map<String, Value>) {
     match out.get_mut("type") {
-        Some(Value::String(t)) => {
-            if t != "null" {
-                let t = std::mem::take(t);
-                out.insert(
-                    "type".into(),
-                    Value::Array(vec![Value::String(t), Value::String("null".into())]),
-                );
-            }
+        Some(Value::String(t)) if t != "null" => {
+            let t = std::mem::take(t);
+            out.insert(
+                "type".into(),
+                Value::Array(vec![Value::String(t), Value::String("null".into())]),
+            );
         }
-        Some(Value::Array(types)) => {
-            if !types.iter().any(|t| t.as_str() == Some("null")) {
-                types.push(Value::String("null".into()));
-            }
+        Some(Value::Array(types)) if !types.iter().any(|t| t.as_str() == Some("null")) => {
+            types.push(Value::String("null".into()));
         }
         _ => {}
     }
-    if let Some(Value::Array(values)) = out.get_mut("enum") {
-        if !values.contains(&Value::Null) {
-            values.push(Value::Null);
-        }
+    if let Some(Value::Array(values)) = out.get_mut("enum")
+        && !values.contains(&Value::Null)
+    {
+        values.push(Value::Null);
     }
 }
 
@@ -1568,11 +1561,12 @@ fn make_nullable(schema: &mut Value) -> bool {
         }
         _ => {}
     }
-    if !m.contains_key("type") && !m.contains_key("enum") {
-        if let Some(Value::Array(variants)) = m.get_mut("anyOf") {
-            variants.push(null_schema());
-            return true;
-        }
+    if !m.contains_key("type")
+        && !m.contains_key("enum")
+        && let Some(Value::Array(variants)) = m.get_mut("anyOf")
+    {
+        variants.push(null_schema());
+        return true;
     }
     let description = m.remove("description");
     let inner = std::mem::take(schema);

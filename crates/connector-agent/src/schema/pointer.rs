@@ -87,10 +87,10 @@ fn anchor<'a>(root: &'a Map<String, Value>, name: &str) -> Target<'a> {
     for defs in ["$defs", "definitions"] {
         if let Some(Value::Object(defs)) = root.get(defs) {
             for def in defs.values() {
-                if let Value::Object(schema) = def {
-                    if matches(schema) {
-                        return Target::Local(def);
-                    }
+                if let Value::Object(schema) = def
+                    && matches(schema)
+                {
+                    return Target::Local(def);
                 }
             }
         }

@@ -178,10 +178,11 @@ impl<'a> Walk<'a> {
         for (name, v) in object.iter_mut() {
             let schema = property(name);
             if v.is_null() {
-                if let Some(schema) = schema {
-                    if !required(name) && !self.accepts_null(schema, 0) {
-                        absent.push(name.clone());
-                    }
+                if let Some(schema) = schema
+                    && !required(name)
+                    && !self.accepts_null(schema, 0)
+                {
+                    absent.push(name.clone());
                 }
                 continue;
             }
@@ -245,10 +246,10 @@ impl<'a> Walk<'a> {
                     };
                     let mut alt_parts = Vec::new();
                     self.collect(alt, &mut alt_parts, 0);
-                    if let Some(s) = score(&alt_parts) {
-                        if best.as_ref().is_none_or(|(b, _)| s > *b) {
-                            best = Some((s, alt_parts));
-                        }
+                    if let Some(s) = score(&alt_parts)
+                        && best.as_ref().is_none_or(|(b, _)| s > *b)
+                    {
+                        best = Some((s, alt_parts));
                     }
                 }
             }
@@ -283,15 +284,15 @@ impl<'a> Walk<'a> {
         {
             return false;
         }
-        if let Some(Value::Array(values)) = schema.get("enum") {
-            if !values.contains(&Value::Null) {
-                return false;
-            }
+        if let Some(Value::Array(values)) = schema.get("enum")
+            && !values.contains(&Value::Null)
+        {
+            return false;
         }
-        if let Some(c) = schema.get("const") {
-            if !c.is_null() {
-                return false;
-            }
+        if let Some(c) = schema.get("const")
+            && !c.is_null()
+        {
+            return false;
         }
         if schema.contains_key("$ref") {
             match self.target(schema) {

@@ -7,6 +7,8 @@
 //! expected files; review the diff against the providers' documentation
 //! (`src/schema/README.md` lists the rules) before committing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 use connector_agent::schema::{
@@ -243,7 +245,10 @@ fn golden_outputs_keep_the_dialect_rules() {
             };
             let compiled = compile(&input, dialect, &opts).unwrap();
             let s = &compiled.schema;
-            assert!(s["type"].as_str().unwrap().eq_ignore_ascii_case("object"), "{name} [{label}] root");
+            assert!(
+                s["type"].as_str().unwrap().eq_ignore_ascii_case("object"),
+                "{name} [{label}] root"
+            );
             walk(s, &mut |node| {
                 let m = node.as_object().unwrap();
                 for banned in ["$ref", "$defs", "definitions", "$schema"] {
@@ -254,7 +259,8 @@ fn golden_outputs_keep_the_dialect_rules() {
                         if banned == "format" {
                             let f = m.get("format").and_then(Value::as_str).unwrap_or("");
                             assert!(
-                                !f.starts_with("uint") && !(f.starts_with("int") && dialect != Dialect::GeminiOpenApi),
+                                !(f.starts_with("uint")
+                                    || f.starts_with("int") && dialect != Dialect::GeminiOpenApi),
                                 "{name} [{label}] keeps format {f}"
                             );
                             continue;
@@ -263,8 +269,13 @@ fn golden_outputs_keep_the_dialect_rules() {
                     }
                 }
                 if compiled.strict {
-                    if m.get("type").is_some_and(|t| t == "object" || t.as_array().is_some_and(|a| a.contains(&json!("object")))) {
-                        assert_eq!(m["additionalProperties"], false, "{name} [{label}] open object");
+                    if m.get("type").is_some_and(|t| {
+                        t == "object" || t.as_array().is_some_and(|a| a.contains(&json!("object")))
+                    }) {
+                        assert_eq!(
+                            m["additionalProperties"], false,
+                            "{name} [{label}] open object"
+                        );
                     }
                     if dialect == Dialect::OpenAi {
                         if let Some(props) = m.get("properties").and_then(Value::as_object) {
@@ -275,15 +286,27 @@ fn golden_outputs_keep_the_dialect_rules() {
                                 .map(|r| r.as_str().unwrap())
                                 .collect();
                             for k in props.keys() {
-                                assert!(required.contains(&k.as_str()), "{name} [{label}] {k} not required");
+                                assert!(
+                                    required.contains(&k.as_str()),
+                                    "{name} [{label}] {k} not required"
+                                );
                             }
                         }
-                        for banned in ["minLength", "maxLength", "default", "uniqueItems", "allOf"] {
+                        for banned in ["minLength", "maxLength", "default", "uniqueItems", "allOf"]
+                        {
                             assert!(!m.contains_key(banned), "{name} [{label}] has {banned}");
                         }
                     }
                     if dialect == Dialect::Anthropic {
-                        for banned in ["minimum", "maximum", "minLength", "maxLength", "pattern", "maxItems", "default"] {
+                        for banned in [
+                            "minimum",
+                            "maximum",
+                            "minLength",
+                            "maxLength",
+                            "pattern",
+                            "maxItems",
+                            "default",
+                        ] {
                             assert!(!m.contains_key(banned), "{name} [{label}] has {banned}");
                         }
                     }
@@ -351,7 +374,10 @@ fn openai_strict_makes_optional_fields_nullable_and_required() {
     assert_eq!(s["required"], json!(["a", "b", "c", "d"]));
     assert_eq!(s["additionalProperties"], false);
     assert_eq!(s["properties"]["a"], json!({"type": "string"}));
-    assert_eq!(s["properties"]["b"], json!({"type": ["integer", "null"], "enum": [1, 2, null]}));
+    assert_eq!(
+        s["properties"]["b"],
+        json!({"type": ["integer", "null"], "enum": [1, 2, null]})
+    );
     assert_eq!(
         s["properties"]["c"],
         json!({"anyOf": [
@@ -361,7 +387,13 @@ fn openai_strict_makes_optional_fields_nullable_and_required() {
     );
     // Already nullable: left alone, and not counted.
     assert_eq!(s["properties"]["d"], json!({"type": ["string", "null"]}));
-    assert!(c.notes.iter().any(|n| n.contains("3 optional properties made required")), "{:?}", c.notes);
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.contains("3 optional properties made required")),
+        "{:?}",
+        c.notes
+    );
 }
 
 #[test]
@@ -373,7 +405,11 @@ fn strict_falls_back_to_plain_and_says_why() {
     for dialect in [Dialect::OpenAi, Dialect::Anthropic] {
         let c = compile(&input, dialect, &strict()).unwrap();
         assert!(!c.strict);
-        let note = c.notes.iter().find(|n| n.starts_with("strict mode not applied")).unwrap();
+        let note = c
+            .notes
+            .iter()
+            .find(|n| n.starts_with("strict mode not applied"))
+            .unwrap();
         assert!(note.contains("/properties/meta"), "{note}");
         assert_eq!(c.schema["properties"]["meta"]["additionalProperties"], true);
         let tool = tool_definition("t", "d", &c, dialect);
@@ -393,22 +429,40 @@ fn strict_falls_back_to_plain_and_says_why() {
 #[test]
 fn openai_strict_limits_fall_back() {
     let many: Map<String, Value> = (0..1_001)
-        .map(|i| (format!("p{i}"), json!({"type": "string", "enum": [format!("v{i}")]})))
+        .map(|i| {
+            (
+                format!("p{i}"),
+                json!({"type": "string", "enum": [format!("v{i}")]}),
+            )
+        })
         .collect();
     let input = object(json!({"type": "object", "properties": many}));
     let c = compile(&input, Dialect::OpenAi, &strict()).unwrap();
     assert!(!c.strict);
-    assert!(c.notes.iter().any(|n| n.contains("1001 enum values")), "{:?}", c.notes);
+    assert!(
+        c.notes.iter().any(|n| n.contains("1001 enum values")),
+        "{:?}",
+        c.notes
+    );
 
-    let mut deep = json!({"type": "object", "properties": {"leaf": {"type": "string"}}, "required": ["leaf"]});
+    let mut deep =
+        json!({"type": "object", "properties": {"leaf": {"type": "string"}}, "required": ["leaf"]});
     for _ in 0..10 {
         deep = json!({"type": "object", "properties": {"n": deep}, "required": ["n"]});
     }
     let c = compile(&object(deep.clone()), Dialect::OpenAi, &strict()).unwrap();
     assert!(!c.strict);
-    assert!(c.notes.iter().any(|n| n.contains("10 object levels")), "{:?}", c.notes);
+    assert!(
+        c.notes.iter().any(|n| n.contains("10 object levels")),
+        "{:?}",
+        c.notes
+    );
     // Anthropic has no such limit.
-    assert!(compile(&object(deep), Dialect::Anthropic, &strict()).unwrap().strict);
+    assert!(
+        compile(&object(deep), Dialect::Anthropic, &strict())
+            .unwrap()
+            .strict
+    );
 }
 
 #[test]
@@ -436,10 +490,21 @@ fn anthropic_strict_keeps_optional_fields_optional() {
     assert_eq!(tool["strict"], true);
 
     // More optional parameters than a request may have: not strict.
-    let many: Map<String, Value> = (0..25).map(|i| (format!("p{i}"), json!({"type": "string"}))).collect();
-    let c = compile(&object(json!({"type": "object", "properties": many})), Dialect::Anthropic, &strict()).unwrap();
+    let many: Map<String, Value> = (0..25)
+        .map(|i| (format!("p{i}"), json!({"type": "string"})))
+        .collect();
+    let c = compile(
+        &object(json!({"type": "object", "properties": many})),
+        Dialect::Anthropic,
+        &strict(),
+    )
+    .unwrap();
     assert!(!c.strict);
-    assert!(c.notes.iter().any(|n| n.contains("25 optional properties")), "{:?}", c.notes);
+    assert!(
+        c.notes.iter().any(|n| n.contains("25 optional properties")),
+        "{:?}",
+        c.notes
+    );
 }
 
 #[test]
@@ -455,8 +520,14 @@ fn refs_are_inlined_with_sibling_keywords_winning() {
         "definitions": {"B": {"$ref": "#/$defs/A"}}
     }));
     let c = compile(&input, Dialect::OpenAi, &CompileOptions::default()).unwrap();
-    assert_eq!(c.schema["properties"]["a"], json!({"type": "string", "description": "Outer.", "minLength": 1}));
-    assert_eq!(c.schema["properties"]["b"], json!({"type": "string", "description": "Inner.", "minLength": 1}));
+    assert_eq!(
+        c.schema["properties"]["a"],
+        json!({"type": "string", "description": "Outer.", "minLength": 1})
+    );
+    assert_eq!(
+        c.schema["properties"]["b"],
+        json!({"type": "string", "description": "Inner.", "minLength": 1})
+    );
     assert_eq!(c.schema["properties"]["c"], c.schema["properties"]["b"]);
     assert!(c.schema.get("$defs").is_none());
 }
@@ -466,7 +537,9 @@ fn errors_for_what_cannot_be_compiled() {
     let missing = object(json!({"type": "object", "properties": {"a": {"$ref": "#/$defs/Nope"}}}));
     assert_eq!(
         compile(&missing, Dialect::OpenAi, &CompileOptions::default()),
-        Err(SchemaError::UnresolvableRef { reference: "#/$defs/Nope".into() })
+        Err(SchemaError::UnresolvableRef {
+            reference: "#/$defs/Nope".into()
+        })
     );
 
     let not_object = object(json!({"type": "string"}));
@@ -482,7 +555,9 @@ fn errors_for_what_cannot_be_compiled() {
     let deep = object(json!({"type": "object", "properties": {"x": deep}}));
     assert_eq!(
         compile(&deep, Dialect::Mcp, &CompileOptions::default()),
-        Err(SchemaError::TooDeep { max_depth: CompileOptions::DEFAULT_MAX_DEPTH })
+        Err(SchemaError::TooDeep {
+            max_depth: CompileOptions::DEFAULT_MAX_DEPTH
+        })
     );
 
     // Each definition uses the next twice: 2^40 nodes once inlined.
@@ -497,17 +572,28 @@ fn errors_for_what_cannot_be_compiled() {
         );
     }
     defs.insert("D40".into(), json!({"type": "string"}));
-    let bomb = object(json!({"type": "object", "properties": {"x": {"$ref": "#/$defs/D0"}}, "$defs": defs}));
+    let bomb = object(
+        json!({"type": "object", "properties": {"x": {"$ref": "#/$defs/D0"}}, "$defs": defs}),
+    );
     let opts = CompileOptions::default();
     assert_eq!(
         compile(&bomb, Dialect::OpenAi, &opts),
-        Err(SchemaError::TooLarge { max_nodes: opts.max_nodes })
+        Err(SchemaError::TooLarge {
+            max_nodes: opts.max_nodes
+        })
     );
 
     let chain: Map<String, Value> = (0..40)
-        .map(|i| (format!("R{i}"), json!({"$ref": format!("#/$defs/R{}", i + 1)})))
+        .map(|i| {
+            (
+                format!("R{i}"),
+                json!({"$ref": format!("#/$defs/R{}", i + 1)}),
+            )
+        })
         .collect();
-    let chain = object(json!({"type": "object", "properties": {"x": {"$ref": "#/$defs/R0"}}, "$defs": chain}));
+    let chain = object(
+        json!({"type": "object", "properties": {"x": {"$ref": "#/$defs/R0"}}, "$defs": chain}),
+    );
     assert!(matches!(
         compile(&chain, Dialect::Gemini, &opts),
         Err(SchemaError::RefChainTooLong { .. })
@@ -543,7 +629,10 @@ fn any_json_compiles_or_fails_cleanly() {
             };
             match compile(&m, dialect, &opts) {
                 Ok(c) => assert!(
-                    c.schema["type"].as_str().unwrap().eq_ignore_ascii_case("object"),
+                    c.schema["type"]
+                        .as_str()
+                        .unwrap()
+                        .eq_ignore_ascii_case("object"),
                     "{schema} [{label}]"
                 ),
                 Err(e) => assert!(!e.to_string().is_empty()),
@@ -557,7 +646,9 @@ fn any_json_compiles_or_fails_cleanly() {
 
 #[test]
 fn tool_and_catalog_shapes_per_dialect() {
-    let input = object(json!({"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}));
+    let input = object(
+        json!({"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}),
+    );
     let none = object(json!({"type": "object", "properties": {}}));
     let c = compile(&input, Dialect::OpenAi, &strict()).unwrap();
     let t = tool_definition("search_docs", "Searches.", &c, Dialect::OpenAi);
@@ -567,22 +658,43 @@ fn tool_and_catalog_shapes_per_dialect() {
             "name": "search_docs", "description": "Searches.", "parameters": c.schema, "strict": true
         }})
     );
-    assert_eq!(catalog_document(vec![t.clone()], Dialect::OpenAi), json!([t]));
+    assert_eq!(
+        catalog_document(vec![t.clone()], Dialect::OpenAi),
+        json!([t])
+    );
 
     let c = compile(&input, Dialect::Anthropic, &CompileOptions::default()).unwrap();
     let t = tool_definition("search_docs", "Searches.", &c, Dialect::Anthropic);
-    assert_eq!(t, json!({"name": "search_docs", "description": "Searches.", "input_schema": c.schema}));
-    assert_eq!(catalog_document(vec![t.clone()], Dialect::Anthropic), json!([t]));
+    assert_eq!(
+        t,
+        json!({"name": "search_docs", "description": "Searches.", "input_schema": c.schema})
+    );
+    assert_eq!(
+        catalog_document(vec![t.clone()], Dialect::Anthropic),
+        json!([t])
+    );
 
     let c = compile(&input, Dialect::Gemini, &CompileOptions::default()).unwrap();
     let t = tool_definition("search_docs", "Searches.", &c, Dialect::Gemini);
-    assert_eq!(t, json!({"name": "search_docs", "description": "Searches.", "parametersJsonSchema": c.schema}));
-    assert_eq!(catalog_document(vec![t.clone()], Dialect::Gemini), json!([{"functionDeclarations": [t]}]));
+    assert_eq!(
+        t,
+        json!({"name": "search_docs", "description": "Searches.", "parametersJsonSchema": c.schema})
+    );
+    assert_eq!(
+        catalog_document(vec![t.clone()], Dialect::Gemini),
+        json!([{"functionDeclarations": [t]}])
+    );
 
     let c = compile(&input, Dialect::GeminiOpenApi, &CompileOptions::default()).unwrap();
-    assert_eq!(c.schema, json!({"type": "OBJECT", "properties": {"q": {"type": "STRING"}}, "required": ["q"]}));
+    assert_eq!(
+        c.schema,
+        json!({"type": "OBJECT", "properties": {"q": {"type": "STRING"}}, "required": ["q"]})
+    );
     let t = tool_definition("search_docs", "Searches.", &c, Dialect::GeminiOpenApi);
-    assert_eq!(t, json!({"name": "search_docs", "description": "Searches.", "parameters": c.schema}));
+    assert_eq!(
+        t,
+        json!({"name": "search_docs", "description": "Searches.", "parameters": c.schema})
+    );
     let c0 = compile(&none, Dialect::GeminiOpenApi, &CompileOptions::default()).unwrap();
     let t0 = tool_definition("ping", "Pings.", &c0, Dialect::GeminiOpenApi);
     assert_eq!(t0, json!({"name": "ping", "description": "Pings."}));
@@ -593,21 +705,37 @@ fn tool_and_catalog_shapes_per_dialect() {
 
     let c = compile(&input, Dialect::Mcp, &CompileOptions::default()).unwrap();
     let t = tool_definition("search_docs", "Searches.", &c, Dialect::Mcp);
-    assert_eq!(t, json!({"name": "search_docs", "description": "Searches.", "inputSchema": c.schema}));
-    assert_eq!(catalog_document(vec![t.clone()], Dialect::Mcp), json!({"tools": [t]}));
+    assert_eq!(
+        t,
+        json!({"name": "search_docs", "description": "Searches.", "inputSchema": c.schema})
+    );
+    assert_eq!(
+        catalog_document(vec![t.clone()], Dialect::Mcp),
+        json!({"tools": [t]})
+    );
 }
 
 #[test]
 fn tools_without_arguments_compile_everywhere() {
-    for schema in [json!({"type": "object"}), json!({"type": "object", "properties": {}}), json!({})] {
+    for schema in [
+        json!({"type": "object"}),
+        json!({"type": "object", "properties": {}}),
+        json!({}),
+    ] {
         let m = object(schema.clone());
         for (label, dialect, strict) in VARIANTS {
-            let opts = CompileOptions { strict, ..CompileOptions::default() };
+            let opts = CompileOptions {
+                strict,
+                ..CompileOptions::default()
+            };
             let c = compile(&m, dialect, &opts).unwrap();
             assert_eq!(c.strict, strict, "{schema} [{label}] {:?}", c.notes);
             if strict {
                 assert_eq!(c.schema["properties"], json!({}), "{schema} [{label}]");
-                assert_eq!(c.schema["additionalProperties"], false, "{schema} [{label}]");
+                assert_eq!(
+                    c.schema["additionalProperties"], false,
+                    "{schema} [{label}]"
+                );
             }
         }
     }
@@ -701,19 +829,30 @@ fn undo_recurses_into_objects_arrays_refs_and_unions() {
     );
     // The other alternative: there `team` does not accept null.
     assert_eq!(
-        undo(original.clone(), json!({"target": {"login": "o", "team": null}})),
+        undo(
+            original.clone(),
+            json!({"target": {"login": "o", "team": null}})
+        ),
         json!({"target": {"login": "o"}})
     );
     // The whole optional object null: the root property is nullable in the
     // original (anyOf with null), so the null stays.
-    assert_eq!(undo(original, json!({"location": null})), json!({"location": null}));
+    assert_eq!(
+        undo(original, json!({"location": null})),
+        json!({"location": null})
+    );
 }
 
 #[test]
 fn undo_round_trips_strict_compilation() {
     // What a model fills in under the strict schema, after undo, is what a
     // non-strict call would have sent.
-    let original = object(serde_json::from_str(&std::fs::read_to_string(golden_dir().join("schemars_args.json")).unwrap()).unwrap());
+    let original = object(
+        serde_json::from_str(
+            &std::fs::read_to_string(golden_dir().join("schemars_args.json")).unwrap(),
+        )
+        .unwrap(),
+    );
     let compiled = compile(&original, Dialect::OpenAi, &strict()).unwrap();
     assert!(compiled.strict, "{:?}", compiled.notes);
     let mut args = json!({
@@ -741,19 +880,25 @@ fn undo_round_trips_strict_compilation() {
 fn undo_finds_properties_of_merged_root_alternatives() {
     // The model saw the root oneOf merged (every alternative's properties,
     // nullable under strict); the original still has the oneOf.
-    let original: Value =
-        serde_json::from_str(&std::fs::read_to_string(golden_dir().join("root_one_of.json")).unwrap()).unwrap();
+    let original: Value = serde_json::from_str(
+        &std::fs::read_to_string(golden_dir().join("root_one_of.json")).unwrap(),
+    )
+    .unwrap();
     let compiled = compile(&object(original.clone()), Dialect::OpenAi, &strict()).unwrap();
     assert!(compiled.strict);
     assert_eq!(
-        undo(original, json!({"text": "hi", "user": "U1", "email": null, "channel": null})),
+        undo(
+            original,
+            json!({"text": "hi", "user": "U1", "email": null, "channel": null})
+        ),
         json!({"text": "hi", "user": "U1"})
     );
 }
 
 #[test]
 fn undo_is_bounded_on_hostile_schemas() {
-    let original = json!({"$ref": "#", "properties": {"a": {"$ref": "#"}}, "anyOf": [{"$ref": "#"}]});
+    let original =
+        json!({"$ref": "#", "properties": {"a": {"$ref": "#"}}, "anyOf": [{"$ref": "#"}]});
     let mut args = json!({"a": {"a": {"a": {"a": null}}}});
     for _ in 0..200 {
         args = json!({"a": args});

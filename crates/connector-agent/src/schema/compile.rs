@@ -98,9 +98,9 @@ pub(crate) fn compile(
                     notes,
                 });
             }
-            Some(reason) => head_notes.push(format!(
-                "strict mode not applied: {reason}; compiled plain"
-            )),
+            Some(reason) => {
+                head_notes.push(format!("strict mode not applied: {reason}; compiled plain"))
+            }
         }
     }
     let mut pass = Pass::new(schema, start, dialect, false, opts);
@@ -127,10 +127,10 @@ fn flatten_root(
         (None, Some(Value::Array(a))) => ("oneOf", a),
         _ => return None,
     };
-    if let Some(t) = schema.get("type") {
-        if !type_includes(t, "object") {
-            return None;
-        }
+    if let Some(t) = schema.get("type")
+        && !type_includes(t, "object")
+    {
+        return None;
     }
     let mut resolved = Vec::with_capacity(alternatives.len());
     for alt in alternatives {
@@ -146,10 +146,10 @@ fn flatten_root(
                 _ => return None,
             };
         }
-        if let Some(t) = alt.get("type") {
-            if !type_includes(t, "object") {
-                return None;
-            }
+        if let Some(t) = alt.get("type")
+            && !type_includes(t, "object")
+        {
+            return None;
         }
         resolved.push(alt);
     }
@@ -206,7 +206,11 @@ fn flatten_root(
     }
     let shape_text = format!(
         "Give {} of these sets of arguments: {}.",
-        if keyword == "oneOf" { "exactly one" } else { "one" },
+        if keyword == "oneOf" {
+            "exactly one"
+        } else {
+            "one"
+        },
         clip(&shapes.join(" | "), 400)
     );
     let description = match merged.get("description").and_then(Value::as_str) {
@@ -376,8 +380,10 @@ impl<'a> Pass<'a> {
     }
 
     fn run(&mut self) -> Result<Value, SchemaError> {
-        self.active.push((std::ptr::from_ref(self.root) as usize, 0));
-        self.active.push((std::ptr::from_ref(self.start) as usize, 0));
+        self.active
+            .push((std::ptr::from_ref(self.root) as usize, 0));
+        self.active
+            .push((std::ptr::from_ref(self.start) as usize, 0));
         let value = self.object_schema(self.start, 0)?;
         if self.strict {
             self.check_limits();
@@ -447,10 +453,10 @@ impl<'a> Pass<'a> {
             }
             _ => None,
         };
-        if let Some(reason) = over {
-            if self.blocker.is_none() {
-                self.blocker = Some(reason);
-            }
+        if let Some(reason) = over
+            && self.blocker.is_none()
+        {
+            self.blocker = Some(reason);
         }
     }
 
@@ -603,12 +609,7 @@ impl<'a> Pass<'a> {
         }
     }
 
-    fn sub(
-        &mut self,
-        seg: Seg<'a>,
-        v: &'a Value,
-        depth: usize,
-    ) -> Result<Value, SchemaError> {
+    fn sub(&mut self, seg: Seg<'a>, v: &'a Value, depth: usize) -> Result<Value, SchemaError> {
         self.path.push(seg);
         let out = self.schema(v, depth + 1);
         self.path.pop();
@@ -763,8 +764,15 @@ impl<'a> Pass<'a> {
                         out.insert("prefixItems".into(), Value::Array(list));
                     }
                 }
-                "propertyNames" | "unevaluatedProperties" | "unevaluatedItems"
-                | "additionalItems" | "contains" | "not" | "if" | "then" | "else"
+                "propertyNames"
+                | "unevaluatedProperties"
+                | "unevaluatedItems"
+                | "additionalItems"
+                | "contains"
+                | "not"
+                | "if"
+                | "then"
+                | "else"
                 | "contentSchema" => {
                     let key = static_key(k);
                     let s = match v {
@@ -796,8 +804,11 @@ impl<'a> Pass<'a> {
                     // Vendor extensions (`x-...`) and unknown keywords: the
                     // model APIs reject or ignore them; MCP passes them on.
                     if llm || !depth_ok(v, MAX_VALUE_DEPTH) {
-                        self.notes
-                            .dropped(if k.starts_with("x-") { "x-* extensions" } else { k });
+                        self.notes.dropped(if k.starts_with("x-") {
+                            "x-* extensions"
+                        } else {
+                            k
+                        });
                     } else {
                         out.insert(k.to_owned(), v.clone());
                     }
@@ -814,7 +825,9 @@ impl<'a> Pass<'a> {
                 } else {
                     let mut wrapped = Map::new();
                     wrapped.insert("anyOf".into(), Value::Array(variants));
-                    all_of.get_or_insert_with(Vec::new).push(Value::Object(wrapped));
+                    all_of
+                        .get_or_insert_with(Vec::new)
+                        .push(Value::Object(wrapped));
                 }
             } else {
                 out.insert("oneOf".into(), Value::Array(variants));
@@ -854,11 +867,12 @@ impl<'a> Pass<'a> {
                     out.insert("description".into(), Value::String(t.to_owned()));
                 }
             }
-            if !out.contains_key("type") && !out.contains_key("anyOf") {
-                if let Some(t) = infer_type(&out) {
-                    self.notes.types_inferred += 1;
-                    out.insert("type".into(), t);
-                }
+            if !out.contains_key("type")
+                && !out.contains_key("anyOf")
+                && let Some(t) = infer_type(&out)
+            {
+                self.notes.types_inferred += 1;
+                out.insert("type".into(), t);
             }
         }
         if depth == 0 {
@@ -881,7 +895,8 @@ impl<'a> Pass<'a> {
             // what `flatten_root` could not merge is told in words.
             for k in ["anyOf", "allOf"] {
                 if let Some(v) = out.remove(k) {
-                    self.notes.other(format!("root {k} moved into the description"));
+                    self.notes
+                        .other(format!("root {k} moved into the description"));
                     moved_root.push((k.to_owned(), v));
                 }
             }
@@ -1029,22 +1044,25 @@ impl<'a> Pass<'a> {
                 _ => Describe,
             },
             (Dialect::Gemini, _) => match key {
-                "additionalProperties" | "prefixItems" | "format" | "minimum" | "maximum"
-                | "minItems" | "maxItems" => Keep,
+                "additionalProperties"
+                | "prefixItems"
+                | "format"
+                | "minimum"
+                | "maximum"
+                | "minItems"
+                | "maxItems" => Keep,
                 _ => Describe,
             },
             (Dialect::GeminiOpenApi, _) => match key {
                 "minimum" | "maximum" | "minItems" | "maxItems" | "minLength" | "maxLength"
                 | "pattern" | "minProperties" | "maxProperties" | "default" => Keep,
                 "example" => Keep,
-                "format" => {
-                    match (primary_type(out), out.get("format").and_then(Value::as_str)) {
-                        ("string", Some("date-time" | "enum"))
-                        | ("integer", Some("int32" | "int64"))
-                        | ("number", Some("float" | "double")) => Keep,
-                        _ => Describe,
-                    }
-                }
+                "format" => match (primary_type(out), out.get("format").and_then(Value::as_str)) {
+                    ("string", Some("date-time" | "enum"))
+                    | ("integer", Some("int32" | "int64"))
+                    | ("number", Some("float" | "double")) => Keep,
+                    _ => Describe,
+                },
                 "additionalProperties" => match out.get("additionalProperties") {
                     Some(Value::Bool(false)) => Drop,
                     _ => Describe,
@@ -1076,21 +1094,20 @@ impl<'a> Pass<'a> {
                 self.block("an enum of more than 250 values and 15,000 characters");
             }
         }
-        let ty = out.get("type").cloned();
-        match &ty {
+        let (object, array) = match out.get("type") {
             None => {
                 if !out.contains_key("anyOf") && !out.contains_key("enum") {
                     self.block("a schema without a type");
                 }
+                (false, false)
             }
-            Some(t) => {
-                if type_includes(t, "object") {
-                    self.close_object(out, depth);
-                }
-                if type_includes(t, "array") && !out.contains_key("items") {
-                    self.block("an array without an items schema");
-                }
-            }
+            Some(t) => (type_includes(t, "object"), type_includes(t, "array")),
+        };
+        if object {
+            self.close_object(out, depth);
+        }
+        if array && !out.contains_key("items") {
+            self.block("an array without an items schema");
         }
     }
 
@@ -1128,8 +1145,8 @@ impl<'a> Pass<'a> {
                 self.block("nesting deeper than 10 object levels");
             }
         }
-        let required: Vec<Value> = match out.get("required") {
-            Some(Value::Array(r)) => r.clone(),
+        let required: Vec<Value> = match out.remove("required") {
+            Some(Value::Array(r)) => r,
             _ => Vec::new(),
         };
         let Some(Value::Object(props)) = out.get_mut("properties") else {
@@ -1175,15 +1192,17 @@ impl<'a> Pass<'a> {
         mut nullable: bool,
         moved: &mut Vec<(String, Value)>,
     ) {
-        match out.remove("type") {
-            Some(Value::String(t)) => {
-                if t == "null" {
-                    nullable = true;
-                } else {
-                    out.insert("type".into(), Value::String(t.to_ascii_uppercase()));
-                }
+        match out.get_mut("type") {
+            Some(Value::String(t)) if t.as_str() != "null" => t.make_ascii_uppercase(),
+            Some(Value::String(_)) => {
+                out.remove("type");
+                nullable = true;
             }
-            Some(Value::Array(types)) => {
+            Some(Value::Array(_)) => {
+                let types = match out.remove("type") {
+                    Some(Value::Array(types)) => types,
+                    _ => Vec::new(),
+                };
                 let names: Vec<&str> = types.iter().filter_map(Value::as_str).collect();
                 if names.contains(&"null") {
                     nullable = true;
@@ -1252,19 +1271,18 @@ impl<'a> Pass<'a> {
             out.remove("required");
         } else if let (Some(Value::Object(props)), Some(Value::Array(required))) =
             (out.get("properties"), out.get("required"))
-        {
-            if required
+            && required
                 .iter()
                 .any(|r| r.as_str().is_none_or(|r| !props.contains_key(r)))
-            {
-                let kept: Vec<Value> = required
-                    .iter()
-                    .filter(|r| r.as_str().is_some_and(|r| props.contains_key(r)))
-                    .cloned()
-                    .collect();
-                self.notes.dropped("required names of undeclared properties");
-                out.insert("required".into(), Value::Array(kept));
-            }
+        {
+            let kept: Vec<Value> = required
+                .iter()
+                .filter(|r| r.as_str().is_some_and(|r| props.contains_key(r)))
+                .cloned()
+                .collect();
+            self.notes
+                .dropped("required names of undeclared properties");
+            out.insert("required".into(), Value::Array(kept));
         }
         if nullable {
             out.insert("nullable".into(), Value::Bool(true));
@@ -1288,10 +1306,10 @@ fn splice_unions(variants: Vec<Value>) -> Vec<Value> {
     let mut out = Vec::with_capacity(variants.len() + 2);
     for v in variants {
         if nested(&v) {
-            if let Value::Object(mut m) = v {
-                if let Some(Value::Array(inner)) = m.remove("anyOf") {
-                    out.extend(inner);
-                }
+            if let Value::Object(mut m) = v
+                && let Some(Value::Array(inner)) = m.remove("anyOf")
+            {
+                out.extend(inner);
             }
         } else {
             out.push(v);
@@ -1319,7 +1337,10 @@ fn primary_type(out: &Map<String, Value>) -> &str {
     match out.get("type") {
         Some(Value::String(t)) => t,
         Some(Value::Array(types)) => {
-            let mut non_null = types.iter().filter_map(Value::as_str).filter(|t| *t != "null");
+            let mut non_null = types
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|t| *t != "null");
             match (non_null.next(), non_null.next()) {
                 (Some(t), None) => t,
                 _ => "",
@@ -1331,8 +1352,7 @@ fn primary_type(out: &Map<String, Value>) -> &str {
 
 /// Annotations that tell a model nothing worth a description.
 fn is_noise(key: &str, value: &Value) -> bool {
-    matches!(key, "readOnly" | "writeOnly")
-        || (key == "deprecated" && value == &Value::Bool(false))
+    matches!(key, "readOnly" | "writeOnly") || (key == "deprecated" && value == &Value::Bool(false))
 }
 
 /// Keywords of JSON Schema (2020-12 and the drafts tool schemas still use)
@@ -1409,10 +1429,8 @@ fn draft4_exclusive(out: &mut Map<String, Value>) {
         if let Some(Value::Bool(b)) = out.get(flag) {
             let b = *b;
             out.remove(flag);
-            if b {
-                if let Some(n) = out.remove(bound) {
-                    out.insert(flag.into(), n);
-                }
+            if b && let Some(n) = out.remove(bound) {
+                out.insert(flag.into(), n);
             }
         }
     }
@@ -1456,7 +1474,10 @@ fn infer_type(out: &Map<String, Value>) -> Option<Value> {
     }
     let name = name?;
     Some(if null {
-        Value::Array(vec![Value::String(name.into()), Value::String("null".into())])
+        Value::Array(vec![
+            Value::String(name.into()),
+            Value::String("null".into()),
+        ])
     } else {
         Value::String(name.into())
     })
@@ -1465,26 +1486,22 @@ fn infer_type(out: &Map<String, Value>) -> Option<Value> {
 /// OpenAPI's `nullable: true` in JSON Schema: `null` among the types.
 fn add_null_type(out: &mut Map<String, Value>) {
     match out.get_mut("type") {
-        Some(Value::String(t)) => {
-            if t != "null" {
-                let t = std::mem::take(t);
-                out.insert(
-                    "type".into(),
-                    Value::Array(vec![Value::String(t), Value::String("null".into())]),
-                );
-            }
+        Some(Value::String(t)) if t != "null" => {
+            let t = std::mem::take(t);
+            out.insert(
+                "type".into(),
+                Value::Array(vec![Value::String(t), Value::String("null".into())]),
+            );
         }
-        Some(Value::Array(types)) => {
-            if !types.iter().any(|t| t.as_str() == Some("null")) {
-                types.push(Value::String("null".into()));
-            }
+        Some(Value::Array(types)) if !types.iter().any(|t| t.as_str() == Some("null")) => {
+            types.push(Value::String("null".into()));
         }
         _ => {}
     }
-    if let Some(Value::Array(values)) = out.get_mut("enum") {
-        if !values.contains(&Value::Null) {
-            values.push(Value::Null);
-        }
+    if let Some(Value::Array(values)) = out.get_mut("enum")
+        && !values.contains(&Value::Null)
+    {
+        values.push(Value::Null);
     }
 }
 
@@ -1533,7 +1550,9 @@ fn make_nullable(schema: &mut Value) -> bool {
             }
             return true;
         }
-        Some(Value::Array(types)) if simple && types.iter().all(|t| t.as_str().is_some_and(primitive)) => {
+        Some(Value::Array(types))
+            if simple && types.iter().all(|t| t.as_str().is_some_and(primitive)) =>
+        {
             types.push(Value::String("null".into()));
             if let Some(Value::Array(values)) = m.get_mut("enum") {
                 values.push(Value::Null);
@@ -1542,11 +1561,12 @@ fn make_nullable(schema: &mut Value) -> bool {
         }
         _ => {}
     }
-    if !m.contains_key("type") && !m.contains_key("enum") {
-        if let Some(Value::Array(variants)) = m.get_mut("anyOf") {
-            variants.push(null_schema());
-            return true;
-        }
+    if !m.contains_key("type")
+        && !m.contains_key("enum")
+        && let Some(Value::Array(variants)) = m.get_mut("anyOf")
+    {
+        variants.push(null_schema());
+        return true;
     }
     let description = m.remove("description");
     let inner = std::mem::take(schema);
@@ -1672,7 +1692,9 @@ fn describe(out: &mut Map<String, Value>, moved: &[(String, Value)]) {
         parts.push_str(": ");
         match (k.as_str(), v) {
             ("pattern" | "format", Value::String(s)) => parts.push_str(clip(s, 300)),
-            ("additionalProperties", Value::Object(m)) if m.len() == 1 && m.contains_key("type") => {
+            ("additionalProperties", Value::Object(m))
+                if m.len() == 1 && m.contains_key("type") =>
+            {
                 // A map: `additionalProperties: values of type string`.
                 parts.push_str("values of type ");
                 parts.push_str(&m["type"].to_string().to_ascii_lowercase().replace('"', ""));

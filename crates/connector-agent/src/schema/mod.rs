@@ -230,13 +230,24 @@ impl fmt::Display for SchemaError {
                 write!(f, "schema nested deeper than {max_depth} levels")
             }
             SchemaError::TooLarge { max_nodes } => {
-                write!(f, "schema has more than {max_nodes} nodes once $refs are inlined")
+                write!(
+                    f,
+                    "schema has more than {max_nodes} nodes once $refs are inlined"
+                )
             }
             SchemaError::UnresolvableRef { reference } => {
-                write!(f, "local $ref `{}` points at no schema", clip(reference, 200))
+                write!(
+                    f,
+                    "local $ref `{}` points at no schema",
+                    clip(reference, 200)
+                )
             }
             SchemaError::RefChainTooLong { reference } => {
-                write!(f, "$ref `{}` starts too long a chain of $refs", clip(reference, 200))
+                write!(
+                    f,
+                    "$ref `{}` starts too long a chain of $refs",
+                    clip(reference, 200)
+                )
             }
             SchemaError::RootNotObject { found } => {
                 write!(f, "the root schema must describe an object, not {found}")
@@ -282,39 +293,61 @@ pub fn tool_definition(
     compiled: &Compiled,
     dialect: Dialect,
 ) -> Value {
+    shape_tool(
+        name,
+        description,
+        compiled.schema.clone(),
+        compiled.strict,
+        dialect,
+    )
+}
+
+impl Compiled {
+    /// [`tool_definition`] without copying the schema.
+    pub fn into_tool_definition(self, name: &str, description: &str, dialect: Dialect) -> Value {
+        shape_tool(name, description, self.schema, self.strict, dialect)
+    }
+}
+
+fn shape_tool(
+    name: &str,
+    description: &str,
+    schema: Value,
+    strict: bool,
+    dialect: Dialect,
+) -> Value {
     let mut tool = Map::new();
     tool.insert("name".into(), Value::String(name.to_owned()));
     tool.insert("description".into(), Value::String(description.to_owned()));
     match dialect {
         Dialect::OpenAi => {
-            tool.insert("parameters".into(), compiled.schema.clone());
-            tool.insert("strict".into(), Value::Bool(compiled.strict));
+            tool.insert("parameters".into(), schema);
+            tool.insert("strict".into(), Value::Bool(strict));
             let mut outer = Map::new();
             outer.insert("type".into(), Value::String("function".into()));
             outer.insert("function".into(), Value::Object(tool));
             return Value::Object(outer);
         }
         Dialect::Anthropic => {
-            tool.insert("input_schema".into(), compiled.schema.clone());
-            if compiled.strict {
+            tool.insert("input_schema".into(), schema);
+            if strict {
                 tool.insert("strict".into(), Value::Bool(true));
             }
         }
         Dialect::Gemini => {
-            tool.insert("parametersJsonSchema".into(), compiled.schema.clone());
+            tool.insert("parametersJsonSchema".into(), schema);
         }
         Dialect::GeminiOpenApi => {
-            let has_properties = compiled
-                .schema
+            let has_properties = schema
                 .get("properties")
                 .and_then(Value::as_object)
                 .is_some_and(|p| !p.is_empty());
             if has_properties {
-                tool.insert("parameters".into(), compiled.schema.clone());
+                tool.insert("parameters".into(), schema);
             }
         }
         Dialect::Mcp => {
-            tool.insert("inputSchema".into(), compiled.schema.clone());
+            tool.insert("inputSchema".into(), schema);
         }
     }
     Value::Object(tool)

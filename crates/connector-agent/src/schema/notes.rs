@@ -160,16 +160,26 @@ fn push_named(names: &mut Vec<String>, name: &str) {
 }
 
 fn list(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut s = String::new();
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push('`');
+        s.push_str(n);
+        s.push('`');
+    }
+    s
 }
 
 fn counts(map: &BTreeMap<String, usize>) -> String {
-    map.iter()
-        .map(|(k, n)| format!("{k} ({n})"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    use std::fmt::Write;
+    let mut s = String::new();
+    for (i, (k, n)) in map.iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        let _ = write!(s, "{k} ({n})");
+    }
+    s
 }

@@ -87,10 +87,10 @@ fn anchor<'a>(root: &'a Map<String, Value>, name: &str) -> Target<'a> {
     for defs in ["$defs", "definitions"] {
         if let Some(Value::Object(defs)) = root.get(defs) {
             for def in defs.values() {
-                if let Value::Object(schema) = def {
-                    if matches(schema) {
-                        return Target::Local(def);
-                    }
+                if let Value::Object(schema) = def
+                    && matches(schema)
+                {
+                    return Target::Local(def);
                 }
             }
         }
@@ -166,9 +166,18 @@ mod tests {
     fn resolves_pointers_anchors_and_own_id() {
         let r = root();
         assert_eq!(local(resolve(&r, "#/$defs/A")).unwrap()["type"], "string");
-        assert_eq!(local(resolve(&r, "#/$defs/a~1b")).unwrap()["type"], "integer");
-        assert_eq!(local(resolve(&r, "#/$defs/sp%20ace")).unwrap()["type"], "boolean");
-        assert_eq!(local(resolve(&r, "#/definitions/Old")).unwrap()["type"], "number");
+        assert_eq!(
+            local(resolve(&r, "#/$defs/a~1b")).unwrap()["type"],
+            "integer"
+        );
+        assert_eq!(
+            local(resolve(&r, "#/$defs/sp%20ace")).unwrap()["type"],
+            "boolean"
+        );
+        assert_eq!(
+            local(resolve(&r, "#/definitions/Old")).unwrap()["type"],
+            "number"
+        );
         assert_eq!(
             local(resolve(&r, "#/properties/list/items/0")).unwrap()["type"],
             "null"
@@ -179,16 +188,28 @@ mod tests {
             "string"
         );
         assert!(matches!(resolve(&r, "#"), Target::Root));
-        assert!(matches!(resolve(&r, "https://example.com/s.json"), Target::Root));
+        assert!(matches!(
+            resolve(&r, "https://example.com/s.json"),
+            Target::Root
+        ));
     }
 
     #[test]
     fn network_and_missing_are_told_apart() {
         let r = root();
-        assert!(matches!(resolve(&r, "https://evil.example/x.json"), Target::Network));
-        assert!(matches!(resolve(&r, "other.json#/$defs/A"), Target::Network));
+        assert!(matches!(
+            resolve(&r, "https://evil.example/x.json"),
+            Target::Network
+        ));
+        assert!(matches!(
+            resolve(&r, "other.json#/$defs/A"),
+            Target::Network
+        ));
         assert!(matches!(resolve(&r, "#/$defs/Nope"), Target::Missing));
-        assert!(matches!(resolve(&r, "#/properties/list/items/7"), Target::Missing));
+        assert!(matches!(
+            resolve(&r, "#/properties/list/items/7"),
+            Target::Missing
+        ));
         assert!(matches!(resolve(&r, "#nowhere"), Target::Missing));
         assert!(matches!(resolve(&r, "#/$defs/A%zz"), Target::Missing));
     }

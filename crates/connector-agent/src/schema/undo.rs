@@ -130,8 +130,7 @@ impl<'a> Walk<'a> {
                 })
             };
             let is_object = alt_parts.iter().any(|p| {
-                p.contains_key("properties")
-                    || p.get("type").is_some_and(|t| type_has(t, "object"))
+                p.contains_key("properties") || p.get("type").is_some_and(|t| type_has(t, "object"))
             });
             if !is_object {
                 return None;
@@ -172,16 +171,18 @@ impl<'a> Walk<'a> {
                 }
             }
         }
-        let property = |name: &str| declared_in(&parts, name).or_else(|| declared_in(&others, name));
+        let property =
+            |name: &str| declared_in(&parts, name).or_else(|| declared_in(&others, name));
 
         let mut absent = Vec::new();
         for (name, v) in object.iter_mut() {
             let schema = property(name);
             if v.is_null() {
-                if let Some(schema) = schema {
-                    if !required(name) && !self.accepts_null(schema, 0) {
-                        absent.push(name.clone());
-                    }
+                if let Some(schema) = schema
+                    && !required(name)
+                    && !self.accepts_null(schema, 0)
+                {
+                    absent.push(name.clone());
                 }
                 continue;
             }
@@ -245,10 +246,10 @@ impl<'a> Walk<'a> {
                     };
                     let mut alt_parts = Vec::new();
                     self.collect(alt, &mut alt_parts, 0);
-                    if let Some(s) = score(&alt_parts) {
-                        if best.as_ref().is_none_or(|(b, _)| s > *b) {
-                            best = Some((s, alt_parts));
-                        }
+                    if let Some(s) = score(&alt_parts)
+                        && best.as_ref().is_none_or(|(b, _)| s > *b)
+                    {
+                        best = Some((s, alt_parts));
                     }
                 }
             }
@@ -271,21 +272,27 @@ impl<'a> Walk<'a> {
             if !type_has(t, "null") {
                 return false;
             }
-        } else if ["properties", "required", "additionalProperties", "items", "prefixItems"]
-            .iter()
-            .any(|k| schema.contains_key(*k))
+        } else if [
+            "properties",
+            "required",
+            "additionalProperties",
+            "items",
+            "prefixItems",
+        ]
+        .iter()
+        .any(|k| schema.contains_key(*k))
         {
             return false;
         }
-        if let Some(Value::Array(values)) = schema.get("enum") {
-            if !values.contains(&Value::Null) {
-                return false;
-            }
+        if let Some(Value::Array(values)) = schema.get("enum")
+            && !values.contains(&Value::Null)
+        {
+            return false;
         }
-        if let Some(c) = schema.get("const") {
-            if !c.is_null() {
-                return false;
-            }
+        if let Some(c) = schema.get("const")
+            && !c.is_null()
+        {
+            return false;
         }
         if schema.contains_key("$ref") {
             match self.target(schema) {

@@ -4,10 +4,10 @@
 //!
 //! Times are passed through as Google gives them: an event's `start`/`end`
 //! keep their `dateTime` (with its offset) and `timeZone`, or their all-day
-//! `date`. The only time arithmetic done here is on RFC 3339 strings, to
-//! check arguments before anything is sent (a window that ends before it
-//! starts, an event that ends before it begins) and to print a readable
-//! summary; no time zone database is needed.
+//! `date`. The only time arithmetic done here is on RFC 3339 strings, read
+//! with the `time` crate, to check arguments before anything is sent (a
+//! window that ends before it starts, an event that ends before it begins)
+//! and to print a readable summary; no time zone database is needed.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,6 +19,10 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use time::format_description::BorrowedFormatItem;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 use crate::client::{Api, GoogleClient, Session};
 use crate::scopes::{
@@ -146,144 +150,95 @@ fn check_email(field: &str, email: &str) -> Result<(), Error> {
 
 // ---------------------------------------------------------------- time
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+/// A `dateTime` without its offset, as Google allows when `timeZone` is
+/// given apart: `2026-11-23T10:00:00[.fff]`.
+const LOCAL_DATE_TIME: &[BorrowedFormatItem<'_>] = format_description!(
+    "[year]-[month]-[day][first [T] [t]][hour]:[minute]:[second][optional [.[subsecond]]]"
+);
+/// An all-day `date`: `2026-11-23`.
+const DATE: &[BorrowedFormatItem<'_>] = format_description!("[year]-[month]-[day]");
+/// A day in a summary: `Mon 2026-11-23`.
+const DAY: &[BorrowedFormatItem<'_>] =
+    format_description!("[weekday repr:short] [year]-[month]-[day]");
+/// A time of day in a summary: `10:00`.
+const CLOCK: &[BorrowedFormatItem<'_>] = format_description!("[hour]:[minute]");
+/// An offset in a summary, after `UTC`: `+01:00`.
+const OFFSET: &[BorrowedFormatItem<'_>] =
+    format_description!("[offset_hour sign:mandatory]:[offset_minute]");
 
-/// The date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
-fn weekday(days: i64) -> &'static str {
-    // 1970-01-01 was a Thursday.
-    ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        .get(usize::try_from((days + 4).rem_euclid(7)).unwrap_or(0))
-        .copied()
-        .unwrap_or("")
-}
-
-fn digits(b: &[u8]) -> Option<i64> {
-    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+/// `YYYY-MM-DD`, a day that exists.
+fn parse_date(s: &str) -> Option<Date> {
+    // `time` also reads a signed year (`+2026-11-23`); Google writes four digits.
+    if !s.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
-    b.iter().try_fold(0i64, |n, d| {
-        n.checked_mul(10)?.checked_add(i64::from(d - b'0'))
-    })
+    Date::parse(s, DATE).ok()
 }
 
-/// `YYYY-MM-DD` as days since 1970-01-01.
-fn parse_date(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let (y, m, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
-    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
-        return None;
-    }
-    Some(days_from_civil(y, m, d))
-}
-
-/// An RFC 3339 date-time: its wall-clock time (seconds since 1970-01-01T00:00
-/// on that clock) and its UTC offset in seconds, when it has one.
+/// An RFC 3339 date-time as written: its wall-clock time, and its UTC offset
+/// when it has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stamp {
-    local: i64,
-    offset: Option<i64>,
+    local: PrimitiveDateTime,
+    offset: Option<UtcOffset>,
 }
 
 impl Stamp {
-    /// Seconds since the epoch, when the offset is known.
-    fn instant(self) -> Option<i64> {
-        self.offset.map(|o| self.local - o)
+    /// The instant, when the offset is known.
+    fn instant(self) -> Option<OffsetDateTime> {
+        self.offset.map(|o| self.local.assume_offset(o))
     }
 
-    fn day(self) -> i64 {
-        self.local.div_euclid(86_400)
+    fn day(self) -> Date {
+        self.local.date()
     }
 
-    fn date(self) -> String {
-        let (y, m, d) = civil_from_days(self.day());
-        format!("{y:04}-{m:02}-{d:02}")
+    /// `Mon 2026-11-23 10:00`, on its own clock.
+    fn text(self) -> String {
+        format!("{} {}", day_text(self.day()), self.clock())
     }
 
+    /// `10:00`.
     fn clock(self) -> String {
-        let s = self.local.rem_euclid(86_400);
-        format!("{:02}:{:02}", s / 3600, s % 3600 / 60)
+        // Cannot fail: a time has an hour and a minute.
+        self.local.time().format(CLOCK).unwrap_or_default()
     }
+}
+
+/// `Mon 2026-11-23`.
+fn day_text(d: Date) -> String {
+    // Cannot fail: a date has a weekday, a year of four digits, a month, a day.
+    d.format(DAY).unwrap_or_else(|_| d.to_string())
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]`; without the offset when the time
-/// zone is given apart (as Google allows for `start.dateTime`).
+/// zone is given apart (as Google allows for `start.dateTime`). A leap second
+/// (`:60`) is taken where RFC 3339 allows one, at the last second of a UTC
+/// month (read as 23:59:59.999999999, as `time` reads it), and nowhere else.
 fn parse_date_time(s: &str) -> Option<Stamp> {
-    let b = s.as_bytes();
-    if b.len() < 19 || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+    // `time`'s RFC 3339 takes any byte between the date and the time; Google
+    // writes `T`.
+    if !s.starts_with(|c: char| c.is_ascii_digit())
+        || !matches!(s.as_bytes().get(10), Some(b'T' | b't'))
+    {
         return None;
     }
-    let day = parse_date(s.get(..10)?)?;
-    let (h, mi, sec) = (
-        digits(&b[11..13])?,
-        digits(&b[14..16])?,
-        digits(&b[17..19])?,
-    );
-    if h > 23 || mi > 59 || sec > 60 {
-        return None;
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Some(Stamp {
+            local: PrimitiveDateTime::new(t.date(), t.time()),
+            offset: Some(t.offset()),
+        });
     }
-    let mut rest = &b[19..];
-    if let Some(frac) = rest.strip_prefix(b".") {
-        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
-        if n == 0 {
-            return None;
-        }
-        rest = &frac[n..];
-    }
-    let offset = match rest {
-        [] => None,
-        [b'Z' | b'z'] => Some(0),
-        [sign @ (b'+' | b'-'), oh1, oh2, b':', om1, om2] => {
-            let (oh, om) = (digits(&[*oh1, *oh2])?, digits(&[*om1, *om2])?);
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            let o = oh * 3600 + om * 60;
-            Some(if *sign == b'-' { -o } else { o })
-        }
-        _ => return None,
-    };
-    Some(Stamp {
-        local: day * 86_400 + h * 3600 + mi * 60 + sec,
-        offset,
-    })
+    PrimitiveDateTime::parse(s, LOCAL_DATE_TIME)
+        .ok()
+        .map(|local| Stamp {
+            local,
+            offset: None,
+        })
 }
 
 /// A window bound: an RFC 3339 date-time with its offset (Google requires it).
-fn parse_bound(field: &str, s: &str) -> Result<i64, Error> {
+fn parse_bound(field: &str, s: &str) -> Result<OffsetDateTime, Error> {
     match parse_date_time(s).map(|t| (t, t.instant())) {
         Some((_, Some(i))) => Ok(i),
         Some((_, None)) => Err(invalid(
@@ -680,18 +635,16 @@ fn span(start: Option<&EventTime>, end: Option<&EventTime>, zone: Option<&str>) 
         let Some(first) = parse_date(d) else {
             return format!("{d} (all day)");
         };
+        // The end date is exclusive.
         let last = end
             .and_then(|e| e.date.as_deref())
             .and_then(parse_date)
-            .map_or(first, |end| (end - 1).max(first));
-        let day = |n: i64| {
-            let (y, m, d) = civil_from_days(n);
-            format!("{} {y:04}-{m:02}-{d:02}", weekday(n))
-        };
+            .and_then(Date::previous_day)
+            .map_or(first, |last| last.max(first));
         return if last == first {
-            format!("{} (all day)", day(first))
+            format!("{} (all day)", day_text(first))
         } else {
-            format!("{} – {} (all day)", day(first), day(last))
+            format!("{} – {} (all day)", day_text(first), day_text(last))
         };
     }
     let raw_start = start.date_time.as_deref().unwrap_or_default();
@@ -703,13 +656,13 @@ fn span(start: Option<&EventTime>, end: Option<&EventTime>, zone: Option<&str>) 
         .map(str::to_owned)
         .or_else(|| start.time_zone.clone())
         .or_else(|| s.offset.map(offset_label));
-    let mut out = format!("{} {} {}", weekday(s.day()), s.date(), s.clock());
+    let mut out = s.text();
     match e {
         Some(Some(e)) if e.day() == s.day() => {
             let _ = write!(out, "–{}", e.clock());
         }
         Some(Some(e)) => {
-            let _ = write!(out, " – {} {} {}", weekday(e.day()), e.date(), e.clock());
+            let _ = write!(out, " – {}", e.text());
         }
         Some(None) => {
             let _ = write!(out, " – {}", raw_end.unwrap_or("?"));
@@ -722,13 +675,12 @@ fn span(start: Option<&EventTime>, end: Option<&EventTime>, zone: Option<&str>) 
     out
 }
 
-fn offset_label(offset: i64) -> String {
-    if offset == 0 {
+fn offset_label(offset: UtcOffset) -> String {
+    if offset.is_utc() {
         return "UTC".into();
     }
-    let sign = if offset < 0 { '-' } else { '+' };
-    let o = offset.abs();
-    format!("UTC{sign}{:02}:{:02}", o / 3600, o % 3600 / 60)
+    // Cannot fail: an offset has hours and minutes.
+    format!("UTC{}", offset.format(OFFSET).unwrap_or_default())
 }
 
 // ---------------------------------------------------------------- pagination
@@ -1230,7 +1182,7 @@ pub struct CreateEventOutput {
 
 /// A start or end argument, checked.
 enum When<'a> {
-    Date(i64, &'a str),
+    Date(Date, &'a str),
     DateTime(Stamp, &'a str),
 }
 
@@ -1549,24 +1501,8 @@ struct ApiFreeBusyGroup {
 
 fn busy_text(i: &Interval) -> String {
     match (parse_date_time(&i.start), parse_date_time(&i.end)) {
-        (Some(s), Some(e)) if s.day() == e.day() => {
-            format!(
-                "{} {} {}–{}",
-                weekday(s.day()),
-                s.date(),
-                s.clock(),
-                e.clock()
-            )
-        }
-        (Some(s), Some(e)) => format!(
-            "{} {} {} – {} {} {}",
-            weekday(s.day()),
-            s.date(),
-            s.clock(),
-            weekday(e.day()),
-            e.date(),
-            e.clock()
-        ),
+        (Some(s), Some(e)) if s.day() == e.day() => format!("{}–{}", s.text(), e.clock()),
+        (Some(s), Some(e)) => format!("{} – {}", s.text(), e.text()),
         _ => format!("{} – {}", i.start, i.end),
     }
 }
@@ -1711,6 +1647,8 @@ impl Tool for QueryFreeBusy {
 
 #[cfg(test)]
 mod tests {
+    use time::macros::{date, offset};
+
     use super::*;
 
     #[test]
@@ -1726,12 +1664,22 @@ mod tests {
     #[test]
     fn rfc3339_date_times_parse_with_and_without_offsets() {
         let t = parse_date_time("2026-11-23T10:00:00+01:00").unwrap();
-        assert_eq!(t.offset, Some(3600));
-        assert_eq!(t.date(), "2026-11-23");
+        assert_eq!(t.offset, Some(offset!(+1)));
+        assert_eq!(t.day(), date!(2026 - 11 - 23));
         assert_eq!(t.clock(), "10:00");
         let z = parse_date_time("2026-11-23T09:00:00.250Z").unwrap();
-        assert_eq!(t.instant(), z.instant());
+        assert_eq!(
+            t.instant().map(|i| i.unix_timestamp()),
+            z.instant().map(|i| i.unix_timestamp())
+        );
         assert_eq!(parse_date_time("2026-11-23T10:00:00").unwrap().offset, None);
+        assert_eq!(
+            parse_date_time("2026-11-23t10:00:00.5").unwrap().offset,
+            None
+        );
+        // A leap second only where one can fall: the last second of a UTC month.
+        let leap = parse_date_time("2016-12-31T23:59:60Z").unwrap();
+        assert_eq!(leap.text(), "Sat 2016-12-31 23:59");
         for bad in [
             "2026-11-23",
             "2026-02-30T10:00:00Z",
@@ -1740,21 +1688,23 @@ mod tests {
             "2026-11-23 10:00:00Z",
             "2026-11-23T10:00:00.Z",
             "２０２６-11-23T10:00:00Z",
+            "2026-11-23T10:00:60Z",
+            "2026-11-23T10:00:60",
+            "+2026-11-23T10:00:00Z",
         ] {
             assert!(parse_date_time(bad).is_none(), "{bad}");
         }
-        assert_eq!(parse_date("2028-02-29"), Some(days_from_civil(2028, 2, 29)));
+        assert_eq!(parse_date("2028-02-29"), Some(date!(2028 - 02 - 29)));
         assert!(parse_date("2026-02-29").is_none());
+        assert!(parse_date("+2026-11-23").is_none());
     }
 
     #[test]
-    fn civil_dates_round_trip_and_weekdays_are_right() {
-        for days in [-800_000, -1, 0, 1, 20_415, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-        assert_eq!(weekday(days_from_civil(2026, 11, 23)), "Mon");
-        assert_eq!(weekday(days_from_civil(2000, 1, 1)), "Sat");
+    fn weekdays_are_right() {
+        assert_eq!(day_text(date!(2026 - 11 - 23)), "Mon 2026-11-23");
+        assert_eq!(day_text(date!(2000 - 01 - 01)), "Sat 2000-01-01");
+        assert_eq!(offset_label(offset!(-0:30)), "UTC-00:30");
+        assert_eq!(offset_label(offset!(+5:30)), "UTC+05:30");
     }
 
     #[test]

@@ -306,13 +306,7 @@ impl Session<'_> {
         let mut truncated = false;
         // Bounded: each turn adds a chunk, and the loop ends at `max_bytes`
         // (the request's timeout covers the whole body too).
-        while let Some(chunk) = resp.chunk().await.map_err(|e| {
-            Error::new(
-                ErrorKind::Unavailable,
-                format!("{what}: reading the response: {}", e.without_url()),
-            )
-            .with_provider(PROVIDER)
-        })? {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| read_failed(&what, e))? {
             let room = max_bytes.saturating_sub(bytes.len());
             if chunk.len() > room {
                 bytes.extend_from_slice(chunk.get(..room).unwrap_or_default());
@@ -338,13 +332,7 @@ impl Session<'_> {
         let resp = self
             .send(method, api, path, query, body, effect, "application/json")
             .await?;
-        let bytes = resp.bytes().await.map_err(|e| {
-            Error::new(
-                ErrorKind::Unavailable,
-                format!("{what}: reading the response: {}", e.without_url()),
-            )
-            .with_provider(PROVIDER)
-        })?;
+        let bytes = resp.bytes().await.map_err(|e| read_failed(&what, e))?;
         serde_json::from_slice(&bytes).map_err(|e| {
             Error::new(
                 ErrorKind::Provider,
@@ -454,12 +442,25 @@ impl Session<'_> {
                     classify(&what, status, &body.error, retry_after, effect)
                 }
             };
+            if !retryable
+                && effect == Effect::Write
+                && matches!(err.kind(), ErrorKind::Timeout | ErrorKind::Unavailable)
+            {
+                // It was sent and may have been carried out: never resent,
+                // and the model must not simply try again either.
+                return Err(err.with_model_message(UNKNOWN_OUTCOME));
+            }
             if !retryable || attempt >= client.retry.max_retries {
                 return Err(err);
             }
             let mut delay = client.retry.backoff(attempt);
             if let Some(after) = err.retry_after() {
-                delay = delay.max(after.min(client.retry.max_backoff));
+                if after > client.retry.max_backoff {
+                    // Waiting that long here would hold the call for nothing:
+                    // report it, with the time to wait.
+                    return Err(err);
+                }
+                delay = delay.max(after);
             }
             if self.cx.remaining().is_some_and(|left| left <= delay) {
                 return Err(err);
@@ -470,6 +471,21 @@ impl Session<'_> {
         }
     }
 }
+
+/// A body that could not be read to the end.
+fn read_failed(what: &str, e: reqwest::Error) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        format!("{what}: reading the response: {}", e.without_url()),
+    )
+    .with_provider(PROVIDER)
+}
+
+/// What the model is told when a write's outcome is unknown.
+const UNKNOWN_OUTCOME: &str = "Google did not confirm whether this change was made: the request \
+    timed out or failed after it was sent, so it may have been carried out. It was not retried, \
+    to avoid doing it twice. Check first (the Sent folder, the drafts, the calendar) and only \
+    then try again if it is really missing.";
 
 /// Turns a Google error answer into a typed error and whether to retry it.
 fn classify(

@@ -17,6 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::client::{Api, GoogleClient, Session};
+use crate::scopes::owned;
 use crate::scopes::{DRIVE_METADATA_READONLY, DRIVE_READONLY};
 
 const FILES: &str = "/drive/v3/files";
@@ -55,10 +56,6 @@ pub(crate) fn tools(client: &Arc<GoogleClient>) -> Result<Vec<DynTool>, Error> {
         DynTool::new(GetFile(client.clone()))?,
         DynTool::new(ReadFile(client.clone()))?,
     ])
-}
-
-fn owned(scopes: &[&str]) -> Vec<String> {
-    scopes.iter().map(|s| (*s).to_owned()).collect()
 }
 
 // ---------------------------------------------------------------- Drive's shapes
@@ -531,6 +528,9 @@ impl Tool for SearchFiles {
                 ("pageSize", want.to_string()),
                 ("supportsAllDrives", "true".to_owned()),
                 ("includeItemsFromAllDrives", "true".to_owned()),
+                // Without it Drive searches the `user` corpus only, which
+                // leaves out shared-drive files the user never opened.
+                ("corpora", "allDrives".to_owned()),
             ];
             if !q.is_empty() {
                 query.push(("q", q.clone()));

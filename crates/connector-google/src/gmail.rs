@@ -10,11 +10,15 @@ use serde_json::json;
 
 use crate::client::{Api, GoogleClient, Session};
 use crate::mime::{self, Attachment, Header, Part};
+use crate::scopes::owned;
 use crate::scopes::{GMAIL_COMPOSE, GMAIL_LABELS, GMAIL_READONLY, GMAIL_SEND};
 
 const MESSAGES: &str = "/gmail/v1/users/me/messages";
 /// `users.messages.list` accepts at most 500 per page.
 const MAX_PAGE: u32 = 500;
+/// The most `messages.list` pages one search reads (short pages with a
+/// token could otherwise go on).
+const MAX_SEARCH_PAGES: usize = 20;
 /// Metadata requests in flight at once for one search.
 const FETCH_CONCURRENCY: usize = 8;
 
@@ -26,10 +30,6 @@ pub(crate) fn tools(client: &Arc<GoogleClient>) -> Result<Vec<DynTool>, Error> {
         DynTool::new(SendMessage(client.clone()))?,
         DynTool::new(CreateDraft(client.clone()))?,
     ])
-}
-
-fn owned(scopes: &[&str]) -> Vec<String> {
-    scopes.iter().map(|s| (*s).to_owned()).collect()
 }
 
 // ---------------------------------------------------------------- search
@@ -167,7 +167,13 @@ impl Tool for SearchMessages {
         let mut s = self.0.session(cx, &[GMAIL_READONLY]).await?;
         let mut ids: Vec<String> = Vec::new();
         let mut page_token: Option<String> = None;
+        // Bounded: at most `MAX_SEARCH_PAGES` pages, whatever Gmail answers.
+        let mut pages = 0;
         let has_more = loop {
+            pages += 1;
+            if pages > MAX_SEARCH_PAGES {
+                break true;
+            }
             let want = (limit as usize - ids.len()) as u32;
             let mut q = vec![("maxResults", want.min(MAX_PAGE).to_string())];
             if !args.query.is_empty() {

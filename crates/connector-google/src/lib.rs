@@ -39,11 +39,20 @@ pub fn oauth_spec() -> OAuth2Spec {
     );
     spec.revocation_url = Some("https://oauth2.googleapis.com/revoke".into());
     spec.userinfo_url = Some("https://openidconnect.googleapis.com/v1/userinfo".into());
-    spec.default_scopes = vec![
-        "openid".into(),
-        "email".into(),
-        scopes::GMAIL_READONLY.into(),
-    ];
+    // Enough for every tool (`scopes` in `[providers.google]` narrows it;
+    // tools whose scopes were not granted then fail before any request).
+    spec.default_scopes = [
+        "openid",
+        "email",
+        scopes::GMAIL_READONLY,
+        scopes::GMAIL_COMPOSE,
+        scopes::CALENDAR_READONLY,
+        scopes::CALENDAR_EVENTS,
+        scopes::DRIVE_READONLY,
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
     spec.extra_authorize_params = vec![
         // A refresh token, so the grant outlives the first hour.
         ("access_type".into(), "offline".into()),
@@ -192,3 +201,23 @@ impl RegisteredConnector for GoogleConnector {
 }
 
 connector_core::register_connector!(GoogleConnector);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_default_scopes_let_every_tool_run() {
+        let vault = connector_core::vault::Vault::in_memory().unwrap();
+        let engine = OAuthEngine::builder(vault).build().unwrap();
+        let connector = GoogleConnector::builder(engine).build().unwrap();
+        let defaults = oauth_spec().default_scopes;
+        let tools = connector.tools(&CallContext::new("u")).await.unwrap();
+        assert_eq!(tools.len(), 12);
+        for t in tools {
+            let needed: Vec<&str> = t.scopes.iter().map(String::as_str).collect();
+            let missing = scopes::missing(&defaults, &needed);
+            assert!(missing.is_empty(), "{}: {missing:?}", t.name);
+        }
+    }
+}

@@ -193,7 +193,53 @@ fn address_list(field: &str, list: &[String]) -> Result<Option<String>, Error> {
             )));
         }
     }
-    Ok((!list.is_empty()).then(|| list.join(", ")))
+    let formatted: Vec<String> = list.iter().map(|a| format_address(a)).collect();
+    Ok((!formatted.is_empty()).then(|| formatted.join(", ")))
+}
+
+/// One address as a header wants it: a display name with specials quoted
+/// (a comma in `Doe, Jane <jane@example.com>` would split the list), a
+/// non-ASCII one as an RFC 2047 encoded-word.
+fn format_address(a: &str) -> String {
+    let a = a.trim();
+    let Some((name, rest)) = a.rsplit_once('<') else {
+        return a.to_owned();
+    };
+    let Some(addr) = rest.strip_suffix('>') else {
+        return a.to_owned();
+    };
+    let name = name.trim();
+    // A quoted-string as given: its escapes undone, to be redone below.
+    let unquoted;
+    let name = match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+        Some(inner) => {
+            let mut out = String::with_capacity(inner.len());
+            let mut chars = inner.chars();
+            while let Some(c) = chars.next() {
+                out.push(if c == '\\' {
+                    chars.next().unwrap_or(c)
+                } else {
+                    c
+                });
+            }
+            unquoted = out;
+            unquoted.trim()
+        }
+        None => name,
+    };
+    if name.is_empty() {
+        return addr.trim().to_owned();
+    }
+    let phrase = if !name.is_ascii() {
+        encode_header_value(name)
+    } else if name.contains([
+        '(', ')', '<', '>', '[', ']', ':', ';', '@', '\\', ',', '.', '"',
+    ]) {
+        format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        name.to_owned()
+    };
+    format!("{phrase} <{}>", addr.trim())
 }
 
 /// RFC 2047 encoded-word for a header value that is not plain ASCII,
@@ -275,6 +321,28 @@ pub(crate) fn raw(message: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn display_names_are_quoted_or_encoded() {
+        assert_eq!(format_address("bob@example.com"), "bob@example.com");
+        assert_eq!(
+            format_address("Bob Smith <bob@example.com>"),
+            "Bob Smith <bob@example.com>"
+        );
+        assert_eq!(
+            format_address("Doe, Jane <jane@example.com>"),
+            "\"Doe, Jane\" <jane@example.com>"
+        );
+        assert_eq!(
+            format_address("\"J. \\\"JJ\\\" Doe\" <j@example.com>"),
+            "\"J. \\\"JJ\\\" Doe\" <j@example.com>"
+        );
+        assert_eq!(
+            format_address("Zoë Müller <zoe@example.com>"),
+            "=?UTF-8?B?Wm/DqyBNw7xsbGVy?= <zoe@example.com>"
+        );
+        assert_eq!(format_address(" <x@example.com> "), "x@example.com");
+    }
+
     use super::*;
 
     #[test]

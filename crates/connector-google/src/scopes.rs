@@ -23,6 +23,11 @@ pub(crate) const DRIVE_FILE: &str = "https://www.googleapis.com/auth/drive.file"
 pub(crate) const DRIVE_METADATA_READONLY: &str =
     "https://www.googleapis.com/auth/drive.metadata.readonly";
 
+/// `scopes` as the owned strings `Tool::scopes` returns.
+pub(crate) fn owned(scopes: &[&str]) -> Vec<String> {
+    scopes.iter().map(|s| (*s).to_owned()).collect()
+}
+
 /// The broader scopes that also allow what `needed` allows, per Google's
 /// per-method "Authorization scopes" lists.
 fn covering(needed: &str) -> &'static [&'static str] {

@@ -121,6 +121,7 @@ async fn search_runs_the_drive_query_newest_first_without_trash() {
     assert_eq!(query_of(r, "orderBy"), Some("modifiedTime desc"));
     assert_eq!(query_of(r, "pageSize"), Some("20"));
     assert_eq!(query_of(r, "supportsAllDrives"), Some("true"));
+    assert_eq!(query_of(r, "corpora"), Some("allDrives"));
     assert_eq!(query_of(r, "includeItemsFromAllDrives"), Some("true"));
     assert!(
         query_of(r, "fields")

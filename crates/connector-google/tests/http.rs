@@ -82,6 +82,11 @@ async fn a_send_is_retried_after_a_rate_limit_but_never_after_a_5xx() {
         4,
         "a 5xx send is not resent"
     );
+    assert!(
+        err.model_message().contains("Check first"),
+        "{}",
+        err.model_message()
+    );
 }
 
 #[tokio::test]
@@ -101,6 +106,16 @@ async fn retries_stop_at_the_deadline() {
         "{err}"
     );
     assert!(started.elapsed() < Duration::from_secs(2));
+
+    // A Retry-After longer than the longest backoff is reported at once,
+    // with the time to wait, even when the deadline would allow waiting.
+    env.fake.push_fault(Fault::TooManyRequests(Some(30)));
+    let started = std::time::Instant::now();
+    let err = env.call("list_labels", json!({})).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(env.fake.count("GET", LABELS), 2);
 }
 
 #[tokio::test]
@@ -245,6 +260,10 @@ async fn a_timed_out_read_is_retried_but_a_timed_out_send_is_not() {
         1,
         "a send whose outcome is unknown is not resent"
     );
+    // ...and the model is told to check before trying again, not to retry.
+    let told = err.model_message();
+    assert!(told.contains("may have been carried out"), "{told}");
+    assert!(!told.contains("try again later"), "{told}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(env.fake.sent().len(), 1, "the stalled send did go out");
 }
@@ -314,4 +333,55 @@ async fn the_registry_builds_it_with_the_configured_base_url() {
         .unwrap();
     assert!(!out.is_error);
     assert_eq!(env.fake.count("GET", LABELS), 1);
+}
+
+#[tokio::test]
+async fn google_refuses_what_the_grant_does_not_cover_and_nothing_is_retried() {
+    // The stored record says calendar.readonly was granted, but Google's
+    // grant (the user unticked it on the consent screen, or revoked it
+    // since) covers Gmail only.
+    let calendar_readonly = "https://www.googleapis.com/auth/calendar.readonly";
+    let env = env(&[READONLY, calendar_readonly]).await;
+    env.fake
+        .accept_token_with_scopes(TOKEN, &["gmail.readonly"]);
+    env.ok("list_labels", json!({})).await;
+
+    let err = env.call("list_calendars", json!({})).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InsufficientScope, "{err}");
+    assert!(
+        err.model_message().contains("reconnect"),
+        "{}",
+        err.model_message()
+    );
+    assert_eq!(
+        env.fake.count("GET", "/calendar/v3/users/me/calendarList"),
+        1,
+        "a 403 for scopes is not retried"
+    );
+    assert!(
+        env.fake.violations().is_empty(),
+        "{:?}",
+        env.fake.violations()
+    );
+
+    // Drive: metadata scopes list and describe files but do not read them.
+    let drive_readonly = "https://www.googleapis.com/auth/drive.readonly";
+    let drive = crate::common::env(&[drive_readonly]).await;
+    drive
+        .fake
+        .accept_token_with_scopes(TOKEN, &["drive.metadata.readonly"]);
+    let doc = "1DoCq3BuDgEtNoTeS0aBcDeFgHiJkLmNoPqRsTuVwXy";
+    drive.ok("get_file", json!({"file_id": doc})).await;
+    let err = drive
+        .call("read_file", json!({"file_id": doc}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InsufficientScope, "{err}");
+    // Refused by Google (the stored record claimed drive.readonly).
+    assert!(err.detail().contains("insufficientPermissions"), "{err}");
+    assert!(
+        drive.fake.violations().is_empty(),
+        "{:?}",
+        drive.fake.violations()
+    );
 }

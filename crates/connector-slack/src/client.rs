@@ -57,9 +57,9 @@ impl Credential {
 /// Slack counts its limits "per API method per app per workspace": a 429 on
 /// `chat.postMessage` says nothing of `conversations.list`, nor of another
 /// workspace. The workspace of a token is known when its grant recorded the
-/// team id; then every user of that workspace shares the cooldown. When it
-/// is not known (Slack's token response carries the team as an object,
-/// which the vault does not keep), the cooldown is the user's (and
+/// team id (the engine keeps Slack's `team.id` as `team_id`); then every
+/// user of that workspace shares the cooldown. When it is not known (a grant
+/// stored before that), the cooldown is the user's (and
 /// account's): never stricter than Slack, since it cannot hold back a call
 /// to another workspace, at the cost of one more 429 per other user of the
 /// same workspace, who then learns the cooldown too.
@@ -182,13 +182,45 @@ impl SlackClient {
     }
 
     /// Calls `method` with form `params`, returning the whole JSON answer
-    /// once it says `ok: true`.
+    /// once it says `ok: true`. Never resends a request that may have
+    /// reached Slack (only a 429, which Slack answers before acting, is
+    /// retried); when a write's outcome is unknown, the error tells the
+    /// model to check before trying again.
     pub async fn call(
         &self,
         cx: &CallContext,
         credential: &Credential,
         method: &str,
         params: &[(&str, String)],
+    ) -> Result<Value, Error> {
+        let mut sent = false;
+        let result = self
+            .call_once(cx, credential, method, params, &mut sent)
+            .await;
+        result.map_err(|e| {
+            if sent
+                && is_write(method)
+                && matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Unavailable)
+            {
+                e.with_model_message(format!(
+                    "Slack did not confirm whether `{method}` was carried out: the request timed \
+                     out or failed after it was sent, so it may have been. It was not retried, to \
+                     avoid doing it twice. Check first (read the channel's recent history) and \
+                     only then try again if it is really missing."
+                ))
+            } else {
+                e
+            }
+        })
+    }
+
+    async fn call_once(
+        &self,
+        cx: &CallContext,
+        credential: &Credential,
+        method: &str,
+        params: &[(&str, String)],
+        sent: &mut bool,
     ) -> Result<Value, Error> {
         let url = format!("{}/{method}", self.base_url);
         let scope = match &credential.team {
@@ -221,7 +253,12 @@ impl SlackClient {
                 }
                 req = req.timeout(left.min(self.options.request_timeout));
             }
-            let resp = req.send().await.map_err(|e| transport_error(method, &e))?;
+            let resp = req.send().await.map_err(|e| {
+                // A connection that never opened carried nothing.
+                *sent = !e.is_connect();
+                transport_error(method, &e)
+            })?;
+            *sent = true;
             let status = resp.status();
             if status == StatusCode::TOO_MANY_REQUESTS {
                 let after = retry_after(resp.headers().get(RETRY_AFTER));
@@ -307,7 +344,21 @@ impl SlackClient {
             if let Some(c) = &cursor {
                 p.push(("cursor", c.clone()));
             }
-            let body = self.call(cx, credential, method, &p).await?;
+            let body = match self.call(cx, credential, method, &p).await {
+                Ok(body) => body,
+                // Rate limited part-way (conversations.history allows some
+                // apps one request a minute): what was read is returned,
+                // marked as incomplete, rather than thrown away.
+                Err(e) if e.kind() == ErrorKind::RateLimited && !items.is_empty() => {
+                    tracing::debug!(
+                        method,
+                        items = items.len(),
+                        "slack: rate limited mid-way, returning what was read"
+                    );
+                    return Ok((items, true));
+                }
+                Err(e) => return Err(e),
+            };
             if let Some(Value::Array(page_items)) = body.get(key) {
                 items.extend(page_items.iter().cloned());
             }
@@ -326,6 +377,21 @@ impl SlackClient {
         }
         Ok((items, true))
     }
+}
+
+/// Whether `method` changes something in Slack (its outcome matters when
+/// a request fails after it was sent).
+fn is_write(method: &str) -> bool {
+    matches!(
+        method,
+        "chat.postMessage"
+            | "chat.update"
+            | "chat.delete"
+            | "chat.postEphemeral"
+            | "chat.scheduleMessage"
+            | "reactions.add"
+            | "reactions.remove"
+    )
 }
 
 /// `response_metadata.next_cursor`, when not empty.

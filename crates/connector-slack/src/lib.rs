@@ -7,6 +7,7 @@ mod tools;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use connector_core::oauth::OAuthEngine;
@@ -85,6 +86,55 @@ pub(crate) struct Shared {
     pub(crate) client: SlackClient,
     engine: OAuthEngine,
     provider: String,
+    /// Channel names already resolved to ids, per user and account.
+    pub(crate) channel_ids: ChannelIds,
+}
+
+/// Channel names resolved to ids, kept `CHANNEL_ID_TTL` so that posting by
+/// name does not list every channel each time (a large workspace takes
+/// dozens of `conversations.list` pages). A renamed channel is seen after
+/// the TTL at worst; bounded to `CAP` entries.
+#[derive(Debug, Default)]
+pub(crate) struct ChannelIds {
+    map: std::sync::Mutex<std::collections::HashMap<NameKey, (String, std::time::Instant)>>,
+}
+
+/// User, account, channel name.
+type NameKey = (String, Option<String>, String);
+
+impl ChannelIds {
+    const TTL: Duration = Duration::from_secs(600);
+    const CAP: usize = 4096;
+
+    pub(crate) fn get(&self, cx: &CallContext, name: &str) -> Option<String> {
+        let map = self.map.lock().ok()?;
+        map.get(&Self::key(cx, name))
+            .filter(|(_, at)| at.elapsed() < Self::TTL)
+            .map(|(id, _)| id.clone())
+    }
+
+    pub(crate) fn put(&self, cx: &CallContext, name: &str, id: &str) {
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= Self::CAP {
+                map.retain(|_, (_, at)| at.elapsed() < Self::TTL);
+                if map.len() >= Self::CAP {
+                    map.clear();
+                }
+            }
+            map.insert(
+                Self::key(cx, name),
+                (id.to_owned(), std::time::Instant::now()),
+            );
+        }
+    }
+
+    fn key(cx: &CallContext, name: &str) -> NameKey {
+        (
+            cx.user().to_owned(),
+            cx.account().map(str::to_owned),
+            name.to_owned(),
+        )
+    }
 }
 
 /// Which of the connection's two tokens a call is made with.
@@ -269,6 +319,7 @@ impl SlackConnectorBuilder {
             client,
             engine,
             provider: PROVIDER.to_owned(),
+            channel_ids: ChannelIds::default(),
         });
         let tools = tools::all(&shared)?;
         let specs = tools.iter().map(|t| t.spec().clone()).collect();

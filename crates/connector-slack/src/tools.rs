@@ -78,8 +78,20 @@ async fn resolve_channel(
     if name.is_empty() {
         return Err(Error::invalid_arguments("`channel` is empty"));
     }
+    if let Some(id) = shared.channel_ids.get(cx, name) {
+        return Ok(id);
+    }
     let types = "public_channel,private_channel";
     let (channels, _) = list_channels(shared, cx, types, true, MAX_ITEMS * 10).await?;
+    // Every name seen is remembered, not only the one asked for.
+    for c in &channels {
+        if let (Some(n), Some(id)) = (
+            c.get("name").and_then(Value::as_str),
+            c.get("id").and_then(Value::as_str),
+        ) {
+            shared.channel_ids.put(cx, n, id);
+        }
+    }
     channels
         .iter()
         .find(|c| c.get("name").and_then(Value::as_str) == Some(name))
@@ -280,7 +292,7 @@ pub struct Posted {
 
 impl Tool for PostMessage {
     const NAME: &'static str = "post_message";
-    const DESCRIPTION: &'static str = "Posts a message to a Slack channel, direct message or thread, as the app. Returns the channel id and the message's ts (needed to update, delete, react to or reply to it).";
+    const DESCRIPTION: &'static str = "Posts a message to a Slack channel, direct message or thread, as the app. This really posts: people will see it. Returns the channel id and the message's ts (needed to update, delete, react to or reply to it). Not retried automatically if its outcome is unknown.";
     type Args = PostMessageArgs;
     type Output = Posted;
 
@@ -804,7 +816,12 @@ impl Tool for AddReaction {
             ("timestamp", args.timestamp.clone()),
             ("name", name.clone()),
         ];
-        let (channel, _) = in_channel(&self.0, cx, &args.channel, "reactions.add", p).await?;
+        let channel = match in_channel(&self.0, cx, &args.channel, "reactions.add", p).await {
+            Ok((channel, _)) => channel,
+            // The reaction is there, which is what was asked (idempotent).
+            Err(e) if e.detail().ends_with(": already_reacted") => args.channel.clone(),
+            Err(e) => return Err(e),
+        };
         Ok(Reacted {
             channel,
             timestamp: args.timestamp,

@@ -170,9 +170,25 @@ async fn server_errors_are_unavailable_and_not_echoed() {
         .err("post_message", json!({"channel": "C012AB3CD", "text": "x"}))
         .await;
     assert_eq!(e.kind(), ErrorKind::Unavailable);
-    // A write is not sent again by the client.
+    // A write is not sent again by the client, and the model is told to
+    // check before trying again.
     assert_eq!(s.fake.call_count("chat.postMessage"), 1);
     assert!(!format!("{e:?}").contains(BOT_TOKEN));
+    assert!(
+        e.model_message().contains("Check first"),
+        "{}",
+        e.model_message()
+    );
+
+    // A read that failed the same way may simply be tried again.
+    s.fake.status_next("users.info", 503);
+    let e = s.err("lookup_user", json!({"user_id": "W012A3CDE"})).await;
+    assert_eq!(e.kind(), ErrorKind::Unavailable);
+    assert!(
+        !e.model_message().contains("Check first"),
+        "{}",
+        e.model_message()
+    );
 }
 
 #[tokio::test]
@@ -200,6 +216,11 @@ async fn a_post_whose_outcome_is_unknown_is_not_retried() {
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(
+        e.model_message().contains("may have been"),
+        "{}",
+        e.model_message()
+    );
     assert_eq!(s.fake.call_count("chat.postMessage"), 1);
     // The fake did post it: sending it again would have posted it twice.
     assert!(

@@ -13,7 +13,7 @@
 mod calendar;
 mod drive;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -81,7 +81,8 @@ type TokenCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 #[derive(Default)]
 struct State_ {
-    tokens: HashSet<String>,
+    /// Accepted tokens, with the scopes each was granted (`None`: all).
+    tokens: HashMap<String, Option<Vec<String>>>,
     token_check: Option<TokenCheck>,
     messages: Vec<Value>,
     labels: Value,
@@ -189,7 +190,31 @@ impl FakeGoogle {
 
     /// Accepts `token` as a bearer token.
     pub fn accept_token(&self, token: &str) {
-        self.shared.lock().tokens.insert(token.to_owned());
+        self.shared.lock().tokens.insert(token.to_owned(), None);
+    }
+
+    /// Accepts `token` for the methods `scopes` allow, as Google does after a
+    /// partial consent: any other method answers 403
+    /// `insufficientPermissions` (each method's accepted scopes are those of
+    /// its reference page's "Authorization scopes"). Scopes are given by
+    /// their short name (`gmail.readonly`, `mail` for Gmail's full scope) or
+    /// whole.
+    pub fn accept_token_with_scopes(&self, token: &str, scopes: &[&str]) {
+        // Short names (`gmail.readonly`) or whole scope URLs.
+        let scopes = scopes
+            .iter()
+            .map(|s| {
+                if s.starts_with("https://") {
+                    (*s).to_owned()
+                } else {
+                    scope_url(s)
+                }
+            })
+            .collect();
+        self.shared
+            .lock()
+            .tokens
+            .insert(token.to_owned(), Some(scopes));
     }
 
     /// Accepts the tokens `check` approves (besides those accepted one by one).
@@ -337,18 +362,31 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned);
-    let authorized = match &token {
-        None => false,
+    let (authorized, granted) = match &token {
+        None => (false, None),
         Some(t) => {
             let (known, check) = {
                 let st = shared.lock();
-                (st.tokens.contains(t), st.token_check.clone())
+                (st.tokens.get(t).cloned(), st.token_check.clone())
             };
-            known || check.is_some_and(|c| c(t))
+            match known {
+                Some(granted) => (true, granted),
+                None => (check.is_some_and(|c| c(t)), None),
+            }
         }
     };
     if !authorized {
         return google_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    if let Some(granted) = granted {
+        let accepted = accepted_scopes(&method, &path, &query);
+        if !accepted.is_empty()
+            && !granted
+                .iter()
+                .any(|g| accepted.iter().any(|a| scope_url(a) == *g))
+        {
+            return google_error(StatusCode::FORBIDDEN, "insufficient_permissions");
+        }
     }
     let fault = shared.lock().faults.pop_front();
     let stall = match fault {
@@ -361,6 +399,76 @@ async fn handle(
         tokio::time::sleep(d).await;
     }
     response
+}
+
+/// A short scope name as a URL (`gmail.readonly` →
+/// `https://www.googleapis.com/auth/gmail.readonly`; `mail` is Gmail's full
+/// scope).
+fn scope_url(short: &str) -> String {
+    if short == "mail" {
+        "https://mail.google.com/".to_owned()
+    } else {
+        format!("https://www.googleapis.com/auth/{short}")
+    }
+}
+
+/// The scopes any one of which lets a token call the method at `path`, per
+/// the "Authorization scopes" of each method's reference page. Empty: a
+/// path the fake does not serve (it answers 404 anyway).
+fn accepted_scopes(
+    method: &Method,
+    path: &str,
+    query: &[(String, String)],
+) -> &'static [&'static str] {
+    let content =
+        query.iter().any(|(k, v)| k == "alt" && v == "media") || path.ends_with("/export");
+    match (method.as_str(), path) {
+        ("POST", p) if p.ends_with("/messages/send") => {
+            &["mail", "gmail.modify", "gmail.compose", "gmail.send"]
+        }
+        ("POST", p) if p.ends_with("/drafts") => &["mail", "gmail.modify", "gmail.compose"],
+        ("GET", p) if p.ends_with("/labels") => &[
+            "mail",
+            "gmail.modify",
+            "gmail.readonly",
+            "gmail.labels",
+            "gmail.metadata",
+        ],
+        ("GET", p) if p.starts_with("/gmail/") => {
+            &["mail", "gmail.modify", "gmail.readonly", "gmail.metadata"]
+        }
+        (_, "/calendar/v3/freeBusy") => &[
+            "calendar",
+            "calendar.readonly",
+            "calendar.freebusy",
+            "calendar.events.freebusy",
+        ],
+        ("GET", p) if p.starts_with("/calendar/v3/users/me/calendarList") => &[
+            "calendar",
+            "calendar.readonly",
+            "calendar.calendarlist",
+            "calendar.calendarlist.readonly",
+        ],
+        ("POST", p) if p.starts_with("/calendar/") => &["calendar", "calendar.events"],
+        ("GET", p) if p.starts_with("/calendar/") => &[
+            "calendar",
+            "calendar.readonly",
+            "calendar.events",
+            "calendar.events.readonly",
+        ],
+        ("GET", p) if p.starts_with("/drive/") && content => {
+            &["drive", "drive.readonly", "drive.file", "drive.appdata"]
+        }
+        ("GET", p) if p.starts_with("/drive/") => &[
+            "drive",
+            "drive.readonly",
+            "drive.file",
+            "drive.appdata",
+            "drive.metadata",
+            "drive.metadata.readonly",
+        ],
+        _ => &[],
+    }
 }
 
 fn route(

@@ -38,6 +38,14 @@
 //!   grant of its own, rotated on refresh like any other, refreshed at the
 //!   top level with `token_type` `user`), `id`, comma-separated `scope` and
 //!   `expires_in`.
+//! - With [`FakeOAuthServer::set_token_error_style`] set to
+//!   [`TokenErrorStyle::Slack`] the token endpoint answers as Slack's
+//!   `oauth.v2.access` does: every error with HTTP 200 and
+//!   `{"ok": false, "error": "<code>"}` in Slack's words
+//!   (`invalid_refresh_token`, `invalid_code`, `bad_client_secret`, ...),
+//!   every success with `"ok": true`. The decisions are the same.
+//! - [`FakeOAuthServer::set_extra_token_fields`] adds fields (Slack's
+//!   `team` and `enterprise` objects) to every successful token response.
 //!
 //! For MCP authorization it also is (see [`FakeOAuthServer::issuer`]):
 //! - an RFC 8414 metadata document at
@@ -159,6 +167,17 @@ pub struct ConsentCounters {
     /// Code exchanges that answered without a refresh token
     /// ([`FakeOAuthServer::set_refresh_token_only_on_consent`]).
     pub exchanges_without_refresh_token: usize,
+}
+
+/// How the token endpoint words its answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TokenErrorStyle {
+    /// RFC 6749 §5.2: a 400 (or 401) with `error` and `error_description`.
+    #[default]
+    Rfc6749,
+    /// Slack's `oauth.v2.access`: HTTP 200 with `{"ok": false, "error": …}`
+    /// and Slack's codes; successes carry `"ok": true`.
+    Slack,
 }
 
 /// Which OpenID Connect discovery documents the server serves
@@ -464,6 +483,43 @@ impl FakeOAuthServer {
         });
     }
 
+    /// How the token endpoint words its answers (default
+    /// [`TokenErrorStyle::Rfc6749`]). [`Counters::invalid_grants`] counts
+    /// the decision, whatever the wording.
+    pub fn set_token_error_style(&self, style: TokenErrorStyle) {
+        self.state().settings.error_style = style;
+    }
+
+    /// Fields added to the top level of every successful token response,
+    /// code exchanges and refreshes (Slack: `team`, `enterprise`, `app_id`).
+    /// A field the response already has is not replaced. `None` (the
+    /// default) adds none.
+    pub fn set_extra_token_fields(
+        &self,
+        fields: Option<serde_json::Map<String, serde_json::Value>>,
+    ) {
+        self.state().settings.extra_token_fields = fields;
+    }
+
+    /// Revokes the whole grant `token` (an access or refresh token this
+    /// server issued) belongs to, as when the user uninstalls the app: its
+    /// refresh tokens then answer `invalid_grant`. Whether `token` was known.
+    pub fn revoke_grant(&self, token: &str) -> bool {
+        let mut state = self.state();
+        let family = state
+            .access_tokens
+            .get(token)
+            .map(|t| t.family)
+            .or_else(|| state.refresh_tokens.get(token).map(|t| t.family));
+        match family {
+            Some(family) => {
+                state.revoke_family(family);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The next valid authorization request is denied by the user: it
     /// redirects with `error=access_denied&state=...`.
     pub fn deny_next_authorization(&self) {
@@ -592,6 +648,8 @@ struct Settings {
     resource_required: bool,
     refresh_token_only_on_consent: bool,
     nested_grant: Option<(String, Vec<String>)>,
+    error_style: TokenErrorStyle,
+    extra_token_fields: Option<serde_json::Map<String, serde_json::Value>>,
     metadata: MetadataSettings,
 }
 
@@ -633,6 +691,8 @@ impl Default for Settings {
             resource_required: false,
             refresh_token_only_on_consent: false,
             nested_grant: None,
+            error_style: TokenErrorStyle::Rfc6749,
+            extra_token_fields: None,
             metadata: MetadataSettings::default(),
             token_delay: Duration::ZERO,
         }
@@ -756,13 +816,34 @@ async fn token_handler(
             )
                 .into_response()
         } else {
+            let style = state.settings.error_style;
             match state.token(&headers, query.as_deref(), &body) {
-                Ok(response) => response,
+                Ok(mut answer) => {
+                    if let (Some(extra), Some(object)) = (
+                        state.settings.extra_token_fields.as_ref(),
+                        answer.as_object_mut(),
+                    ) {
+                        for (k, v) in extra {
+                            object.entry(k.clone()).or_insert_with(|| v.clone());
+                        }
+                    }
+                    if style == TokenErrorStyle::Slack {
+                        answer["ok"] = serde_json::Value::Bool(true);
+                    }
+                    json_response(answer)
+                }
                 Err(error) => {
                     if error.error == "invalid_grant" {
                         state.counters.invalid_grants += 1;
                     }
-                    error.into_response()
+                    match style {
+                        TokenErrorStyle::Rfc6749 => error.into_response(),
+                        TokenErrorStyle::Slack => {
+                            let params = Params::parse(&body);
+                            let code = error.slack_code(params.get("grant_type"));
+                            json_response(serde_json::json!({ "ok": false, "error": code }))
+                        }
+                    }
                 }
             }
         };
@@ -960,12 +1041,13 @@ impl AuthState {
         Ok(callback)
     }
 
+    /// Decides a token request: `Ok` is the token response's JSON.
     fn token(
         &mut self,
         headers: &HeaderMap,
         query: Option<&str>,
         body: &[u8],
-    ) -> Result<Response, OAuthError> {
+    ) -> Result<serde_json::Value, OAuthError> {
         let params = form_params(headers, query, body)?;
         let grant_type = params.get("grant_type");
         match grant_type {
@@ -1036,7 +1118,8 @@ impl AuthState {
         match client.auth {
             ClientAuth::Basic => match &basic {
                 Some((_, secret)) if secret_matches(secret) => Ok(client.clone()),
-                Some(_) => Err(OAuthError::invalid_client("wrong client secret", true)),
+                Some(_) => Err(OAuthError::invalid_client("wrong client secret", true)
+                    .slack("bad_client_secret")),
                 None => Err(OAuthError::invalid_client(
                     "this client must authenticate with HTTP Basic (client_secret_basic)",
                     true,
@@ -1051,7 +1134,8 @@ impl AuthState {
                 }
                 match body_secret {
                     Some(secret) if secret_matches(secret) => Ok(client.clone()),
-                    Some(_) => Err(OAuthError::invalid_client("wrong client secret", false)),
+                    Some(_) => Err(OAuthError::invalid_client("wrong client secret", false)
+                        .slack("bad_client_secret")),
                     None => Err(OAuthError::invalid_client(
                         "client_secret is required in the body (client_secret_post)",
                         false,
@@ -1075,7 +1159,7 @@ impl AuthState {
         &mut self,
         client: &ClientConfig,
         params: &Params,
-    ) -> Result<Response, OAuthError> {
+    ) -> Result<serde_json::Value, OAuthError> {
         let code = params.required("code")?;
         let redirect_uri = params.required("redirect_uri")?;
         let verifier = params.required("code_verifier")?;
@@ -1106,7 +1190,8 @@ impl AuthState {
         if grant.redirect_uri != redirect_uri {
             return Err(OAuthError::invalid_grant(
                 "redirect_uri differs from the authorization request",
-            ));
+            )
+            .slack("bad_redirect_uri"));
         }
         if s256(verifier) != grant.challenge {
             return Err(OAuthError::invalid_grant(
@@ -1174,7 +1259,7 @@ impl AuthState {
             nested["scope"] = serde_json::Value::String(nested_scopes.join(","));
             body[name] = nested;
         }
-        Ok(json_response(body))
+        Ok(body)
     }
 
     fn new_family(
@@ -1203,7 +1288,11 @@ impl AuthState {
     }
 
     /// RFC 6749 §6 with refresh token rotation and reuse detection.
-    fn refresh(&mut self, client: &ClientConfig, params: &Params) -> Result<Response, OAuthError> {
+    fn refresh(
+        &mut self,
+        client: &ClientConfig,
+        params: &Params,
+    ) -> Result<serde_json::Value, OAuthError> {
         let presented = params.required("refresh_token")?;
         let requested =
             params
@@ -1256,11 +1345,7 @@ impl AuthState {
         if let Some(token) = self.refresh_tokens.get_mut(presented) {
             token.rotated = true;
         }
-        Ok(self.issue_tokens(family_id, scopes))
-    }
-
-    fn issue_tokens(&mut self, family: usize, scopes: Vec<String>) -> Response {
-        json_response(self.token_body(family, scopes, true))
+        Ok(self.token_body(family_id, scopes, true))
     }
 
     /// Issues an access token of `family` (and a refresh token when
@@ -1763,6 +1848,9 @@ struct OAuthError {
     description: String,
     /// Send `WWW-Authenticate: Basic` (the client tried, or must use, HTTP Basic).
     basic_challenge: bool,
+    /// Slack's code for this error, where [`OAuthError::slack_code`] cannot
+    /// tell it from the RFC 6749 code alone.
+    slack: Option<&'static str>,
 }
 
 impl OAuthError {
@@ -1772,6 +1860,30 @@ impl OAuthError {
             error,
             description: description.into(),
             basic_challenge: false,
+            slack: None,
+        }
+    }
+
+    /// Names Slack's code for this error.
+    fn slack(self, code: &'static str) -> Self {
+        Self {
+            slack: Some(code),
+            ..self
+        }
+    }
+
+    /// The `error` Slack's `oauth.v2.access` answers instead, for a request
+    /// of `grant_type`.
+    fn slack_code(&self, grant_type: Option<&str>) -> &'static str {
+        if let Some(code) = self.slack {
+            return code;
+        }
+        match self.error {
+            "invalid_client" => "invalid_client_id",
+            "invalid_grant" if grant_type == Some("refresh_token") => "invalid_refresh_token",
+            "invalid_grant" => "invalid_code",
+            "unsupported_grant_type" => "invalid_grant_type",
+            other => other,
         }
     }
 

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use oauth2::basic::{
-    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse,
-    BasicTokenIntrospectionResponse, BasicTokenType,
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
 };
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
@@ -27,8 +27,10 @@ const STATE_BYTES: u32 = 32;
 
 /// The token response's fields beyond the standard ones. Kept in the
 /// record: scalars whose name does not suggest a secret (`id_token` and the
-/// like are dropped, and so are objects: nested grants such as Slack's
-/// `authed_user` are stored as records of their own).
+/// like are dropped), and for an object with a string `id` that id alone,
+/// as `<name>_id` (a workspace's `team: {"id": …, "name": …}` is kept as
+/// `team_id`). Other objects and arrays are dropped; nested grants such as
+/// `authed_user` are stored as records of their own.
 ///
 /// `Debug` prints only the field names: values may be tokens.
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -44,21 +46,57 @@ impl std::fmt::Debug for ExtraFields {
 }
 
 impl ExtraFields {
-    fn non_secret(&self) -> Map<String, Value> {
-        non_secret(&self.0)
+    /// What a record keeps of these fields; `nested` names the nested
+    /// grants, whose objects are records of their own.
+    fn non_secret(&self, nested: &[String]) -> Map<String, Value> {
+        non_secret(&self.0, nested)
     }
 }
 
+/// Whether a field's name suggests it holds a secret.
+fn secret_like(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.contains("token") || name.contains("secret") || name.contains("password")
+}
+
+/// The longest provider id kept from an object (ids are short; anything
+/// longer is not an id worth keeping).
+const MAX_ID_LEN: usize = 256;
+
+/// The scalars of `fields` whose name does not suggest a secret, plus the
+/// ids of its objects ([`object_ids`]); the objects named in `nested` are
+/// skipped.
+fn non_secret(fields: &Map<String, Value>, nested: &[String]) -> Map<String, Value> {
+    let mut out = scalars(fields);
+    for (k, v) in object_ids(fields, nested) {
+        // A scalar the provider sent under the same name wins.
+        out.entry(k).or_insert(v);
+    }
+    out
+}
+
 /// The scalars of `fields` whose name does not suggest a secret.
-fn non_secret(fields: &Map<String, Value>) -> Map<String, Value> {
+fn scalars(fields: &Map<String, Value>) -> Map<String, Value> {
     fields
         .iter()
-        .filter(|(k, v)| {
-            let k = k.to_ascii_lowercase();
-            let secret_like = k.contains("token") || k.contains("secret") || k.contains("password");
-            !secret_like && !v.is_object() && !v.is_array()
-        })
+        .filter(|(k, v)| !secret_like(k) && !v.is_object() && !v.is_array())
         .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// `<name>_id` for each object-valued field `<name>` of `fields` that has a
+/// string `id` (`team: {"id": "T1", …}` gives `team_id: "T1"`), except the
+/// objects named in `nested` and any whose name suggests a secret. Nothing
+/// else of the object is kept.
+fn object_ids(fields: &Map<String, Value>, nested: &[String]) -> Map<String, Value> {
+    fields
+        .iter()
+        .filter(|(k, _)| !secret_like(k) && !nested.iter().any(|n| n == *k))
+        .filter_map(|(k, v)| {
+            let id = v.as_object()?.get("id")?.as_str()?;
+            (!id.is_empty() && id.len() <= MAX_ID_LEN)
+                .then(|| (format!("{k}_id"), Value::String(id.to_owned())))
+        })
         .collect()
 }
 
@@ -370,6 +408,42 @@ enum Grant<'a> {
     Refresh(&'a Secret),
 }
 
+impl Grant<'_> {
+    fn kind(&self) -> GrantKind {
+        match self {
+            Grant::Code { .. } => GrantKind::Code,
+            Grant::Refresh(_) => GrantKind::Refresh,
+        }
+    }
+}
+
+/// What a token request presented: the same error code means something
+/// else for an authorization code than for a refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GrantKind {
+    Code,
+    Refresh,
+}
+
+/// Why a token request failed.
+#[derive(Debug)]
+struct TokenFailure {
+    /// What to report.
+    error: Error,
+    /// The error code, when the answer says the refresh token presented is
+    /// dead (`invalid_grant` and its kin): the grant must be dropped.
+    dead_grant: Option<String>,
+}
+
+impl From<Error> for TokenFailure {
+    fn from(error: Error) -> Self {
+        TokenFailure {
+            error,
+            dead_grant: None,
+        }
+    }
+}
+
 impl OAuthEngine {
     /// A builder over `vault`.
     pub fn builder(vault: Vault) -> OAuthEngineBuilder {
@@ -673,7 +747,8 @@ impl OAuthEngine {
                     redirect_uri: &pending.redirect_uri,
                 },
             )
-            .await?;
+            .await
+            .map_err(|f| f.error)?;
         let key = TokenKey::new(&p.id, &pending.user, pending.account.as_deref());
         let now = now_unix();
         let scopes = granted_scopes(&resp, &pending.scopes, &p.spec.scope_separator);
@@ -694,7 +769,7 @@ impl OAuthEngine {
             account_label: None,
             created_at: now,
             updated_at: now,
-            extra: resp.extra_fields().non_secret(),
+            extra: resp.extra_fields().non_secret(&p.spec.nested_grants),
         };
         self.inner.vault.save_token(&key, &record).await?;
         let _ = self.inner.vault.delete_value(&reauth_key(&key)).await;
@@ -761,6 +836,11 @@ impl OAuthEngine {
                 continue;
             };
             record.issuer = issuer_of(&p.spec.token_url);
+            // The ids of the response's objects (the workspace's `team_id`)
+            // describe the nested grant too; its own fields win.
+            for (k, v) in object_ids(fields, &p.spec.nested_grants) {
+                record.extra.entry(k).or_insert(v);
+            }
             if record.refresh_token.is_none() {
                 record.refresh_token = self.kept_refresh_token(p, &nested_key).await;
             }
@@ -1050,7 +1130,10 @@ impl OAuthEngine {
             grant = key.grant.as_deref().unwrap_or(""), "refreshing");
         let resp = match self.token_request(&p, Grant::Refresh(refresh_token)).await {
             Ok(r) => r,
-            Err(e) if e.kind() == ErrorKind::NeedsReauthorization => {
+            Err(TokenFailure {
+                error,
+                dead_grant: Some(code),
+            }) => {
                 // Never delete a grant someone else just rotated in.
                 if let Some(now) = self.inner.vault.load_token(key).await?
                     && now.refresh_token != current.refresh_token
@@ -1060,11 +1143,9 @@ impl OAuthEngine {
                 self.inner.vault.delete_token(key).await?;
                 let marker = ReauthMarker {
                     reason: match &key.grant {
-                        None => {
-                            "the provider rejected the refresh token (invalid_grant)".to_owned()
-                        }
+                        None => format!("the provider rejected the refresh token ({code})"),
                         Some(g) => format!(
-                            "the provider rejected the `{g}` refresh token (invalid_grant); reconnect {} granting its scopes again",
+                            "the provider rejected the `{g}` refresh token ({code}); reconnect {} granting its scopes again",
                             key.provider
                         ),
                     },
@@ -1075,10 +1156,11 @@ impl OAuthEngine {
                     .put_value(&reauth_key(key), &marker, None)
                     .await?;
                 tracing::warn!(user = %key.user, provider = %key.provider, account = %key.account,
+                    grant = key.grant.as_deref().unwrap_or(""), code = %code,
                     "refresh token rejected; tokens deleted, reauthorization needed");
-                return Err(e);
+                return Err(error);
             }
-            Err(e) => return Err(e),
+            Err(f) => return Err(f.error),
         };
         let now = now_unix();
         let record = TokenRecord {
@@ -1098,7 +1180,7 @@ impl OAuthEngine {
             updated_at: now,
             extra: {
                 let mut extra = current.extra.clone();
-                extra.extend(resp.extra_fields().non_secret());
+                extra.extend(resp.extra_fields().non_secret(&p.spec.nested_grants));
                 extra
             },
         };
@@ -1124,10 +1206,18 @@ impl OAuthEngine {
         Ok(record)
     }
 
-    async fn token_request(&self, p: &OAuthProvider, grant: Grant<'_>) -> Result<TokenResp, Error> {
+    /// One token-endpoint request, retried when it failed transiently (a
+    /// code only when nothing was sent). An error answer, RFC 6749 §5.2 or
+    /// `{"ok": false, "error": …}` with HTTP 200, is a [`TokenFailure`].
+    async fn token_request(
+        &self,
+        p: &OAuthProvider,
+        grant: Grant<'_>,
+    ) -> Result<TokenResp, TokenFailure> {
         let client = self.client(p)?;
         let http = &self.inner.oauth_http;
         let o = &self.inner.options;
+        let kind = grant.kind();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -1158,7 +1248,14 @@ impl OAuthEngine {
                 }
             };
             let err = match result {
-                Ok(r) => return Ok(r),
+                // A token response that says `ok: false` is an error, whatever
+                // else it holds.
+                Ok(r) => match ok_false(&r.extra_fields().0) {
+                    None => return Ok(r),
+                    Some((code, description)) => {
+                        return Err(answered_error(&p.id, kind, code, description));
+                    }
+                },
                 Err(e) => e,
             };
             let transient = matches!(&err, RequestTokenError::Request(h) if h.is_transient());
@@ -1167,14 +1264,14 @@ impl OAuthEngine {
             // (nothing sent) are retried for codes.
             let retry = transient
                 && attempt < o.max_attempts
-                && match &grant {
-                    Grant::Code { .. } => {
+                && match kind {
+                    GrantKind::Code => {
                         matches!(&err, RequestTokenError::Request(HttpError::Connect(_)))
                     }
-                    Grant::Refresh(_) => true,
+                    GrantKind::Refresh => true,
                 };
             if !retry {
-                return Err(map_token_error(&p.id, err, attempt));
+                return Err(map_token_error(&p.id, kind, err, attempt));
             }
             let base = o.retry_backoff * 2u32.saturating_pow(attempt - 1);
             let server_hint = match &err {
@@ -1185,7 +1282,9 @@ impl OAuthEngine {
             let wait = server_hint
                 .unwrap_or(base + Duration::from_millis(jitter))
                 .min(Duration::from_secs(10));
-            tracing::warn!(provider = %p.id, attempt, error = %map_token_error(&p.id, err, attempt), "token endpoint failed; retrying");
+            tracing::warn!(provider = %p.id, attempt,
+                error = %map_token_error(&p.id, kind, err, attempt).error,
+                "token endpoint failed; retrying");
             tokio::time::sleep(wait).await;
         }
     }
@@ -1564,7 +1663,8 @@ fn expires_at(now: i64, expires_in: Option<u64>) -> Option<i64> {
 
 /// A nested grant object of a token response as a record: its
 /// `access_token` (required), `refresh_token`, `token_type`, `scope` (split
-/// with the provider's separator), `expires_in` and non-secret scalars.
+/// with the provider's separator), `expires_in` and non-secret scalars (its
+/// own objects are not looked into).
 /// `None` when it carries no access token.
 fn nested_record(object: &Map<String, Value>, sep: &str, now: i64) -> Option<TokenRecord> {
     let text = |name: &str| {
@@ -1591,7 +1691,7 @@ fn nested_record(object: &Map<String, Value>, sep: &str, now: i64) -> Option<Tok
         account_label: None,
         created_at: now,
         updated_at: now,
-        extra: non_secret(object),
+        extra: scalars(object),
     })
 }
 
@@ -1666,36 +1766,134 @@ fn transient_error(provider: &str, h: &HttpError) -> Error {
     e
 }
 
+/// The `error` (and `error_description`) of a JSON object that says
+/// `"ok": false`: the envelope some providers answer token-endpoint errors
+/// in, with HTTP 200, instead of RFC 6749 §5.2's 400.
+fn ok_false(body: &Map<String, Value>) -> Option<(&str, Option<&str>)> {
+    if body.get("ok") != Some(&Value::Bool(false)) {
+        return None;
+    }
+    let code = body.get("error")?.as_str()?;
+    Some((code, body.get("error_description").and_then(Value::as_str)))
+}
+
+/// `code` when it looks like an error code (`[A-Za-z0-9_.-]`, at most 64
+/// bytes), so that it can be shown; anything else might be a token.
+fn printable_code(code: &str) -> Option<&str> {
+    let ok = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    ok.then_some(code)
+}
+
+/// Error codes that, in answer to a refresh, mean the refresh token will
+/// never work again: RFC 6749's `invalid_grant`, and the names providers
+/// answering `ok: false` give the same thing (a refresh token unknown,
+/// revoked or expired, or an account that is gone).
+const DEAD_GRANT_CODES: &[&str] = &[
+    "invalid_grant",
+    "invalid_refresh_token",
+    "token_revoked",
+    "token_expired",
+    "account_inactive",
+];
+
+/// Codes that say the client's own credentials were refused.
+const CLIENT_CODES: &[&str] = &[
+    "invalid_client",
+    "unauthorized_client",
+    "invalid_client_id",
+    "bad_client_secret",
+];
+
+/// Codes that say the server could not answer now: the grant is fine.
+const UNAVAILABLE_CODES: &[&str] = &[
+    "server_error",
+    "temporarily_unavailable",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+];
+
+/// An error the token endpoint answered (RFC 6749 §5.2, or `ok: false`),
+/// as the error to report. Only the code and the description are shown,
+/// never anything else of the answer.
+fn answered_error(
+    provider: &str,
+    kind: GrantKind,
+    code: &str,
+    description: Option<&str>,
+) -> TokenFailure {
+    let desc = description
+        .map(|d| format!(": {}", sanitize(d)))
+        .unwrap_or_default();
+    let Some(code) = printable_code(code) else {
+        return Error::oauth(format!(
+            "the token endpoint of `{provider}` answered an error with an unreadable code{desc}"
+        ))
+        .with_provider(provider)
+        .into();
+    };
+    if kind == GrantKind::Refresh && DEAD_GRANT_CODES.contains(&code) {
+        return TokenFailure {
+            error: Error::reauthorization_required(
+                provider,
+                format!("the provider answered {code}{desc}"),
+            ),
+            dead_grant: Some(code.to_owned()),
+        };
+    }
+    let error = if kind == GrantKind::Code && code == "invalid_grant" {
+        // The code (or its verifier or redirect URI) was refused: nothing
+        // stored is affected, the user authorizes again.
+        Error::reauthorization_required(provider, format!("the provider answered {code}{desc}"))
+    } else if kind == GrantKind::Code && code == "invalid_code" {
+        Error::oauth(format!(
+            "the token endpoint of `{provider}` refused the authorization code ({code}){desc}; start the authorization again"
+        ))
+        .with_provider(provider)
+    } else if CLIENT_CODES.contains(&code) {
+        Error::config(format!(
+            "the token endpoint of `{provider}` rejected the client credentials ({code}){desc}; check the client id and secret"
+        ))
+        .with_provider(provider)
+    } else if UNAVAILABLE_CODES.contains(&code) {
+        Error::new(
+            ErrorKind::Unavailable,
+            format!("the token endpoint of `{provider}` answered {code}{desc}"),
+        )
+        .with_provider(provider)
+    } else if code == "ratelimited" || code == "rate_limited" {
+        Error::new(
+            ErrorKind::RateLimited,
+            format!("the token endpoint of `{provider}` answered {code}{desc}"),
+        )
+        .with_provider(provider)
+    } else {
+        Error::oauth(format!(
+            "the token endpoint of `{provider}` answered {code}{desc}"
+        ))
+        .with_provider(provider)
+    };
+    error.into()
+}
+
 fn map_token_error(
     provider: &str,
+    kind: GrantKind,
     err: RequestTokenError<HttpError, BasicErrorResponse>,
     attempts: u32,
-) -> Error {
+) -> TokenFailure {
     match err {
-        RequestTokenError::ServerResponse(r) => {
-            let desc = r
-                .error_description()
-                .map(|d| format!(": {}", sanitize(d)))
-                .unwrap_or_default();
-            match r.error() {
-                BasicErrorResponseType::InvalidGrant => Error::reauthorization_required(
-                    provider,
-                    format!("the provider answered invalid_grant{desc}"),
-                ),
-                BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
-                    Error::config(format!(
-                        "the token endpoint of `{provider}` rejected the client credentials ({}){desc}",
-                        r.error()
-                    ))
-                    .with_provider(provider)
-                }
-                other => Error::oauth(format!(
-                    "the token endpoint of `{provider}` answered {}{desc}",
-                    sanitize(other.as_ref())
-                ))
-                .with_provider(provider),
-            }
-        }
+        RequestTokenError::ServerResponse(r) => answered_error(
+            provider,
+            kind,
+            r.error().as_ref(),
+            r.error_description().map(String::as_str),
+        ),
         RequestTokenError::Request(h) => {
             let e = transient_error(provider, &h);
             if attempts > 1 {
@@ -1704,22 +1902,32 @@ fn map_token_error(
                 if let Some(r) = e.retry_after() {
                     out = out.with_retry_after(r);
                 }
-                out
+                out.into()
             } else {
-                e
+                e.into()
             }
         }
-        // The body may hold a token: never echo it.
-        RequestTokenError::Parse(e, _body) => Error::oauth(format!(
-            "the token endpoint of `{provider}` answered something that is not a token response (at `{}`)",
-            e.path()
-        ))
-        .with_provider(provider),
+        // The body may hold a token: never echo it. It may also be an
+        // `ok: false` error (answered with a status other than 200).
+        RequestTokenError::Parse(e, body) => {
+            if let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(&body)
+                && let Some((code, description)) = ok_false(&object)
+            {
+                return answered_error(provider, kind, code, description);
+            }
+            Error::oauth(format!(
+                "the token endpoint of `{provider}` answered something that is not a token response (at `{}`)",
+                e.path()
+            ))
+            .with_provider(provider)
+            .into()
+        }
         RequestTokenError::Other(o) => Error::oauth(format!(
             "the token endpoint of `{provider}`: {}",
             sanitize(&o)
         ))
-        .with_provider(provider),
+        .with_provider(provider)
+        .into(),
     }
 }
 
@@ -1742,5 +1950,163 @@ mod send_tests {
         assert_send(e.status("u"));
         assert_send(e.disconnect("u", "p", None));
         assert_send(e.handle_callback(&CallbackParams::default(), None));
+    }
+}
+
+#[cfg(test)]
+mod extra_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!("an object"),
+        }
+    }
+
+    #[test]
+    fn ids_of_objects_are_kept_and_nothing_else_of_them() {
+        let fields = map(json!({
+            "app_id": "A0KRD7HC3",
+            "bot_user_id": "U0KRQLJ9H",
+            "is_enterprise_install": false,
+            "team": {"id": "T9TK3CUKW", "name": "Slack Softworks"},
+            "enterprise": {"id": "E12345678", "name": "Acme"},
+            "incoming_webhook": {"url": "https://hooks.example/x", "channel": "#general"},
+            "authed_user": {"id": "U1234", "access_token": "xoxp-secret"},
+            "bot_token": {"id": "B1"},
+            "id_token": "eyJ.secret",
+            "scopes": ["a", "b"],
+        }));
+        let kept = ExtraFields(fields).non_secret(&["authed_user".to_owned()]);
+        assert_eq!(
+            Value::Object(kept),
+            json!({
+                "app_id": "A0KRD7HC3",
+                "bot_user_id": "U0KRQLJ9H",
+                "is_enterprise_install": false,
+                "team_id": "T9TK3CUKW",
+                "enterprise_id": "E12345678",
+            })
+        );
+    }
+
+    #[test]
+    fn a_scalar_of_the_same_name_wins_and_odd_ids_are_dropped() {
+        let fields = map(json!({
+            "team_id": "T-scalar",
+            "team": {"id": "T-object"},
+            "enterprise": null,
+            "org": {"id": 42},
+            "site": {"id": ""},
+            "huge": {"id": "x".repeat(MAX_ID_LEN + 1)},
+        }));
+        let kept = non_secret(&fields, &[]);
+        assert_eq!(kept.get("team_id"), Some(&json!("T-scalar")));
+        assert_eq!(kept.get("enterprise"), Some(&Value::Null));
+        assert!(!kept.contains_key("enterprise_id"));
+        assert!(!kept.contains_key("org_id"));
+        assert!(!kept.contains_key("site_id"));
+        assert!(!kept.contains_key("huge_id"));
+    }
+
+    #[test]
+    fn a_nested_grant_keeps_its_scalars_only() {
+        let object = map(json!({
+            "id": "U1234",
+            "scope": "search:read,channels:history",
+            "access_token": "xoxp-secret",
+            "refresh_token": "xoxe-secret",
+            "token_type": "user",
+            "expires_in": 43200,
+            "profile": {"id": "P1"},
+        }));
+        let r = nested_record(&object, ",", 1_000).unwrap_or_else(|| unreachable!());
+        assert_eq!(r.expires_at, Some(44_200));
+        assert_eq!(r.scopes, vec!["search:read", "channels:history"]);
+        assert_eq!(
+            Value::Object(r.extra),
+            json!({"id": "U1234", "scope": "search:read,channels:history", "expires_in": 43200})
+        );
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!("an object"),
+        }
+    }
+
+    #[test]
+    fn ok_false_is_recognised_only_as_such() {
+        let b = body(json!({"ok": false, "error": "invalid_refresh_token"}));
+        assert_eq!(ok_false(&b), Some(("invalid_refresh_token", None)));
+        let b = body(json!({"ok": false, "error": "x", "error_description": "why"}));
+        assert_eq!(ok_false(&b), Some(("x", Some("why"))));
+        for b in [
+            json!({"ok": true, "error": "invalid_code"}),
+            json!({"ok": "false", "error": "invalid_code"}),
+            json!({"ok": false}),
+            json!({"ok": false, "error": {"code": 1}}),
+            json!({"error": "invalid_grant"}),
+        ] {
+            assert_eq!(ok_false(&body(b.clone())), None, "{b}");
+        }
+    }
+
+    #[test]
+    fn dead_refresh_tokens_need_reauthorization() {
+        for code in DEAD_GRANT_CODES {
+            let f = answered_error("p", GrantKind::Refresh, code, None);
+            assert_eq!(f.error.kind(), ErrorKind::NeedsReauthorization, "{code}");
+            assert_eq!(f.dead_grant.as_deref(), Some(*code));
+            assert!(f.error.to_string().contains(code), "{}", f.error);
+        }
+        // The same codes in answer to a code exchange drop nothing.
+        for code in DEAD_GRANT_CODES {
+            assert_eq!(
+                answered_error("p", GrantKind::Code, code, None).dead_grant,
+                None
+            );
+        }
+    }
+
+    #[test]
+    fn other_codes_map_to_typed_errors() {
+        let kind = |g, c| answered_error("p", g, c, None).error.kind();
+        use GrantKind::{Code, Refresh};
+        assert_eq!(kind(Code, "invalid_code"), ErrorKind::OAuth);
+        assert_eq!(kind(Code, "bad_redirect_uri"), ErrorKind::OAuth);
+        assert_eq!(kind(Code, "invalid_grant_type"), ErrorKind::OAuth);
+        for c in CLIENT_CODES {
+            assert_eq!(kind(Code, c), ErrorKind::Config, "{c}");
+            assert_eq!(kind(Refresh, c), ErrorKind::Config, "{c}");
+        }
+        for c in UNAVAILABLE_CODES {
+            assert_eq!(kind(Refresh, c), ErrorKind::Unavailable, "{c}");
+        }
+        assert_eq!(kind(Refresh, "ratelimited"), ErrorKind::RateLimited);
+        assert_eq!(kind(Refresh, "invalid_scope"), ErrorKind::OAuth);
+        let f = answered_error("p", Refresh, "bad_client_secret", None);
+        assert_eq!(f.dead_grant, None, "the grant survives a client error");
+        assert!(f.error.to_string().contains("client credentials"));
+    }
+
+    #[test]
+    fn a_code_that_could_be_a_token_is_not_shown() {
+        let secretish = "xoxe-1-My0xLTEtMjk5MDQ3NjE2MTI0MzYtNjExNzQ3MzY2NDA1Mi1hYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3ODk";
+        let f = answered_error("p", GrantKind::Refresh, secretish, None);
+        assert_eq!(f.error.kind(), ErrorKind::OAuth);
+        assert_eq!(f.dead_grant, None);
+        assert!(!f.error.to_string().contains(secretish), "{}", f.error);
+        let f = answered_error("p", GrantKind::Code, "bad code\nwith newline", None);
+        assert!(!f.error.to_string().contains("newline"), "{}", f.error);
     }
 }

@@ -4,11 +4,12 @@ mod consent;
 mod cycle;
 mod errors;
 mod nested;
+mod ok_false;
 mod races;
 mod runtime;
 mod stores;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use connector_core::oauth::{
@@ -75,41 +76,4 @@ pub async fn connect(engine: &OAuthEngine, fake: &FakeOAuthServer, user: &str) -
     engine.handle_callback(&params, Some(user)).await.unwrap()
 }
 
-/// Captures every log line of this test binary, at every level: one global
-/// subscriber (thread-local ones lose events to tracing's global callsite
-/// interest cache when tests run in parallel).
-#[derive(Clone, Default)]
-pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
-
-impl LogCapture {
-    pub fn global() -> LogCapture {
-        static CAPTURE: std::sync::OnceLock<LogCapture> = std::sync::OnceLock::new();
-        CAPTURE
-            .get_or_init(|| {
-                let capture = LogCapture::default();
-                let writer = capture.clone();
-                let subscriber = tracing_subscriber::fmt()
-                    .with_max_level(tracing::Level::TRACE)
-                    .with_writer(move || writer.clone())
-                    .with_ansi(false)
-                    .finish();
-                tracing::subscriber::set_global_default(subscriber).unwrap();
-                capture
-            })
-            .clone()
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for LogCapture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+pub use connector_testkit::logs::LogCapture;

@@ -28,6 +28,10 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
+use time::format_description::BorrowedFormatItem;
+use time::format_description::well_known::Rfc3339;
+use time::macros::{format_description, offset};
+use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset, Weekday};
 
 use super::{Shared, google_error, json_body};
 
@@ -43,23 +47,22 @@ const ERRORS: &str = include_str!("../../tests/fixtures/google/calendar_errors.j
 const MAX_OCCURRENCES: usize = 2000;
 const MAX_SERIES_DAYS: i64 = 4000;
 
-/// IANA names the fake knows, with their offsets (seconds east of UTC) in
-/// late November.
-const ZONES: &[(&str, i64)] = &[
-    ("UTC", 0),
-    ("Etc/UTC", 0),
-    ("Europe/London", 0),
-    ("Europe/Paris", 3600),
-    ("Europe/Berlin", 3600),
-    ("America/New_York", -5 * 3600),
-    ("America/Chicago", -6 * 3600),
-    ("America/Los_Angeles", -8 * 3600),
-    ("Asia/Kolkata", 19_800),
-    ("Asia/Tokyo", 9 * 3600),
-    ("Australia/Sydney", 11 * 3600),
+/// IANA names the fake knows, with their offsets in late November.
+const ZONES: &[(&str, UtcOffset)] = &[
+    ("UTC", UtcOffset::UTC),
+    ("Etc/UTC", UtcOffset::UTC),
+    ("Europe/London", UtcOffset::UTC),
+    ("Europe/Paris", offset!(+1)),
+    ("Europe/Berlin", offset!(+1)),
+    ("America/New_York", offset!(-5)),
+    ("America/Chicago", offset!(-6)),
+    ("America/Los_Angeles", offset!(-8)),
+    ("Asia/Kolkata", offset!(+5:30)),
+    ("Asia/Tokyo", offset!(+9)),
+    ("Australia/Sydney", offset!(+11)),
 ];
 
-fn zone_offset(name: &str) -> Option<i64> {
+fn zone_offset(name: &str) -> Option<UtcOffset> {
     ZONES.iter().find(|(n, _)| *n == name).map(|(_, o)| *o)
 }
 
@@ -80,7 +83,7 @@ struct Calendar {
     items: Vec<Value>,
     /// The offset of the calendar's time zone: all-day events start at its
     /// midnight.
-    offset: i64,
+    offset: UtcOffset,
 }
 
 impl Calendar {
@@ -101,7 +104,7 @@ impl Calendar {
             .get("timeZone")
             .and_then(Value::as_str)
             .and_then(zone_offset)
-            .unwrap_or(0);
+            .unwrap_or(UtcOffset::UTC);
         Calendar {
             meta,
             items,
@@ -345,21 +348,19 @@ fn int_param(
 }
 
 /// A `timeMin`/`timeMax`: RFC 3339 with its mandatory offset, as an instant.
-fn bound(what: &str, k: &str, v: &str) -> Result<i64, Reject> {
-    time::parse_date_time(v)
-        .and_then(time::Stamp::instant)
-        .ok_or_else(|| {
-            violation(format!(
-                "{what}: `{k}` must be an RFC 3339 timestamp with an offset, got `{v}`"
-            ))
-        })
+fn bound(what: &str, k: &str, v: &str) -> Result<OffsetDateTime, Reject> {
+    parse_date_time(v).and_then(Stamp::instant).ok_or_else(|| {
+        violation(format!(
+            "{what}: `{k}` must be an RFC 3339 timestamp with an offset, got `{v}`"
+        ))
+    })
 }
 
 fn window(
     what: &str,
     min: Option<&str>,
     max: Option<&str>,
-) -> Result<(Option<i64>, Option<i64>), Reject> {
+) -> Result<(Option<OffsetDateTime>, Option<OffsetDateTime>), Reject> {
     let lo = min.map(|v| bound(what, "timeMin", v)).transpose()?;
     let hi = max.map(|v| bound(what, "timeMax", v)).transpose()?;
     if let (Some(lo), Some(hi)) = (lo, hi)
@@ -469,14 +470,14 @@ fn calendar_list(shared: &Shared, query: &[(String, String)]) -> Result<Response
 #[derive(Debug, Clone, Copy)]
 enum When {
     /// A date-time (its offset, or the zone's when it has none).
-    At(time::Stamp),
-    /// An all-day date, as days since 1970-01-01.
-    Day(i64),
+    At(Stamp),
+    /// An all-day date.
+    Day(Date),
 }
 
 fn when_of(v: &Value) -> Option<When> {
     if let Some(dt) = v.get("dateTime").and_then(Value::as_str) {
-        let mut t = time::parse_date_time(dt)?;
+        let mut t = parse_date_time(dt)?;
         if t.offset.is_none() {
             t.offset = v
                 .get("timeZone")
@@ -487,21 +488,21 @@ fn when_of(v: &Value) -> Option<When> {
     }
     v.get("date")
         .and_then(Value::as_str)
-        .and_then(time::parse_date)
+        .and_then(parse_date)
         .map(When::Day)
 }
 
-fn instant(w: When, calendar_offset: i64) -> Option<i64> {
+fn instant(w: When, calendar_offset: UtcOffset) -> Option<OffsetDateTime> {
     match w {
         When::At(t) => t.instant(),
-        When::Day(d) => Some(d * 86_400 - calendar_offset),
+        When::Day(d) => Some(d.midnight().assume_offset(calendar_offset)),
     }
 }
 
 /// One occurrence of an event: its instants and its JSON.
 struct Occurrence {
-    start: i64,
-    end: i64,
+    start: OffsetDateTime,
+    end: OffsetDateTime,
     event: Value,
 }
 
@@ -510,9 +511,8 @@ struct Rule {
     weekly: bool,
     interval: i64,
     count: Option<usize>,
-    until: Option<i64>,
-    /// Weekdays, Monday = 0.
-    by_day: Vec<i64>,
+    until: Option<OffsetDateTime>,
+    by_day: Vec<Weekday>,
 }
 
 fn parse_rule(lines: &[Value]) -> Result<Rule, String> {
@@ -551,22 +551,30 @@ fn parse_rule(lines: &[Value]) -> Result<Rule, String> {
             }
             "COUNT" => rule.count = Some(v.parse().map_err(|_| "bad COUNT")?),
             "UNTIL" => {
-                let day = time::parse_date(&format!(
-                    "{}-{}-{}",
-                    v.get(0..4).unwrap_or(""),
-                    v.get(4..6).unwrap_or(""),
-                    v.get(6..8).unwrap_or("")
-                ))
-                .ok_or("bad UNTIL")?;
-                rule.until = Some(day * 86_400 + 86_399);
+                // The last second of the day `UNTIL` names, in UTC.
+                let last = v
+                    .get(..8)
+                    .filter(|d| d.starts_with(|c: char| c.is_ascii_digit()))
+                    .and_then(|d| Date::parse(d, BASIC_DATE).ok())
+                    .and_then(|d| d.with_hms(23, 59, 59).ok())
+                    .ok_or("bad UNTIL")?;
+                rule.until = Some(last.assume_utc());
             }
             "BYDAY" => {
                 for d in v.split(',') {
-                    let i = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
-                        .iter()
-                        .position(|x| *x == d)
-                        .ok_or("BYDAY with an ordinal or an unknown day")?;
-                    rule.by_day.push(i64::try_from(i).unwrap_or(0));
+                    let day = [
+                        ("MO", Weekday::Monday),
+                        ("TU", Weekday::Tuesday),
+                        ("WE", Weekday::Wednesday),
+                        ("TH", Weekday::Thursday),
+                        ("FR", Weekday::Friday),
+                        ("SA", Weekday::Saturday),
+                        ("SU", Weekday::Sunday),
+                    ]
+                    .into_iter()
+                    .find_map(|(code, day)| (code == d).then_some(day))
+                    .ok_or("BYDAY with an ordinal or an unknown day")?;
+                    rule.by_day.push(day);
                 }
             }
             _ => return Err(format!("RRULE part {k} is not understood by the fake")),
@@ -581,18 +589,13 @@ fn parse_rule(lines: &[Value]) -> Result<Rule, String> {
     Ok(rule)
 }
 
-/// Monday = 0.
-fn weekday(day: i64) -> i64 {
-    (day + 3).rem_euclid(7)
-}
-
 /// The occurrences of `event` that start before `until` (all of a single
 /// event's one). Series are expanded from their first start, in the fixed
 /// offset of that start.
 fn occurrences(
     event: &Value,
-    calendar_offset: i64,
-    until: Option<i64>,
+    calendar_offset: UtcOffset,
+    until: Option<OffsetDateTime>,
 ) -> Result<Vec<Occurrence>, String> {
     let start = event
         .get("start")
@@ -623,26 +626,33 @@ fn occurrences(
         When::At(t) => t.day(),
         When::Day(d) => d,
     };
-    let week0 = first_day - weekday(first_day);
+    // Weeks are counted from the Monday of the first occurrence's week.
+    let lead = i64::from(first_day.weekday().number_days_from_monday());
     let id = event.get("id").and_then(Value::as_str).unwrap_or_default();
     let mut out = Vec::new();
     for delta in 0..MAX_SERIES_DAYS {
-        let day = first_day + delta;
+        let shift = Duration::days(delta);
+        // A series that runs past the last day `time` knows ends there.
+        let (Some(day), Some(s), Some(e)) = (
+            first_day.checked_add(shift),
+            s0.checked_add(shift),
+            e0.checked_add(shift),
+        ) else {
+            break;
+        };
         let on = if rule.weekly {
             let in_week = if rule.by_day.is_empty() {
-                weekday(day) == weekday(first_day)
+                day.weekday() == first_day.weekday()
             } else {
-                rule.by_day.contains(&weekday(day))
+                rule.by_day.contains(&day.weekday())
             };
-            in_week && ((day - week0) / 7) % rule.interval == 0
+            in_week && ((delta + lead) / 7) % rule.interval == 0
         } else {
             delta % rule.interval == 0
         };
         if !on {
             continue;
         }
-        let shift = delta * 86_400;
-        let (s, e) = (s0 + shift, e0 + shift);
         if rule.until.is_some_and(|u| s > u)
             || rule.count.is_some_and(|c| out.len() >= c)
             || until.is_some_and(|u| s >= u)
@@ -653,16 +663,15 @@ fn occurrences(
         let mut instance = event.clone();
         if let Some(m) = instance.as_object_mut() {
             m.remove("recurrence");
+            // `s` and `e` keep the offsets of the series' start and end.
             let (st, en, suffix) = match (start, end) {
-                (When::At(a), When::At(b)) => (
-                    json!(time::format(a.local + shift, a.offset.unwrap_or(0))),
-                    json!(time::format(b.local + shift, b.offset.unwrap_or(0))),
-                    time::basic_utc(s),
-                ),
-                (When::Day(a), When::Day(b)) => (
-                    json!(time::format_date(a + delta)),
-                    json!(time::format_date(b + delta)),
-                    time::format_date(a + delta).replace('-', ""),
+                (When::At(_), When::At(_)) => {
+                    (json!(format_at(s)), json!(format_at(e)), basic_utc(s))
+                }
+                (When::Day(_), When::Day(_)) => (
+                    json!(day.to_string()),
+                    json!(e.date().to_string()),
+                    day.format(BASIC_DATE).unwrap_or_default(),
                 ),
                 _ => return Err("start and end of different kinds".into()),
             };
@@ -713,16 +722,16 @@ fn matches_text(event: &Value, q: &str) -> bool {
 }
 
 /// Rewrites `dateTime`s into a zone's offset, keeping each `timeZone`.
-fn in_zone(event: &mut Value, offset: i64) {
+fn in_zone(event: &mut Value, offset: UtcOffset) {
     for key in ["start", "end", "originalStartTime"] {
         if let Some(t) = event.get_mut(key)
             && let Some(at) = t
                 .get("dateTime")
                 .and_then(Value::as_str)
-                .and_then(time::parse_date_time)
-                .and_then(time::Stamp::instant)
+                .and_then(parse_date_time)
+                .and_then(Stamp::instant)
         {
-            t["dateTime"] = json!(time::format(at + offset, offset));
+            t["dateTime"] = json!(format_in(at, offset));
         }
     }
 }
@@ -960,11 +969,11 @@ fn event_time(what: &str, key: &str, v: Option<&Value>) -> Result<When, Reject> 
         }
     };
     match (obj.get("date"), obj.get("dateTime")) {
-        (Some(Value::String(d)), None) => time::parse_date(d)
+        (Some(Value::String(d)), None) => parse_date(d)
             .map(When::Day)
             .ok_or_else(|| violation(format!("{what}: `{key}.date` is not yyyy-mm-dd: `{d}`"))),
         (None, Some(Value::String(dt))) => {
-            let mut t = time::parse_date_time(dt).ok_or_else(|| {
+            let mut t = parse_date_time(dt).ok_or_else(|| {
                 violation(format!("{what}: `{key}.dateTime` is not RFC 3339: `{dt}`"))
             })?;
             if t.offset.is_none() {
@@ -1161,7 +1170,11 @@ const FREE_BUSY_FIELDS: &[&str] = &[
 /// Busy intervals of one of the fake's own calendars in `[lo, hi)`: events
 /// that block time (not `transparent`, not cancelled, not declined by the
 /// calendar's owner), clipped and merged.
-fn own_busy(cal: &Calendar, lo: i64, hi: i64) -> Result<Vec<(i64, i64)>, String> {
+fn own_busy(
+    cal: &Calendar,
+    lo: OffsetDateTime,
+    hi: OffsetDateTime,
+) -> Result<Vec<(OffsetDateTime, OffsetDateTime)>, String> {
     let mut spans = Vec::new();
     for event in &cal.items {
         let blocks = event.get("transparency").and_then(Value::as_str) != Some("transparent")
@@ -1187,9 +1200,11 @@ fn own_busy(cal: &Calendar, lo: i64, hi: i64) -> Result<Vec<(i64, i64)>, String>
     Ok(merge(spans))
 }
 
-fn merge(mut spans: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+fn merge(
+    mut spans: Vec<(OffsetDateTime, OffsetDateTime)>,
+) -> Vec<(OffsetDateTime, OffsetDateTime)> {
     spans.sort_unstable();
-    let mut out: Vec<(i64, i64)> = Vec::new();
+    let mut out: Vec<(OffsetDateTime, OffsetDateTime)> = Vec::new();
     for (s, e) in spans {
         match out.last_mut() {
             Some(last) if s <= last.1 => last.1 = last.1.max(e),
@@ -1228,7 +1243,7 @@ fn free_busy(
         )));
     };
     let zone = match obj.get("timeZone") {
-        None => 0,
+        None => UtcOffset::UTC,
         Some(Value::String(z)) => zone_offset(z).ok_or_else(unknown_zone)?,
         Some(_) => return Err(violation(format!("{what}: `timeZone` must be a string"))),
     };
@@ -1262,7 +1277,7 @@ fn free_busy(
     let st = shared.lock();
     let dir_cals = st.calendar.directory.get("calendars");
     let dir_groups = st.calendar.directory.get("groups");
-    let fmt = |t: i64| time::format(t + zone, zone);
+    let fmt = |t: OffsetDateTime| format_in(t, zone);
     let mut calendars = Map::new();
     let mut groups = Map::new();
     let busy_of = |id: &str, calendars: &mut Map<String, Value>| -> Result<(), Reject> {
@@ -1326,8 +1341,8 @@ fn free_busy(
     }
     let mut out = json!({
         "kind": "calendar#freeBusy",
-        "timeMin": time::format_utc_millis(lo),
-        "timeMax": time::format_utc_millis(hi),
+        "timeMin": format_utc_millis(lo),
+        "timeMax": format_utc_millis(hi),
         "calendars": calendars,
     });
     if !groups.is_empty() {
@@ -1338,158 +1353,108 @@ fn free_busy(
 
 // ---------------------------------------------------------------- time
 
-/// RFC 3339 and civil-date arithmetic for the fake (no time zone database).
-mod time {
-    /// Days since 1970-01-01 of a proleptic Gregorian date.
-    fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-        let y = if m <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let mp = (m + 9) % 12;
-        let doy = (153 * mp + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
+/// A `dateTime` without its offset, as Google takes one when `timeZone` is
+/// given apart: `2026-11-23T10:00:00[.fff]`.
+const LOCAL_DATE_TIME: &[BorrowedFormatItem<'_>] = format_description!(
+    "[year]-[month]-[day][first [T] [t]][hour]:[minute]:[second][optional [.[subsecond]]]"
+);
+/// `2026-11-23`.
+const DATE: &[BorrowedFormatItem<'_>] = format_description!("[year]-[month]-[day]");
+/// `20261123`, as in an RRULE's `UNTIL` and in all-day occurrence ids.
+const BASIC_DATE: &[BorrowedFormatItem<'_>] = format_description!("[year][month][day]");
+/// `2026-11-23T09:30:00`: Google writes whole seconds.
+const WALL: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+/// `+01:00`.
+const OFFSET: &[BorrowedFormatItem<'_>] =
+    format_description!("[offset_hour sign:mandatory]:[offset_minute]");
+/// `2026-11-23T08:00:00.000Z`, of a UTC date-time.
+const UTC_MILLIS: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z");
+/// `20261123T083000Z`, of a UTC date-time, as in occurrence ids.
+const BASIC_UTC: &[BorrowedFormatItem<'_>] =
+    format_description!("[year][month][day]T[hour][minute][second]Z");
+
+/// `yyyy-mm-dd`, a day that exists.
+fn parse_date(s: &str) -> Option<Date> {
+    // `time` also reads a signed year (`+2026-11-23`); Google writes four digits.
+    s.starts_with(|c: char| c.is_ascii_digit())
+        .then(|| Date::parse(s, DATE).ok())
+        .flatten()
+}
+
+/// A date-time's wall clock, and its offset when it has one.
+#[derive(Debug, Clone, Copy)]
+struct Stamp {
+    local: PrimitiveDateTime,
+    offset: Option<UtcOffset>,
+}
+
+impl Stamp {
+    fn instant(self) -> Option<OffsetDateTime> {
+        self.offset.map(|o| self.local.assume_offset(o))
     }
 
-    fn civil_from_days(z: i64) -> (i64, i64, i64) {
-        let z = z + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400;
-        (if m <= 2 { y + 1 } else { y }, m, d)
+    fn day(self) -> Date {
+        self.local.date()
     }
+}
 
-    fn digits(b: &[u8]) -> Option<i64> {
-        if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        b.iter().try_fold(0i64, |n, d| {
-            n.checked_mul(10)?.checked_add(i64::from(d - b'0'))
+/// RFC 3339, or the same without the offset. A leap second (`:60`) is
+/// taken only at the last second of a UTC month, as `time` takes it.
+fn parse_date_time(s: &str) -> Option<Stamp> {
+    // `time`'s RFC 3339 takes any byte between the date and the time; Google
+    // writes `T`.
+    if !s.starts_with(|c: char| c.is_ascii_digit())
+        || !matches!(s.as_bytes().get(10), Some(b'T' | b't'))
+    {
+        return None;
+    }
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Some(Stamp {
+            local: PrimitiveDateTime::new(t.date(), t.time()),
+            offset: Some(t.offset()),
+        });
+    }
+    PrimitiveDateTime::parse(s, LOCAL_DATE_TIME)
+        .ok()
+        .map(|local| Stamp {
+            local,
+            offset: None,
         })
-    }
+}
 
-    /// `yyyy-mm-dd` as days since 1970-01-01.
-    pub(super) fn parse_date(s: &str) -> Option<i64> {
-        let b = s.as_bytes();
-        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-            return None;
-        }
-        let (y, m, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
-        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-        let dim = match m {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => return None,
-        };
-        (1..=dim).contains(&d).then(|| days_from_civil(y, m, d))
-    }
+/// `t` in one of the descriptions above. Each names only components every
+/// `OffsetDateTime` has, of a year within four digits, so it cannot fail.
+fn show(t: OffsetDateTime, description: &[BorrowedFormatItem<'_>]) -> String {
+    t.format(description).unwrap_or_default()
+}
 
-    /// A date-time's wall clock (seconds since 1970-01-01T00:00 on it) and
-    /// its offset, when it has one.
-    #[derive(Debug, Clone, Copy)]
-    pub(super) struct Stamp {
-        pub(super) local: i64,
-        pub(super) offset: Option<i64>,
-    }
+/// A date-time on its own clock, as Google writes them
+/// (`2026-11-23T09:30:00+01:00`, `Z` for UTC).
+fn format_at(t: OffsetDateTime) -> String {
+    let zone = if t.offset().is_utc() {
+        "Z".to_owned()
+    } else {
+        show(t, OFFSET)
+    };
+    format!("{}{zone}", show(t, WALL))
+}
 
-    impl Stamp {
-        pub(super) fn instant(self) -> Option<i64> {
-            self.offset.map(|o| self.local - o)
-        }
+/// `t` on the clock of `offset`; on its own clock when that would leave the
+/// years `time` knows (past 9999-12-31).
+fn format_in(t: OffsetDateTime, offset: UtcOffset) -> String {
+    format_at(t.checked_to_offset(offset).unwrap_or(t))
+}
 
-        pub(super) fn day(self) -> i64 {
-            self.local.div_euclid(86_400)
-        }
-    }
+/// `2026-11-23T08:00:00.000Z`.
+fn format_utc_millis(t: OffsetDateTime) -> String {
+    t.checked_to_offset(UtcOffset::UTC)
+        .map_or_else(|| format_at(t), |u| show(u, UTC_MILLIS))
+}
 
-    pub(super) fn parse_date_time(s: &str) -> Option<Stamp> {
-        let b = s.as_bytes();
-        if b.len() < 19 || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
-            return None;
-        }
-        let day = parse_date(s.get(..10)?)?;
-        let (h, mi, sec) = (
-            digits(&b[11..13])?,
-            digits(&b[14..16])?,
-            digits(&b[17..19])?,
-        );
-        if h > 23 || mi > 59 || sec > 60 {
-            return None;
-        }
-        let mut rest = &b[19..];
-        if let Some(frac) = rest.strip_prefix(b".") {
-            let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
-            if n == 0 {
-                return None;
-            }
-            rest = &frac[n..];
-        }
-        let offset = match rest {
-            [] => None,
-            [b'Z' | b'z'] => Some(0),
-            [sign @ (b'+' | b'-'), a, b2, b':', c, d] => {
-                let (oh, om) = (digits(&[*a, *b2])?, digits(&[*c, *d])?);
-                if oh > 23 || om > 59 {
-                    return None;
-                }
-                let o = oh * 3600 + om * 60;
-                Some(if *sign == b'-' { -o } else { o })
-            }
-            _ => return None,
-        };
-        Some(Stamp {
-            local: day * 86_400 + h * 3600 + mi * 60 + sec,
-            offset,
-        })
-    }
-
-    pub(super) fn format_date(day: i64) -> String {
-        let (y, m, d) = civil_from_days(day);
-        format!("{y:04}-{m:02}-{d:02}")
-    }
-
-    fn clock(local: i64) -> String {
-        let s = local.rem_euclid(86_400);
-        format!("{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
-    }
-
-    /// A wall-clock time with its offset, as Google writes them
-    /// (`2026-11-23T09:30:00+01:00`, `Z` for UTC).
-    pub(super) fn format(local: i64, offset: i64) -> String {
-        let zone = if offset == 0 {
-            "Z".to_owned()
-        } else {
-            let sign = if offset < 0 { '-' } else { '+' };
-            let o = offset.abs();
-            format!("{sign}{:02}:{:02}", o / 3600, o % 3600 / 60)
-        };
-        format!(
-            "{}T{}{zone}",
-            format_date(local.div_euclid(86_400)),
-            clock(local)
-        )
-    }
-
-    /// `2026-11-23T08:00:00.000Z`.
-    pub(super) fn format_utc_millis(instant: i64) -> String {
-        format!(
-            "{}T{}.000Z",
-            format_date(instant.div_euclid(86_400)),
-            clock(instant)
-        )
-    }
-
-    /// `20261123T083000Z`, as in occurrence ids.
-    pub(super) fn basic_utc(instant: i64) -> String {
-        format_utc_millis(instant)
-            .replace(['-', ':'], "")
-            .replace(".000", "")
-    }
+/// `20261123T083000Z`, as in occurrence ids.
+fn basic_utc(t: OffsetDateTime) -> String {
+    t.checked_to_offset(UtcOffset::UTC)
+        .map_or_else(|| format_at(t), |u| show(u, BASIC_UTC))
 }

@@ -533,6 +533,55 @@ fn refs_are_inlined_with_sibling_keywords_winning() {
 }
 
 #[test]
+fn gemini_openapi_vocabulary() {
+    let input = object(json!({
+        "type": "object",
+        "properties": {
+            "multi": {"type": ["string", "integer", "null"]},
+            "openapi_nullable": {"type": "string", "nullable": true, "format": "email"},
+            "count": {"type": "integer", "enum": [1, 2, 3]},
+            "bound": {"type": "number", "exclusiveMinimum": true, "minimum": 0},
+            "pair": {"type": "array", "items": [{"type": "string"}, {"type": "integer"}]},
+            "when": {"type": "string", "format": "date-time"}
+        },
+        "required": ["count", "ghost"]
+    }));
+    let c = compile(&input, Dialect::GeminiOpenApi, &CompileOptions::default()).unwrap();
+    let p = &c.schema["properties"];
+    assert_eq!(
+        p["multi"],
+        json!({"anyOf": [{"type": "STRING"}, {"type": "INTEGER"}], "nullable": true})
+    );
+    assert_eq!(
+        p["openapi_nullable"],
+        json!({"type": "STRING", "nullable": true, "description": "format: email"})
+    );
+    assert_eq!(
+        p["count"],
+        json!({"type": "INTEGER", "description": "one of: 1, 2, 3"})
+    );
+    assert_eq!(
+        p["bound"],
+        json!({"type": "NUMBER", "description": "exclusiveMinimum: 0"})
+    );
+    assert_eq!(p["pair"]["type"], "ARRAY");
+    assert!(p["pair"].get("prefixItems").is_none());
+    assert_eq!(p["when"], json!({"type": "STRING", "format": "date-time"}));
+    // `required` names only declared properties.
+    assert_eq!(c.schema["required"], json!(["count"]));
+
+    // The JSON Schema dialects read `nullable` and draft 4 bounds too.
+    let c = compile(&input, Dialect::OpenAi, &CompileOptions::default()).unwrap();
+    let p = &c.schema["properties"];
+    assert_eq!(p["openapi_nullable"]["type"], json!(["string", "null"]));
+    assert_eq!(p["bound"], json!({"type": "number", "exclusiveMinimum": 0}));
+    assert_eq!(
+        p["pair"]["prefixItems"],
+        json!([{"type": "string"}, {"type": "integer"}])
+    );
+}
+
+#[test]
 fn errors_for_what_cannot_be_compiled() {
     let missing = object(json!({"type": "object", "properties": {"a": {"$ref": "#/$defs/Nope"}}}));
     assert_eq!(

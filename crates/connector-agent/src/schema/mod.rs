@@ -28,9 +28,9 @@
 //!   `$ref`, a tuple, more than the provider's limits) compiles plain, and
 //!   [`Compiled::notes`] says why.
 //!
-//! Every change is summarized in [`Compiled::notes`]. The dialects'
-//! documented rules each rewrite follows are listed in `docs.md` beside
-//! this file.
+//! Every change is summarized in [`Compiled::notes`]. The rules per
+//! dialect, and the provider documentation each follows, are in
+//! `src/schema/README.md`.
 //!
 //! ```
 //! use connector_agent::schema::{compile, tool_definition, CompileOptions, Dialect};

@@ -23,4 +23,11 @@ pub trait Connector: Send + Sync + 'static {
     /// not be made (unknown tool, invalid arguments, missing authorization,
     /// provider unreachable).
     async fn call(&self, cx: &CallContext, tool: &str, args: Value) -> Result<ToolOutput, Error>;
+
+    /// Whether `granted` scopes cover every scope in `needed`. The default
+    /// wants each needed scope granted as such; a provider whose broader
+    /// scopes imply narrower ones says so by overriding this.
+    fn scopes_satisfied(&self, needed: &[String], granted: &[String]) -> bool {
+        needed.iter().all(|n| granted.contains(n))
+    }
 }

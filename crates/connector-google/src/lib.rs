@@ -171,6 +171,13 @@ impl Connector for GoogleConnector {
         Ok(self.tools.values().map(|t| t.spec().clone()).collect())
     }
 
+    /// Broader Google scopes cover narrower ones (`gmail.modify` covers
+    /// `gmail.readonly`).
+    fn scopes_satisfied(&self, needed: &[String], granted: &[String]) -> bool {
+        let needed: Vec<&str> = needed.iter().map(String::as_str).collect();
+        scopes::missing(granted, &needed).is_empty()
+    }
+
     async fn call(&self, cx: &CallContext, tool: &str, args: Value) -> Result<ToolOutput, Error> {
         let Some(t) = self.tools.get(tool) else {
             return Err(Error::unknown_tool(tool));

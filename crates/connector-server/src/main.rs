@@ -1,6 +1,7 @@
 //! `connectors`: providers, OAuth connections and token status from the
 //! command line. Tokens are never printed.
 
+mod agent;
 mod app;
 mod config;
 mod connect;
@@ -84,6 +85,38 @@ enum Command {
         #[arg(long)]
         account: Option<String>,
     },
+    /// Prints a user's tools (or every tool) as JSON in an LLM's dialect.
+    Tools {
+        /// The user whose connected tools to print.
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        user: Option<String>,
+        /// Every registered tool, whoever has connected what.
+        #[arg(long)]
+        all: bool,
+        /// The dialect: openai, anthropic, gemini, gemini-openapi or mcp.
+        #[arg(long, value_parser = agent::FORMATS)]
+        format: String,
+        /// Strict schemas where the dialect has them (OpenAI, Anthropic).
+        #[arg(long)]
+        strict: bool,
+        /// A connect_<provider> tool for each provider the user has not connected.
+        #[arg(long, conflicts_with = "all")]
+        connect_tools: bool,
+    },
+    /// Calls one tool of a user's catalog and prints the result (MCP's shape).
+    Call {
+        /// The tool's catalog name (`slack_lookup_user`).
+        tool: String,
+        /// The user the call is made for.
+        #[arg(long)]
+        user: String,
+        /// The arguments, a JSON object.
+        #[arg(long, value_name = "JSON")]
+        args: Option<String>,
+        /// The arguments come from a strict-mode catalog: a null optional field means absent.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Probes an MCP server: lists its tools or calls one.
     Mcp {
         #[command(subcommand)]
@@ -128,6 +161,19 @@ async fn run(cli: Cli) -> Result<(), Error> {
     match command {
         Command::Mcp { .. } => Ok(()),
         Command::Providers => providers(&app).await,
+        Command::Tools {
+            user,
+            all: _,
+            format,
+            strict,
+            connect_tools,
+        } => agent::tools(&app, user.as_deref(), &format, strict, connect_tools).await,
+        Command::Call {
+            tool,
+            user,
+            args,
+            strict,
+        } => agent::call(&app, &user, &tool, args.as_deref(), strict).await,
         Command::Connect {
             provider,
             user,

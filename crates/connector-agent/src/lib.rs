@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+
+pub mod dispatch;
+pub mod messages;
+pub mod names;
+pub mod schema;
+pub mod toolbox;
+
+pub use crate::dispatch::{CallOptions, Prepared};
+pub use crate::toolbox::{
+    Catalog, CatalogOptions, CatalogTool, EntryKind, Omission, Rendered, StrictFallback, Toolbox,
+    ToolboxBuilder,
+};

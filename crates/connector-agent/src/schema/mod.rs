@@ -1,0 +1,398 @@
+//! One JSON Schema compiled into each LLM's dialect.
+//!
+//! A tool's input schema comes from schemars (our own tools) or from a
+//! remote MCP server (anything at all). Each model API accepts a different
+//! subset of JSON Schema, and OpenAI's and Anthropic's strict modes accept
+//! less still, so [`compile`] rewrites one schema for one [`Dialect`]:
+//!
+//! - local `$ref`s (`#/$defs/..`, `#/definitions/..`, any JSON pointer, `#`,
+//!   anchors) are inlined; a recursive `$ref` is cut where it recurs (the
+//!   nested value is left unconstrained, and strict mode falls back); a
+//!   network `$ref` is never fetched: it is dropped, with a note;
+//! - nesting depth and the number of schema nodes are bounded, so any JSON a
+//!   remote server sends compiles in bounded time and stack, or fails with a
+//!   [`SchemaError`];
+//! - for the model dialects, `oneOf` becomes `anyOf`, `const` becomes `enum`,
+//!   `allOf` is merged into one schema where it can be, titles become
+//!   descriptions (or are dropped), and `$schema`, `$id`, `$comment` and
+//!   vendor `x-` keywords are dropped; schemars' integer formats (`uint32`,
+//!   `int64`, ...) are dropped, keeping the range as `minimum`/`maximum`;
+//! - keywords a dialect does not take are moved into the description
+//!   (`"Name (minLength: 1; pattern: ^[a-z]+$)"`), so the model still reads
+//!   them; the dispatcher validates arguments against the *original* schema;
+//! - strict mode (OpenAI, Anthropic) closes every object
+//!   (`additionalProperties: false`); for OpenAI every property becomes
+//!   required and the optional ones nullable ([`undo_strict`] turns their
+//!   `null`s back into absent fields). A schema that cannot be made strict
+//!   (an open object or map, an untyped value, a recursive or network
+//!   `$ref`, a tuple, more than the provider's limits) compiles plain, and
+//!   [`Compiled::notes`] says why.
+//!
+//! Every change is summarized in [`Compiled::notes`]. The rules per
+//! dialect, and the provider documentation each follows, are in
+//! `src/schema/README.md`.
+//!
+//! ```
+//! use connector_agent::schema::{compile, tool_definition, CompileOptions, Dialect};
+//! use serde_json::json;
+//!
+//! let schema = json!({
+//!     "type": "object",
+//!     "properties": {
+//!         "text": {"type": "string", "minLength": 1},
+//!         "times": {"type": "integer", "format": "uint32", "minimum": 0}
+//!     },
+//!     "required": ["text"]
+//! });
+//! let schema = schema.as_object().unwrap();
+//! let opts = CompileOptions { strict: true, ..CompileOptions::default() };
+//! let compiled = compile(schema, Dialect::OpenAi, &opts).unwrap();
+//! assert!(compiled.strict);
+//! assert_eq!(compiled.schema["required"], json!(["text", "times"]));
+//! assert_eq!(compiled.schema["properties"]["times"]["type"], json!(["integer", "null"]));
+//! let tool = tool_definition("echo_text", "Echoes text.", &compiled, Dialect::OpenAi);
+//! assert_eq!(tool["function"]["strict"], true);
+//! ```
+
+mod compile;
+mod notes;
+mod pointer;
+mod undo;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::{Map, Value};
+
+pub use undo::undo_strict;
+
+/// A model API's way of describing tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// OpenAI function tools (Chat Completions), plain or strict.
+    OpenAi,
+    /// Anthropic tool `input_schema`, plain or strict.
+    Anthropic,
+    /// Gemini `FunctionDeclaration.parametersJsonSchema` (JSON Schema).
+    Gemini,
+    /// Gemini `FunctionDeclaration.parameters`, the older OpenAPI 3.0
+    /// subset (upper-case types, `nullable`), for clients that need it.
+    GeminiOpenApi,
+    /// MCP `tools/list` `inputSchema` (JSON Schema 2020-12).
+    Mcp,
+}
+
+impl Dialect {
+    /// Every dialect, in a fixed order.
+    pub const ALL: [Dialect; 5] = [
+        Dialect::OpenAi,
+        Dialect::Anthropic,
+        Dialect::Gemini,
+        Dialect::GeminiOpenApi,
+        Dialect::Mcp,
+    ];
+
+    /// The dialect's name, as [`FromStr`] reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::OpenAi => "openai",
+            Dialect::Anthropic => "anthropic",
+            Dialect::Gemini => "gemini",
+            Dialect::GeminiOpenApi => "gemini-openapi",
+            Dialect::Mcp => "mcp",
+        }
+    }
+
+    /// Whether the dialect has a per-tool strict mode.
+    pub fn has_strict_mode(self) -> bool {
+        matches!(self, Dialect::OpenAi | Dialect::Anthropic)
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A dialect name that is not one of ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownDialect(pub String);
+
+impl fmt::Display for UnknownDialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown dialect `{}` (expected openai, anthropic, gemini, gemini-openapi or mcp)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownDialect {}
+
+impl FromStr for Dialect {
+    type Err = UnknownDialect;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "openai" => Ok(Dialect::OpenAi),
+            "anthropic" => Ok(Dialect::Anthropic),
+            "gemini" => Ok(Dialect::Gemini),
+            "gemini-openapi" => Ok(Dialect::GeminiOpenApi),
+            "mcp" => Ok(Dialect::Mcp),
+            _ => Err(UnknownDialect(s.to_owned())),
+        }
+    }
+}
+
+/// How to compile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Ask for the dialect's strict mode (OpenAI, Anthropic). A schema that
+    /// cannot be made strict compiles plain; [`Compiled::strict`] says
+    /// which it got.
+    pub strict: bool,
+    /// The deepest nesting of schemas (after inlining `$ref`s) accepted.
+    pub max_depth: usize,
+    /// The most schema nodes (after inlining `$ref`s) accepted.
+    pub max_nodes: usize,
+}
+
+impl CompileOptions {
+    /// The default bounds: deeper or larger schemas are not tool schemas.
+    pub const DEFAULT_MAX_DEPTH: usize = 64;
+    /// See [`CompileOptions::DEFAULT_MAX_DEPTH`].
+    pub const DEFAULT_MAX_NODES: usize = 20_000;
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            strict: false,
+            max_depth: Self::DEFAULT_MAX_DEPTH,
+            max_nodes: Self::DEFAULT_MAX_NODES,
+        }
+    }
+}
+
+/// A schema compiled for one dialect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compiled {
+    /// The schema, in the dialect's vocabulary; its root is an object schema.
+    pub schema: Value,
+    /// Whether strict mode was applied (asked for, available in the
+    /// dialect, and possible for this schema).
+    pub strict: bool,
+    /// What was changed, dropped or moved into descriptions, and why strict
+    /// mode fell back; one sentence each, in a stable order.
+    pub notes: Vec<String>,
+}
+
+/// Why a schema could not be compiled at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SchemaError {
+    /// Nested deeper than [`CompileOptions::max_depth`].
+    TooDeep {
+        /// The bound.
+        max_depth: usize,
+    },
+    /// More than [`CompileOptions::max_nodes`] schema nodes once `$ref`s are
+    /// inlined.
+    TooLarge {
+        /// The bound.
+        max_nodes: usize,
+    },
+    /// A local `$ref` that points at nothing (or at something that is not a
+    /// schema).
+    UnresolvableRef {
+        /// The `$ref` as written.
+        reference: String,
+    },
+    /// A chain of `$ref`s to `$ref`s longer than any real schema has.
+    RefChainTooLong {
+        /// The `$ref` the chain started from.
+        reference: String,
+    },
+    /// The root does not describe an object (every tool takes an object of
+    /// named arguments).
+    RootNotObject {
+        /// What the root is instead.
+        found: String,
+    },
+}
+
+impl fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SchemaError::TooDeep { max_depth } => {
+                write!(f, "schema nested deeper than {max_depth} levels")
+            }
+            SchemaError::TooLarge { max_nodes } => {
+                write!(
+                    f,
+                    "schema has more than {max_nodes} nodes once $refs are inlined"
+                )
+            }
+            SchemaError::UnresolvableRef { reference } => {
+                write!(
+                    f,
+                    "local $ref `{}` points at no schema",
+                    clip(reference, 200)
+                )
+            }
+            SchemaError::RefChainTooLong { reference } => {
+                write!(
+                    f,
+                    "$ref `{}` starts too long a chain of $refs",
+                    clip(reference, 200)
+                )
+            }
+            SchemaError::RootNotObject { found } => {
+                write!(f, "the root schema must describe an object, not {found}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SchemaError {}
+
+/// At most `max` characters of `s` (for messages that quote remote input).
+pub(crate) fn clip(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => &s[..at],
+        None => s,
+    }
+}
+
+/// Compiles `schema` (a tool's input schema) into `dialect`.
+///
+/// Never fetches anything and never panics; the work is bounded by
+/// `opts.max_depth` and `opts.max_nodes` whatever the input.
+pub fn compile(
+    schema: &Map<String, Value>,
+    dialect: Dialect,
+    opts: &CompileOptions,
+) -> Result<Compiled, SchemaError> {
+    compile::compile(schema, dialect, opts)
+}
+
+/// One tool in the dialect's own shape:
+///
+/// - OpenAI: `{"type": "function", "function": {"name", "description", "parameters", "strict"}}`;
+/// - Anthropic: `{"name", "description", "input_schema"}`, plus `"strict": true` when strict;
+/// - Gemini: `{"name", "description", "parametersJsonSchema"}`;
+/// - Gemini OpenAPI: `{"name", "description", "parameters"}`, without
+///   `parameters` for a tool that takes none (Gemini rejects an `OBJECT`
+///   with no properties);
+/// - MCP: `{"name", "description", "inputSchema"}`.
+pub fn tool_definition(
+    name: &str,
+    description: &str,
+    compiled: &Compiled,
+    dialect: Dialect,
+) -> Value {
+    shape_tool(
+        name,
+        description,
+        compiled.schema.clone(),
+        compiled.strict,
+        dialect,
+    )
+}
+
+impl Compiled {
+    /// [`tool_definition`] without copying the schema.
+    pub fn into_tool_definition(self, name: &str, description: &str, dialect: Dialect) -> Value {
+        shape_tool(name, description, self.schema, self.strict, dialect)
+    }
+}
+
+fn shape_tool(
+    name: &str,
+    description: &str,
+    schema: Value,
+    strict: bool,
+    dialect: Dialect,
+) -> Value {
+    let mut tool = Map::new();
+    tool.insert("name".into(), Value::String(name.to_owned()));
+    tool.insert("description".into(), Value::String(description.to_owned()));
+    match dialect {
+        Dialect::OpenAi => {
+            tool.insert("parameters".into(), schema);
+            tool.insert("strict".into(), Value::Bool(strict));
+            let mut outer = Map::new();
+            outer.insert("type".into(), Value::String("function".into()));
+            outer.insert("function".into(), Value::Object(tool));
+            return Value::Object(outer);
+        }
+        Dialect::Anthropic => {
+            tool.insert("input_schema".into(), schema);
+            if strict {
+                tool.insert("strict".into(), Value::Bool(true));
+            }
+        }
+        Dialect::Gemini => {
+            tool.insert("parametersJsonSchema".into(), schema);
+        }
+        Dialect::GeminiOpenApi => {
+            let has_properties = schema
+                .get("properties")
+                .and_then(Value::as_object)
+                .is_some_and(|p| !p.is_empty());
+            if has_properties {
+                tool.insert("parameters".into(), schema);
+            }
+        }
+        Dialect::Mcp => {
+            tool.insert("inputSchema".into(), schema);
+        }
+    }
+    Value::Object(tool)
+}
+
+/// What the dialect's API takes as its list of tools:
+///
+/// - OpenAI and Anthropic: the array of tools (the request's `tools`);
+/// - Gemini (both): `[{"functionDeclarations": [...]}]` (the request's `tools`);
+/// - MCP: `{"tools": [...]}` (a `tools/list` result).
+pub fn catalog_document(tools: Vec<Value>, dialect: Dialect) -> Value {
+    match dialect {
+        Dialect::OpenAi | Dialect::Anthropic => Value::Array(tools),
+        Dialect::Gemini | Dialect::GeminiOpenApi => {
+            let mut decl = Map::new();
+            decl.insert("functionDeclarations".into(), Value::Array(tools));
+            Value::Array(vec![Value::Object(decl)])
+        }
+        Dialect::Mcp => {
+            let mut doc = Map::new();
+            doc.insert("tools".into(), Value::Array(tools));
+            Value::Object(doc)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialect_names_round_trip() {
+        for d in Dialect::ALL {
+            assert_eq!(d.to_string().parse::<Dialect>(), Ok(d));
+        }
+        assert_eq!("OpenAI".parse::<Dialect>(), Ok(Dialect::OpenAi));
+        let err = "claude".parse::<Dialect>().unwrap_err();
+        assert!(err.to_string().contains("claude"));
+    }
+
+    #[test]
+    fn errors_display_without_echoing_huge_input() {
+        let e = SchemaError::UnresolvableRef {
+            reference: format!("#/{}", "x".repeat(10_000)),
+        };
+        assert!(e.to_string().len() < 300);
+    }
+}

@@ -1,0 +1,694 @@
+//! The per-user toolbox: which tools a user can call now, in each dialect,
+//! and the way back from a model's call to the connector that runs it.
+//!
+//! A [`Toolbox`] holds built connectors (direct ones and MCP servers) and
+//! the [`OAuthEngine`] over the vault. [`Toolbox::catalog`] asks the engine
+//! what the user has connected and each connected connector for its tools,
+//! drops the tools whose scopes were not granted, and names what is left
+//! `<provider>_<tool>` ([`NameMap`]). [`Catalog::render`] compiles it into a
+//! dialect's document; [`Toolbox::call_in`] maps a call back, checks it and
+//! runs it (see [`crate::dispatch`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash as _, Hasher as _};
+use std::sync::Arc;
+
+use connector_core::oauth::OAuthEngine;
+use connector_core::{
+    AuthRequirement, BackendKind, CallContext, Connector, Error, ErrorKind, ToolSpec,
+};
+use serde_json::{Map, Value, json};
+
+use crate::dispatch::ValidatorCache;
+use crate::names::NameMap;
+use crate::schema::{self, CompileOptions, Dialect};
+
+/// The name of the argument added when a user has several accounts at a provider.
+pub const ACCOUNT_ARG: &str = "account";
+
+/// The prefix of the tool offered for a provider the user has not connected.
+pub const CONNECT_PREFIX: &str = "connect_";
+
+/// The most connectors a toolbox holds (a bound on the work of one catalog).
+const MAX_CONNECTORS: usize = 512;
+
+/// The per-user toolbox. Cheap to clone.
+#[derive(Clone)]
+pub struct Toolbox {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) engine: OAuthEngine,
+    /// Sorted by id, unique.
+    pub(crate) connectors: Vec<Arc<dyn Connector>>,
+    /// Told to a model when a provider has no redirect URI to connect with.
+    pub(crate) connect_hint: Option<String>,
+    pub(crate) validators: ValidatorCache,
+}
+
+impl std::fmt::Debug for Toolbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<&str> = self
+            .inner
+            .connectors
+            .iter()
+            .map(|c| c.metadata().id.as_str())
+            .collect();
+        f.debug_struct("Toolbox").field("connectors", &ids).finish()
+    }
+}
+
+/// Builds a [`Toolbox`]; fails at [`ToolboxBuilder::build`].
+pub struct ToolboxBuilder {
+    engine: OAuthEngine,
+    connectors: Vec<Arc<dyn Connector>>,
+    connect_hint: Option<String>,
+}
+
+impl std::fmt::Debug for ToolboxBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolboxBuilder")
+            .field("connectors", &self.connectors.len())
+            .finish()
+    }
+}
+
+impl ToolboxBuilder {
+    /// Adds a built connector (a direct one or an MCP server).
+    pub fn connector(mut self, connector: Arc<dyn Connector>) -> Self {
+        self.connectors.push(connector);
+        self
+    }
+
+    /// Adds several built connectors.
+    pub fn connectors(mut self, connectors: impl IntoIterator<Item = Arc<dyn Connector>>) -> Self {
+        self.connectors.extend(connectors);
+        self
+    }
+
+    /// What a model is told when a provider has no redirect URI, so no
+    /// link can be made (`{provider}` and `{user}` are replaced). The
+    /// default names the `connectors connect` command.
+    pub fn connect_hint(mut self, hint: impl Into<String>) -> Self {
+        self.connect_hint = Some(hint.into());
+        self
+    }
+
+    /// Sorts the connectors by id; fails on duplicate ids. Does no I/O.
+    pub fn build(mut self) -> Result<Toolbox, Error> {
+        if self.connectors.len() > MAX_CONNECTORS {
+            return Err(Error::config(format!(
+                "a toolbox holds at most {MAX_CONNECTORS} connectors"
+            )));
+        }
+        self.connectors
+            .sort_by(|a, b| a.metadata().id.cmp(&b.metadata().id));
+        let dups: BTreeSet<&str> = self
+            .connectors
+            .windows(2)
+            .filter(|w| w[0].metadata().id == w[1].metadata().id)
+            .map(|w| w[0].metadata().id.as_str())
+            .collect();
+        if !dups.is_empty() {
+            let dups: Vec<&str> = dups.into_iter().collect();
+            return Err(Error::config(format!(
+                "duplicate connector ids in the toolbox: {}",
+                dups.join(", ")
+            )));
+        }
+        Ok(Toolbox {
+            inner: Arc::new(Inner {
+                engine: self.engine,
+                connectors: self.connectors,
+                connect_hint: self.connect_hint,
+                validators: ValidatorCache::default(),
+            }),
+        })
+    }
+}
+
+/// What [`Toolbox::catalog`] includes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CatalogOptions {
+    /// For each provider the user has not connected (or must reconnect),
+    /// a `connect_<provider>` tool without arguments whose result is the
+    /// link to connect.
+    pub connect_tools: bool,
+}
+
+/// What a catalog entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A connector's tool.
+    Tool,
+    /// `connect_<provider>`: the way to connect a provider.
+    Connect,
+}
+
+/// One tool of a catalog, with what is needed to map a call back.
+#[derive(Debug, Clone)]
+pub struct CatalogTool {
+    /// The name the model sees.
+    pub name: String,
+    /// The connector id.
+    pub provider: String,
+    /// The tool's name at the connector (empty for a connect tool).
+    pub tool: String,
+    /// Tool or connect tool.
+    pub kind: EntryKind,
+    /// What the tool does.
+    pub description: String,
+    /// The schema the model sees (the original plus `account` when added),
+    /// before a dialect compiles it.
+    pub input_schema: Map<String, Value>,
+    /// The connector's own input schema, which arguments are checked against.
+    pub original_schema: Arc<Map<String, Value>>,
+    /// The accounts the model chooses from, when the user has several that
+    /// can run this tool (then `account` is a required argument).
+    pub accounts: Vec<String>,
+    /// The account used when the model does not choose one (the user's
+    /// only account).
+    pub implicit_account: Option<String>,
+    /// A fingerprint of the provider, the tool and `original_schema`: the
+    /// validator cache's key.
+    pub(crate) fingerprint: u64,
+}
+
+/// A provider left out of a catalog, and why (for the operator).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Omission {
+    /// The connector id.
+    pub provider: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The tools one user can call now.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub(crate) user: String,
+    pub(crate) tools: Vec<CatalogTool>,
+    pub(crate) names: NameMap,
+    /// Exposed connect-tool names to their entry's index.
+    pub(crate) connect: BTreeMap<String, usize>,
+    /// Exposed tool names to their entry's index.
+    pub(crate) index: BTreeMap<String, usize>,
+    pub(crate) omitted: Vec<Omission>,
+}
+
+/// A dialect's document and what compiling it changed.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The document the dialect's API takes (an array of definitions, or
+    /// the object the dialect wraps them in).
+    pub document: Value,
+    /// Tools that asked for strict mode and were given plain schemas, and why.
+    pub strict_fallbacks: Vec<StrictFallback>,
+    /// Tools left out because their schema did not compile.
+    pub skipped: Vec<Omission>,
+}
+
+/// A tool whose schema could not be made strict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrictFallback {
+    /// The exposed tool name.
+    pub tool: String,
+    /// What the compiler said.
+    pub notes: Vec<String>,
+}
+
+impl Catalog {
+    /// The user the catalog is for.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The tools, sorted by provider then tool (connect tools with their provider).
+    pub fn tools(&self) -> &[CatalogTool] {
+        &self.tools
+    }
+
+    /// The tool the model calls `name`.
+    pub fn get(&self, name: &str) -> Option<&CatalogTool> {
+        self.index
+            .get(name)
+            .or_else(|| self.connect.get(name))
+            .and_then(|&i| self.tools.get(i))
+    }
+
+    /// The names given to the connectors' tools.
+    pub fn names(&self) -> &NameMap {
+        &self.names
+    }
+
+    /// Providers left out (an MCP server that did not answer), and why.
+    pub fn omitted(&self) -> &[Omission] {
+        &self.omitted
+    }
+
+    /// Whether there is no tool at all.
+    pub fn is_empty(&self) -> bool {
+        self.tools.is_empty()
+    }
+
+    /// The number of tools.
+    pub fn len(&self) -> usize {
+        self.tools.len()
+    }
+
+    /// The catalog in `dialect`, strict where asked and possible. A tool
+    /// whose schema does not compile is left out (and listed in
+    /// [`Rendered::skipped`]), never failing the whole catalog.
+    pub fn render(&self, dialect: Dialect, strict: bool) -> Rendered {
+        let options = CompileOptions {
+            strict,
+            ..CompileOptions::default()
+        };
+        let mut defs = Vec::with_capacity(self.tools.len());
+        let mut strict_fallbacks = Vec::new();
+        let mut skipped = Vec::new();
+        for t in &self.tools {
+            match schema::compile(&t.input_schema, dialect, &options) {
+                Ok(compiled) => {
+                    if strict && !compiled.strict {
+                        strict_fallbacks.push(StrictFallback {
+                            tool: t.name.clone(),
+                            notes: compiled.notes.clone(),
+                        });
+                    }
+                    defs.push(schema::tool_definition(
+                        &t.name,
+                        &t.description,
+                        &compiled,
+                        dialect,
+                    ));
+                }
+                Err(e) => skipped.push(Omission {
+                    provider: t.provider.clone(),
+                    reason: format!("tool `{}`: {e}", t.name),
+                }),
+            }
+        }
+        Rendered {
+            document: schema::catalog_document(defs, dialect),
+            strict_fallbacks,
+            skipped,
+        }
+    }
+
+    /// Exposed names close to `name` (for an unknown tool), best first.
+    pub(crate) fn close_matches(&self, name: &str, max: usize) -> Vec<&str> {
+        let name = name.to_ascii_lowercase();
+        let mut scored: Vec<(usize, &str)> = self
+            .tools
+            .iter()
+            .filter_map(|t| {
+                let candidate = t.name.as_str();
+                let d = edit_distance(&name, candidate);
+                let contains = !name.is_empty()
+                    && (candidate.contains(name.as_str()) || name.contains(candidate));
+                let tail = t.tool == name || candidate.ends_with(&format!("_{name}"));
+                let limit = (candidate.len().max(name.len()) / 3).max(2);
+                if tail {
+                    Some((0, candidate))
+                } else if d <= limit || contains {
+                    Some((d.min(limit) + 1, candidate))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        scored.sort();
+        scored.into_iter().take(max).map(|(_, n)| n).collect()
+    }
+}
+
+/// Levenshtein distance over bytes of names at most 256 bytes long (longer
+/// ones count as far from everything).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() > 256 || b.len() > 256 {
+        return usize::MAX / 2;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// What the user has at one provider.
+#[derive(Debug, Default)]
+struct Grants {
+    /// Usable accounts and the scopes each granted (own and nested grants).
+    accounts: BTreeMap<String, Vec<String>>,
+    /// Accounts that must be authorized again.
+    stale: Vec<String>,
+}
+
+/// A fingerprint of a tool and its schema (the serialization hashed), so
+/// validators compiled for one version of a tool's schema are not used for
+/// another.
+pub(crate) fn fingerprint(provider: &str, tool: &str, schema: &Map<String, Value>) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    provider.hash(&mut h);
+    tool.hash(&mut h);
+    serde_json::to_string(schema)
+        .unwrap_or_default()
+        .hash(&mut h);
+    h.finish()
+}
+
+impl Toolbox {
+    /// A builder over `engine` (and its vault).
+    pub fn builder(engine: OAuthEngine) -> ToolboxBuilder {
+        ToolboxBuilder {
+            engine,
+            connectors: Vec::new(),
+            connect_hint: None,
+        }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &OAuthEngine {
+        &self.inner.engine
+    }
+
+    /// The connectors, sorted by id.
+    pub fn connectors(&self) -> &[Arc<dyn Connector>] {
+        &self.inner.connectors
+    }
+
+    /// The connector `id`.
+    pub fn connector(&self, id: &str) -> Option<&Arc<dyn Connector>> {
+        self.inner
+            .connectors
+            .binary_search_by(|c| c.metadata().id.as_str().cmp(id))
+            .ok()
+            .and_then(|i| self.inner.connectors.get(i))
+    }
+
+    /// Whether the connector needs a per-user OAuth2 grant from the engine.
+    fn needs_grant(&self, c: &dyn Connector) -> bool {
+        matches!(c.metadata().auth, AuthRequirement::OAuth2(_))
+            && c.metadata().backend != BackendKind::Mcp
+    }
+
+    /// The user's usable grants per provider, from the engine's status.
+    async fn grants(&self, user: &str) -> Result<BTreeMap<String, Grants>, Error> {
+        let mut out: BTreeMap<String, Grants> = BTreeMap::new();
+        for s in self.inner.engine.status(user).await? {
+            let g = out.entry(s.provider.clone()).or_default();
+            if s.needs_reauthorization {
+                g.stale.push(s.account);
+                continue;
+            }
+            let mut scopes = s.scopes;
+            for n in s.nested_grants {
+                scopes.extend(n.scopes);
+            }
+            g.accounts.insert(s.account, scopes);
+        }
+        Ok(out)
+    }
+
+    /// The tools `user` can call now. Connectors that need an OAuth2 grant
+    /// count when the user has one (any account) that does not need
+    /// reauthorization; a tool is kept when at least one account granted
+    /// all its scopes (a grant that records no scopes at all keeps every
+    /// tool: the provider will say at call time). Connectors without
+    /// per-user authorization are always there. MCP servers are asked for
+    /// the user's tool list; one that answers that the user must authorize
+    /// counts as not connected, one that fails otherwise is left out and
+    /// listed in [`Catalog::omitted`].
+    pub async fn catalog(&self, user: &str, options: &CatalogOptions) -> Result<Catalog, Error> {
+        let grants = self.grants(user).await?;
+        let mut entries = Vec::new();
+        let mut omitted = Vec::new();
+        for c in &self.inner.connectors {
+            let id = c.metadata().id.as_str();
+            if c.metadata().backend == BackendKind::OAuthOnly {
+                continue;
+            }
+            if self.needs_grant(c.as_ref()) {
+                let g = grants.get(id);
+                let accounts = g.map(|g| &g.accounts);
+                match accounts {
+                    Some(accounts) if !accounts.is_empty() => {
+                        let cx = CallContext::new(user);
+                        match c.tools(&cx).await {
+                            Ok(tools) => {
+                                entries.extend(scoped_entries(c.as_ref(), tools, accounts))
+                            }
+                            Err(e) => omitted.push(omission(id, &e)),
+                        }
+                    }
+                    _ => {
+                        if options.connect_tools {
+                            entries.push(connect_entry(c.as_ref()));
+                        }
+                    }
+                }
+                continue;
+            }
+            let cx = CallContext::new(user);
+            match c.tools(&cx).await {
+                Ok(tools) => {
+                    entries.extend(tools.into_iter().map(|t| entry(id, t, Vec::new(), None)))
+                }
+                Err(e) if e.needs_reauthorization() => {
+                    if options.connect_tools {
+                        entries.push(connect_entry(c.as_ref()));
+                    }
+                }
+                Err(e) => omitted.push(omission(id, &e)),
+            }
+        }
+        Ok(assemble(user, entries, omitted))
+    }
+
+    /// Every tool of every connector, without looking at anyone's grants
+    /// (what `connectors tools --all` prints). MCP servers are asked as
+    /// `user`; one that fails is listed in [`Catalog::omitted`].
+    pub async fn catalog_all(&self, user: &str) -> Catalog {
+        let mut entries = Vec::new();
+        let mut omitted = Vec::new();
+        let cx = CallContext::new(user);
+        for c in &self.inner.connectors {
+            let id = c.metadata().id.as_str();
+            if c.metadata().backend == BackendKind::OAuthOnly {
+                continue;
+            }
+            match c.tools(&cx).await {
+                Ok(tools) => {
+                    entries.extend(tools.into_iter().map(|t| entry(id, t, Vec::new(), None)))
+                }
+                Err(e) => omitted.push(omission(id, &e)),
+            }
+        }
+        assemble(user, entries, omitted)
+    }
+}
+
+fn omission(id: &str, e: &Error) -> Omission {
+    tracing::warn!(provider = %id, error = %e, "a connector's tools could not be listed");
+    Omission {
+        provider: id.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// The tools of a connected OAuth2 connector that some account can run,
+/// with the `account` argument when several can.
+fn scoped_entries(
+    c: &dyn Connector,
+    tools: Vec<ToolSpec>,
+    accounts: &BTreeMap<String, Vec<String>>,
+) -> Vec<CatalogTool> {
+    let id = c.metadata().id.as_str();
+    let mut out = Vec::with_capacity(tools.len());
+    for t in tools {
+        let able: Vec<String> = accounts
+            .iter()
+            .filter(|(_, granted)| granted.is_empty() || c.scopes_satisfied(&t.scopes, granted))
+            .map(|(a, _)| a.clone())
+            .collect();
+        match able.len() {
+            0 => {}
+            1 => {
+                let only = able.into_iter().next();
+                // The engine's default account needs no naming.
+                let implicit = only.filter(|a| a != "default");
+                out.push(entry(id, t, Vec::new(), implicit));
+            }
+            _ => out.push(entry(id, t, able, None)),
+        }
+    }
+    out
+}
+
+fn entry(
+    provider: &str,
+    spec: ToolSpec,
+    accounts: Vec<String>,
+    implicit_account: Option<String>,
+) -> CatalogTool {
+    let fingerprint = fingerprint(provider, &spec.name, &spec.input_schema);
+    let original = Arc::new(spec.input_schema);
+    let input_schema = if accounts.len() > 1 {
+        with_account(&original, &accounts)
+    } else {
+        (*original).clone()
+    };
+    CatalogTool {
+        name: String::new(),
+        provider: provider.to_owned(),
+        tool: spec.name,
+        kind: EntryKind::Tool,
+        description: spec.description,
+        input_schema,
+        original_schema: original,
+        accounts,
+        implicit_account,
+        fingerprint,
+    }
+}
+
+/// `schema` with a required `account` property, one of `accounts`.
+fn with_account(schema: &Map<String, Value>, accounts: &[String]) -> Map<String, Value> {
+    let mut s = schema.clone();
+    let props = s
+        .entry("properties")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(props) = props {
+        props.insert(
+            ACCOUNT_ARG.to_owned(),
+            json!({
+                "type": "string",
+                "enum": accounts,
+                "description": "Which of the user's accounts to use.",
+            }),
+        );
+    }
+    let required = s
+        .entry("required")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Value::Array(r) = required
+        && !r.iter().any(|v| v == ACCOUNT_ARG)
+    {
+        r.push(Value::String(ACCOUNT_ARG.to_owned()));
+    }
+    s
+}
+
+fn connect_entry(c: &dyn Connector) -> CatalogTool {
+    let m = c.metadata();
+    let schema = match json!({"type": "object", "properties": {}, "additionalProperties": false}) {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    CatalogTool {
+        name: format!("{CONNECT_PREFIX}{}", m.id),
+        provider: m.id.clone(),
+        tool: String::new(),
+        kind: EntryKind::Connect,
+        description: format!(
+            "Connects the user's {} account ({}) so its tools become available: returns a link for the user to open and approve. Call it when the user asks for something {} can do.",
+            m.display_name, m.description, m.display_name
+        ),
+        fingerprint: fingerprint(&m.id, "", &schema),
+        original_schema: Arc::new(schema.clone()),
+        input_schema: schema,
+        accounts: Vec::new(),
+        implicit_account: None,
+    }
+}
+
+/// Names the entries and indexes them. A connect tool whose name a real
+/// tool also has is dropped (the tool is kept).
+fn assemble(user: &str, entries: Vec<CatalogTool>, omitted: Vec<Omission>) -> Catalog {
+    let names = NameMap::build(
+        entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Tool)
+            .map(|e| (e.provider.clone(), e.tool.clone())),
+    );
+    let mut tools = Vec::with_capacity(entries.len());
+    let mut connects = Vec::new();
+    for mut e in entries {
+        match e.kind {
+            EntryKind::Tool => {
+                e.name = names
+                    .exposed(&e.provider, &e.tool)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("{}_{}", e.provider, e.tool));
+                tools.push(e);
+            }
+            EntryKind::Connect => connects.push(e),
+        }
+    }
+    let taken: BTreeSet<String> = tools.iter().map(|t| t.name.clone()).collect();
+    connects.retain(|c| !taken.contains(&c.name));
+    tools.extend(connects);
+    // Stable: a provider's tools keep the connector's order.
+    tools.sort_by(|a, b| a.provider.cmp(&b.provider));
+    let mut index = BTreeMap::new();
+    let mut connect = BTreeMap::new();
+    for (i, e) in tools.iter().enumerate() {
+        match e.kind {
+            EntryKind::Tool => index.insert(e.name.clone(), i),
+            EntryKind::Connect => connect.insert(e.name.clone(), i),
+        };
+    }
+    Catalog {
+        user: user.to_owned(),
+        tools,
+        names,
+        connect,
+        index,
+        omitted,
+    }
+}
+
+/// Whether `e` says the user must (re)authorize.
+pub(crate) fn is_authorization(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::NeedsAuthorization | ErrorKind::NeedsReauthorization
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("slack_post", "slack_post"), 0);
+        assert_eq!(edit_distance("slack_pots", "slack_post"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn account_is_added_as_a_required_enum() {
+        let s = match json!({"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]})
+        {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let w = with_account(&s, &["home".into(), "work".into()]);
+        assert_eq!(w["properties"]["account"]["enum"], json!(["home", "work"]));
+        assert_eq!(w["required"], json!(["q", "account"]));
+        assert!(
+            s["properties"].get("account").is_none(),
+            "the original is untouched"
+        );
+    }
+}

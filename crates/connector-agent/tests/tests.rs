@@ -1,0 +1,10 @@
+//! Integration tests.
+
+// Test code: helpers outside `#[test]` functions fail loudly too
+// (clippy.toml only exempts the test functions themselves).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod messages;
+mod names;
+mod schema;
+mod toolbox;

@@ -1,0 +1,599 @@
+//! The toolbox against real components: the Slack and Google connectors
+//! pointed at the testkit's strict fakes, grants stored in an in-memory
+//! vault, and an MCP connector over the fake MCP server.
+
+use std::sync::Arc;
+
+use connector_agent::schema::Dialect;
+use connector_agent::{CallOptions, Catalog, CatalogOptions, EntryKind, Toolbox};
+use connector_core::oauth::{OAuthEngine, OAuthProvider, ProviderSettings};
+use connector_core::vault::{TokenKey, TokenRecord, Vault, now_unix};
+use connector_core::{AuthRequirement, Connector, Content, Secret, ToolOutput};
+use connector_google::GoogleConnector;
+use connector_mcp::config::McpServerConfig;
+use connector_mcp::connector::McpConnector;
+use connector_slack::SlackConnector;
+use connector_testkit::google::FakeGoogle;
+use connector_testkit::mcp_server::{FakeMcpOptions, FakeMcpServer};
+use connector_testkit::slack::{FakeSlack, TokenKind};
+use serde_json::{Value, json};
+
+const USER: &str = "alice";
+const SLACK_TOKEN: &str = "xoxb-17653672481-19874698323-work";
+const SLACK_TOKEN_HOME: &str = "xoxb-17653672481-19874698323-home";
+const GOOGLE_TOKEN: &str = "ya29.access-token-alice";
+const GMAIL_MODIFY: &str = "https://www.googleapis.com/auth/gmail.modify";
+
+fn record(token: &str, scopes: &[&str]) -> TokenRecord {
+    let now = now_unix();
+    TokenRecord {
+        access_token: Secret::new(token),
+        refresh_token: None,
+        token_type: "Bearer".into(),
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        expires_at: Some(now + 3600),
+        issuer: None,
+        account_label: None,
+        created_at: now,
+        updated_at: now,
+        extra: serde_json::Map::new(),
+    }
+}
+
+struct Env {
+    slack: FakeSlack,
+    _google: FakeGoogle,
+    mcp: FakeMcpServer,
+    vault: Vault,
+    toolbox: Toolbox,
+}
+
+/// Settings with a client and a redirect URI, so links can be made.
+fn settings() -> ProviderSettings {
+    ProviderSettings {
+        client_id: Some("app".into()),
+        client_secret: Some(Secret::new("app-secret")),
+        redirect_uri: Some("http://127.0.0.1:9/callback".into()),
+        ..ProviderSettings::default()
+    }
+}
+
+/// Slack, Google and an MCP server `docs`; `grants` stored for the users.
+/// Google has a redirect URI (links can be made), Slack has none.
+async fn env(grants: &[(TokenKey, TokenRecord)]) -> Env {
+    let slack = FakeSlack::start().await;
+    slack.issue_token(
+        SLACK_TOKEN,
+        TokenKind::Bot,
+        &["users:read", "channels:read", "chat:write"],
+    );
+    slack.issue_token(SLACK_TOKEN_HOME, TokenKind::Bot, &["users:read"]);
+    let google = FakeGoogle::start().await;
+    google.accept_token(GOOGLE_TOKEN);
+    let mcp = FakeMcpServer::start(FakeMcpOptions::default()).await;
+    mcp.add_tool(
+        json!({
+            "name": "search_docs",
+            "description": "Searches the docs.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "description": "What to look for."},
+                    "limit": {"type": "integer", "minimum": 1, "description": "At most this many."}
+                },
+                "required": ["query"],
+                "additionalProperties": false
+            }
+        }),
+        json!({"content": [{"type": "text", "text": "found it"}], "isError": false}),
+    );
+
+    let vault = Vault::in_memory().unwrap();
+    for (key, r) in grants {
+        vault.save_token(key, r).await.unwrap();
+    }
+    let AuthRequirement::OAuth2(slack_spec) = connector_slack::metadata().auth else {
+        panic!("slack uses OAuth2");
+    };
+    let engine = OAuthEngine::builder(vault.clone())
+        .provider(OAuthProvider::new("slack", slack_spec, None).unwrap())
+        .provider(
+            OAuthProvider::new("google", connector_google::oauth_spec(), Some(&settings()))
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let slack_connector = SlackConnector::builder()
+        .engine(engine.clone())
+        .base_url(slack.url())
+        .build()
+        .unwrap();
+    let google_connector = GoogleConnector::builder(engine.clone())
+        .base_url(google.url())
+        .build()
+        .unwrap();
+    let docs = McpConnector::builder(
+        McpServerConfig::new(mcp.url())
+            .resolve_with("docs", &|_| None)
+            .unwrap(),
+    )
+    .build()
+    .unwrap();
+    let toolbox = Toolbox::builder(engine)
+        .connector(Arc::new(slack_connector))
+        .connector(Arc::new(google_connector))
+        .connector(Arc::new(docs) as Arc<dyn Connector>)
+        .build()
+        .unwrap();
+    Env {
+        slack,
+        _google: google,
+        mcp,
+        vault,
+        toolbox,
+    }
+}
+
+fn slack_key(account: Option<&str>) -> TokenKey {
+    TokenKey::new("slack", USER, account)
+}
+
+fn names(c: &Catalog) -> Vec<&str> {
+    c.tools().iter().map(|t| t.name.as_str()).collect()
+}
+
+fn text(out: &ToolOutput) -> String {
+    out.content
+        .iter()
+        .filter_map(|c| match c {
+            Content::Text { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn catalog(e: &Env, connect_tools: bool) -> Catalog {
+    e.toolbox
+        .catalog(USER, &CatalogOptions { connect_tools })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn only_connected_providers_and_granted_scopes_are_listed() {
+    let e = env(&[(
+        slack_key(None),
+        record(SLACK_TOKEN, &["users:read", "channels:read"]),
+    )])
+    .await;
+    let c = catalog(&e, false).await;
+    let n = names(&c);
+    assert!(n.contains(&"slack_lookup_user"), "{n:?}");
+    assert!(n.contains(&"slack_list_conversations"), "{n:?}");
+    // chat:write was not granted.
+    assert!(!n.contains(&"slack_post_message"), "{n:?}");
+    // Google is not connected: nothing of it without connect tools.
+    assert!(!n.iter().any(|t| t.contains("google")), "{n:?}");
+    // The MCP server needs no per-user authorization.
+    assert!(n.contains(&"docs_search_docs"), "{n:?}");
+    assert!(n.contains(&"docs_echo"), "{n:?}");
+    // A single default account: no account argument.
+    let lookup = c.get("slack_lookup_user").unwrap();
+    assert!(lookup.accounts.is_empty());
+    assert!(lookup.input_schema["properties"].get("account").is_none());
+    assert!(c.omitted().is_empty(), "{:?}", c.omitted());
+
+    // Another user has connected nothing.
+    let c = e
+        .toolbox
+        .catalog("bob", &CatalogOptions::default())
+        .await
+        .unwrap();
+    assert!(names(&c).iter().all(|n| n.starts_with("docs_")));
+}
+
+#[tokio::test]
+async fn broader_google_scopes_cover_narrower_ones() {
+    let e = env(&[(
+        TokenKey::new("google", USER, None),
+        record(GOOGLE_TOKEN, &[GMAIL_MODIFY]),
+    )])
+    .await;
+    let c = catalog(&e, false).await;
+    let n = names(&c);
+    // gmail.modify covers gmail.readonly, gmail.send and gmail.compose...
+    for t in [
+        "google_search_messages",
+        "google_get_message",
+        "google_send_message",
+        "google_create_draft",
+    ] {
+        assert!(n.contains(&t), "{t} missing from {n:?}");
+    }
+    // ... but not Calendar or Drive.
+    assert!(!n.iter().any(|t| t.contains("event")), "{n:?}");
+    assert!(!n.iter().any(|t| t.contains("file")), "{n:?}");
+}
+
+#[tokio::test]
+async fn connect_tools_give_a_link_or_say_how_to_connect() {
+    let e = env(&[]).await;
+    let c = catalog(&e, true).await;
+    let n = names(&c);
+    assert!(n.contains(&"connect_google"), "{n:?}");
+    assert!(n.contains(&"connect_slack"), "{n:?}");
+    assert!(!n.iter().any(|t| t.starts_with("slack_")), "{n:?}");
+    let connect = c.get("connect_google").unwrap();
+    assert_eq!(connect.kind, EntryKind::Connect);
+    assert_eq!(
+        connect.input_schema,
+        *json!({"type": "object", "properties": {}, "additionalProperties": false})
+            .as_object()
+            .unwrap()
+    );
+    // The definition has no arguments in any dialect.
+    let doc = c.render(Dialect::OpenAi, false).document;
+    assert!(doc.to_string().contains("connect_google"));
+
+    let opts = CallOptions::default();
+    let out = e
+        .toolbox
+        .call_in(&c, "connect_google", json!({}), &opts)
+        .await;
+    assert!(!out.is_error, "{out:?}");
+    let s = out.structured.clone().unwrap();
+    assert_eq!(s["authorization_required"], true);
+    assert_eq!(s["provider"], "google");
+    let url = s["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://accounts.google.com/o/oauth2/v2/auth?"),
+        "{url}"
+    );
+    assert!(url.contains("state=") && url.contains("code_challenge="));
+    assert!(text(&out).contains(url));
+
+    // Slack has no redirect URI here: the model is told how to connect.
+    let out = e
+        .toolbox
+        .call_in(&c, "connect_slack", Value::Null, &opts)
+        .await;
+    assert_eq!(out.structured.as_ref().unwrap()["url"], Value::Null);
+    assert!(
+        text(&out).contains("connectors connect slack --user alice"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test]
+async fn several_accounts_add_a_required_account_argument() {
+    let e = env(&[
+        (
+            slack_key(Some("work")),
+            record(SLACK_TOKEN, &["users:read", "channels:read", "chat:write"]),
+        ),
+        (
+            slack_key(Some("home")),
+            record(SLACK_TOKEN_HOME, &["users:read"]),
+        ),
+    ])
+    .await;
+    let c = catalog(&e, false).await;
+    let lookup = c.get("slack_lookup_user").unwrap();
+    assert_eq!(lookup.accounts, ["home", "work"]);
+    assert_eq!(
+        lookup.input_schema["properties"]["account"]["enum"],
+        json!(["home", "work"])
+    );
+    assert!(
+        lookup.input_schema["required"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("account"))
+    );
+    // Only the work account may post: no choice to make there.
+    let post = c.get("slack_post_message").unwrap();
+    assert!(post.accounts.is_empty());
+    assert_eq!(post.implicit_account.as_deref(), Some("work"));
+    assert!(post.input_schema["properties"].get("account").is_none());
+    // MCP tools are not per account.
+    assert!(c.get("docs_echo").unwrap().accounts.is_empty());
+
+    let opts = CallOptions::default();
+    let out = e
+        .toolbox
+        .call_in(
+            &c,
+            "slack_lookup_user",
+            json!({"user_id": "W012A3CDE", "account": "home"}),
+            &opts,
+        )
+        .await;
+    assert!(!out.is_error, "{}", text(&out));
+    assert_eq!(out.structured.unwrap()["id"], "W012A3CDE");
+    assert!(
+        e.slack.violations().is_empty(),
+        "{:?}",
+        e.slack.violations()
+    );
+
+    // Missing and unknown accounts are the model's to fix.
+    let out = e
+        .toolbox
+        .call_in(
+            &c,
+            "slack_lookup_user",
+            json!({"user_id": "W012A3CDE"}),
+            &opts,
+        )
+        .await;
+    assert!(out.is_error);
+    assert!(
+        text(&out).contains("`account` is required: one of home, work"),
+        "{}",
+        text(&out)
+    );
+    let out = e
+        .toolbox
+        .call_in(
+            &c,
+            "slack_lookup_user",
+            json!({"user_id": "W012A3CDE", "account": "school"}),
+            &opts,
+        )
+        .await;
+    assert!(
+        text(&out).contains("`school` is not one of"),
+        "{}",
+        text(&out)
+    );
+
+    // The account's own token is used: the implicit one for posting.
+    let out = e
+        .toolbox
+        .call_in(
+            &c,
+            "slack_post_message",
+            json!({"channel": "C012AB3CD", "text": "hi"}),
+            &opts,
+        )
+        .await;
+    assert!(!out.is_error, "{}", text(&out));
+    assert!(
+        e.slack.violations().is_empty(),
+        "{:?}",
+        e.slack.violations()
+    );
+}
+
+#[tokio::test]
+async fn strict_nulls_are_undone_before_validation() {
+    let e = env(&[]).await;
+    let c = catalog(&e, false).await;
+    let strict = CallOptions {
+        dialect: Dialect::OpenAi,
+        strict: true,
+        ..CallOptions::default()
+    };
+    // What a strict-mode model sends for the optional `limit` it leaves out.
+    let out = e
+        .toolbox
+        .call_in(
+            &c,
+            "docs_search_docs",
+            json!({"query": "x", "limit": null}),
+            &strict,
+        )
+        .await;
+    assert!(!out.is_error, "{}", text(&out));
+    assert_eq!(text(&out), "found it");
+    // The server received no `limit`.
+    assert!(e.mcp.violations().is_empty(), "{:?}", e.mcp.violations());
+
+    // Without strict mode a null is not what the schema allows.
+    let out = e
+        .toolbox
+        .call_in(
+            &c,
+            "docs_search_docs",
+            json!({"query": "x", "limit": null}),
+            &CallOptions::default(),
+        )
+        .await;
+    assert!(out.is_error);
+    assert!(text(&out).contains("`/limit`"), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn invalid_arguments_name_the_field() {
+    let e = env(&[(
+        slack_key(None),
+        record(SLACK_TOKEN, &["users:read", "channels:read"]),
+    )])
+    .await;
+    let c = catalog(&e, false).await;
+    let opts = CallOptions::default();
+    let out = e
+        .toolbox
+        .call_in(&c, "slack_lookup_user", json!({"user_id": 5}), &opts)
+        .await;
+    assert!(out.is_error);
+    let t = text(&out);
+    assert!(
+        t.contains("slack_lookup_user") && t.contains("`/user_id`"),
+        "{t}"
+    );
+    // Nothing reached Slack.
+    assert_eq!(e.slack.call_count("users.info"), 0);
+
+    let out = e
+        .toolbox
+        .call_in(&c, "docs_search_docs", json!({"limit": 0}), &opts)
+        .await;
+    let t = text(&out);
+    assert!(t.contains("\"query\" is a required property"), "{t}");
+    assert!(t.contains("`/limit`"), "{t}");
+    let out = e
+        .toolbox
+        .call_in(
+            &c,
+            "docs_search_docs",
+            json!({"query": "x", "extra": 1}),
+            &opts,
+        )
+        .await;
+    assert!(text(&out).contains("extra"), "{}", text(&out));
+    // Not an object; not JSON.
+    let out = e
+        .toolbox
+        .call_in(&c, "docs_search_docs", json!([1]), &opts)
+        .await;
+    assert!(
+        text(&out).contains("must be a JSON object"),
+        "{}",
+        text(&out)
+    );
+    let out = e
+        .toolbox
+        .call_in(&c, "docs_search_docs", json!("{\"query\": "), &opts)
+        .await;
+    assert!(text(&out).contains("not valid JSON"), "{}", text(&out));
+    // OpenAI's arguments string is accepted.
+    let out = e
+        .toolbox
+        .call_in(&c, "docs_search_docs", json!("{\"query\": \"x\"}"), &opts)
+        .await;
+    assert!(!out.is_error, "{}", text(&out));
+}
+
+#[tokio::test]
+async fn unknown_tools_name_close_matches() {
+    let e = env(&[(
+        slack_key(None),
+        record(SLACK_TOKEN, &["users:read", "channels:read"]),
+    )])
+    .await;
+    let c = catalog(&e, false).await;
+    let opts = CallOptions::default();
+    let out = e
+        .toolbox
+        .call_in(&c, "slack_lookup_usr", json!({}), &opts)
+        .await;
+    assert!(out.is_error);
+    let t = text(&out);
+    assert!(t.contains("no tool named `slack_lookup_usr`"), "{t}");
+    assert!(t.contains("`slack_lookup_user`"), "{t}");
+    // The provider's own name is a close match too.
+    let out = e.toolbox.call_in(&c, "lookup_user", json!({}), &opts).await;
+    assert!(text(&out).contains("`slack_lookup_user`"), "{}", text(&out));
+    // A tool whose scope was not granted is unknown.
+    let out = e
+        .toolbox
+        .call_in(&c, "slack_post_message", json!({}), &opts)
+        .await;
+    assert!(out.is_error);
+    assert!(text(&out).contains("no tool named"), "{}", text(&out));
+    // Nonsense gets no suggestion but a clear answer.
+    let out = e
+        .toolbox
+        .call_in(&c, &"z".repeat(500), json!({}), &opts)
+        .await;
+    assert!(out.is_error);
+}
+
+#[tokio::test]
+async fn missing_authorization_comes_back_as_a_tool_result() {
+    let key = TokenKey::new("google", USER, None);
+    let e = env(&[(key.clone(), record(GOOGLE_TOKEN, &[GMAIL_MODIFY]))]).await;
+    let c = catalog(&e, false).await;
+    // The grant disappears after the catalog was handed out.
+    e.vault.delete_token(&key).await.unwrap();
+    let out = e
+        .toolbox
+        .call_in(
+            &c,
+            "google_search_messages",
+            json!({"query": "is:unread"}),
+            &CallOptions::default(),
+        )
+        .await;
+    assert!(out.is_error);
+    let s = out.structured.clone().unwrap();
+    assert_eq!(s["authorization_required"], true, "{s}");
+    assert_eq!(s["provider"], "google");
+    let url = s["url"].as_str().unwrap();
+    assert!(text(&out).contains(url), "{}", text(&out));
+    assert!(text(&out).contains("connected"), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn provider_errors_are_tool_results() {
+    let e = env(&[(
+        slack_key(None),
+        record(SLACK_TOKEN, &["users:read", "channels:read"]),
+    )])
+    .await;
+    let c = catalog(&e, false).await;
+    let out = e
+        .toolbox
+        .call_in(
+            &c,
+            "slack_lookup_user",
+            json!({"user_id": "W000NOSUCH"}),
+            &CallOptions::default(),
+        )
+        .await;
+    assert!(out.is_error);
+    assert!(out.structured.unwrap()["error"]["kind"].is_string());
+    // Both or neither: the connector's own check, as a tool result.
+    let out = e
+        .toolbox
+        .call_in(&c, "slack_lookup_user", json!({}), &CallOptions::default())
+        .await;
+    assert!(out.is_error);
+    assert!(text(&out).contains("user_id"), "{}", text(&out));
+    // An MCP tool that reports an error stays a result.
+    let out = e
+        .toolbox
+        .call_in(&c, "docs_fail", json!({}), &CallOptions::default())
+        .await;
+    assert!(out.is_error);
+}
+
+#[tokio::test]
+async fn call_builds_the_catalog_itself_and_render_covers_every_dialect() {
+    let e = env(&[(
+        slack_key(None),
+        record(SLACK_TOKEN, &["users:read", "channels:read"]),
+    )])
+    .await;
+    let out = e
+        .toolbox
+        .call(
+            USER,
+            "slack_lookup_user",
+            json!({"user_id": "W012A3CDE"}),
+            &CallOptions::default(),
+        )
+        .await;
+    assert!(!out.is_error, "{}", text(&out));
+    let c = catalog(&e, true).await;
+    for d in [
+        Dialect::OpenAi,
+        Dialect::Anthropic,
+        Dialect::Gemini,
+        Dialect::GeminiOpenApi,
+        Dialect::Mcp,
+    ] {
+        for strict in [false, true] {
+            let r = c.render(d, strict);
+            assert!(r.skipped.is_empty(), "{d:?}: {:?}", r.skipped);
+            let s = r.document.to_string();
+            assert!(
+                s.contains("slack_lookup_user") && s.contains("connect_google"),
+                "{d:?}"
+            );
+        }
+    }
+}

@@ -1,26 +1,121 @@
 //! An agent loop in the OpenAI Chat Completions dialect, against a scripted
-//! model: it calls two tools (one with malformed arguments), retries the
-//! failed one, then answers. Nothing leaves the process.
+//! model, through a real [`Toolbox`]: the model calls two tools (one with
+//! malformed arguments, one with an argument of the wrong type), is told
+//! what went wrong by tool results, retries, then answers. Nothing leaves
+//! the process.
 //!
 //! `cargo run -p connector-agent --example agent_loop`
 //!
-//! The tools here are a tiny in-process calculator behind a local
-//! `dispatch` closure; with a toolbox, `dispatch` becomes `Toolbox::call`.
-//! The loop itself (read the calls, run them, append the results, ask
-//! again) stays as it is, and reads the same in the Anthropic and Gemini
-//! dialects with `messages::anthropic` / `messages::gemini`.
+//! The connector is a tiny in-process calculator (typed tools, no
+//! authorization); with Google, Slack or an MCP server registered the loop
+//! reads the same, and the same in the Anthropic and Gemini dialects with
+//! `messages::anthropic` / `messages::gemini`.
 
-use connector_agent::messages::{ToolCall, openai};
-use connector_agent::names::NameMap;
-use connector_core::ToolOutput;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use connector_agent::messages::openai;
+use connector_agent::schema::Dialect;
+use connector_agent::{CallOptions, CatalogOptions, Toolbox};
+use connector_core::oauth::OAuthEngine;
+use connector_core::vault::Vault;
+use connector_core::{
+    AuthRequirement, BackendKind, CallContext, Connector, ConnectorMetadata, DynTool, Error, Tool,
+    ToolOutput, ToolSpec,
+};
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Two integers.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Pair {
+    /// The first integer.
+    a: i64,
+    /// The second integer.
+    b: i64,
+}
+
+struct Add;
+
+impl Tool for Add {
+    const NAME: &'static str = "add_numbers";
+    const DESCRIPTION: &'static str = "Adds two integers.";
+    type Args = Pair;
+    type Output = i64;
+    async fn call(&self, _cx: &CallContext, p: Pair) -> Result<i64, Error> {
+        p.a.checked_add(p.b)
+            .ok_or_else(|| Error::invalid_arguments("the sum overflows"))
+    }
+}
+
+struct Multiply;
+
+impl Tool for Multiply {
+    const NAME: &'static str = "multiply_numbers";
+    const DESCRIPTION: &'static str = "Multiplies two integers.";
+    type Args = Pair;
+    type Output = i64;
+    async fn call(&self, _cx: &CallContext, p: Pair) -> Result<i64, Error> {
+        p.a.checked_mul(p.b)
+            .ok_or_else(|| Error::invalid_arguments("the product overflows"))
+    }
+}
+
+/// A connector that needs no authorization, so every user has its tools.
+struct Calculator {
+    metadata: ConnectorMetadata,
+    tools: BTreeMap<String, DynTool>,
+}
+
+impl Calculator {
+    fn new() -> Result<Self, Error> {
+        let tools = [DynTool::new(Add)?, DynTool::new(Multiply)?]
+            .into_iter()
+            .map(|t| (t.name().to_owned(), t))
+            .collect();
+        Ok(Calculator {
+            metadata: ConnectorMetadata {
+                id: "calc".into(),
+                display_name: "Calculator".into(),
+                description: "Integer arithmetic.".into(),
+                icon_url: None,
+                docs_url: None,
+                backend: BackendKind::Direct,
+                auth: AuthRequirement::None,
+            },
+            tools,
+        })
+    }
+}
+
+#[async_trait]
+impl Connector for Calculator {
+    fn metadata(&self) -> &ConnectorMetadata {
+        &self.metadata
+    }
+
+    async fn tools(&self, _cx: &CallContext) -> Result<Vec<ToolSpec>, Error> {
+        Ok(self.tools.values().map(|t| t.spec().clone()).collect())
+    }
+
+    async fn call(&self, cx: &CallContext, tool: &str, args: Value) -> Result<ToolOutput, Error> {
+        match self.tools.get(tool) {
+            Some(t) => t.call(cx, args).await,
+            None => Err(Error::unknown_tool(tool)),
+        }
+    }
+}
+
 /// The scripted model: answers from the conversation so far, in the shape
 /// of a `ChatCompletion`. It first calls both tools (botching the JSON of
-/// the second call, as models sometimes do), retries the one that failed,
-/// then answers from the results.
+/// the second call, as models sometimes do), then retries it with a string
+/// where an integer belongs, then gets it right, then answers.
 fn model(history: &[Value]) -> Value {
     let results: Vec<&str> = history
         .iter()
@@ -28,20 +123,23 @@ fn model(history: &[Value]) -> Value {
         .filter_map(|m| m["content"].as_str())
         .collect();
     let function = |id: &str, name: &str, arguments: &str| json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}});
+    let calls =
+        |list: Vec<Value>| json!({"role": "assistant", "content": null, "tool_calls": list});
     let message = match results.len() {
-        0 => json!({
-            "role": "assistant",
-            "content": null,
-            "tool_calls": [
-                function("call_1", "calc_add", r#"{"a": 19, "b": 23}"#),
-                function("call_2", "calc_multiply", r#"{"a": 6, "b": 7"#),
-            ],
-        }),
-        2 => json!({
-            "role": "assistant",
-            "content": null,
-            "tool_calls": [function("call_3", "calc_multiply", r#"{"a": 6, "b": 7}"#)],
-        }),
+        0 => calls(vec![
+            function("call_1", "calc_add_numbers", r#"{"a": 19, "b": 23}"#),
+            function("call_2", "calc_multiply_numbers", r#"{"a": 6, "b": 7"#),
+        ]),
+        2 => calls(vec![function(
+            "call_3",
+            "calc_multiply_numbers",
+            r#"{"a": "six", "b": 7}"#,
+        )]),
+        3 => calls(vec![function(
+            "call_4",
+            "calc_multiply_numbers",
+            r#"{"a": 6, "b": 7}"#,
+        )]),
         _ => json!({
             "role": "assistant",
             "content": format!(
@@ -64,36 +162,33 @@ fn model(history: &[Value]) -> Value {
     })
 }
 
-fn main() -> Result<(), BoxError> {
-    // The catalog: names shown to the model, mapped back exactly.
-    let names = NameMap::build([
-        ("calc".to_owned(), "add".to_owned()),
-        ("calc".to_owned(), "multiply".to_owned()),
-    ]);
-    let tools: Vec<Value> = names
-        .iter()
-        .map(|(_, exposed)| json!({"type": "function", "function": {"name": exposed}}))
-        .collect();
-    println!("tools: {}", serde_json::to_string(&tools)?);
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), BoxError> {
+    let answer = run(true).await?;
+    println!("answer: {answer}");
+    Ok(())
+}
 
-    // What the toolbox will do: resolve the name, check the arguments, run.
-    let dispatch = |call: &ToolCall| -> ToolOutput {
-        let Some(original) = names.resolve(&call.name) else {
-            return ToolOutput::error(format!("unknown tool `{}`", call.name));
-        };
-        let number = |field: &str| call.arguments.get(field).and_then(Value::as_i64);
-        let (Some(a), Some(b)) = (number("a"), number("b")) else {
-            return ToolOutput::error("`a` and `b` must be integers");
-        };
-        match original.tool.as_str() {
-            "add" => ToolOutput::json(json!(a + b)),
-            "multiply" => ToolOutput::json(json!(a * b)),
-            other => ToolOutput::error(format!("`{other}` is not implemented")),
-        }
+/// Runs the loop and returns the model's answer (printing each turn when
+/// `verbose`). Also run by the crate's tests.
+pub async fn run(verbose: bool) -> Result<String, BoxError> {
+    let engine = OAuthEngine::builder(Vault::in_memory()?).build()?;
+    let toolbox = Toolbox::builder(engine)
+        .connector(Arc::new(Calculator::new()?))
+        .build()?;
+    let catalog = toolbox.catalog("alice", &CatalogOptions::default()).await?;
+    let rendered = catalog.render(Dialect::OpenAi, true);
+    if verbose {
+        println!("tools: {}", serde_json::to_string(&rendered.document)?);
+    }
+    let options = CallOptions {
+        dialect: Dialect::OpenAi,
+        strict: true,
+        timeout: Some(Duration::from_secs(10)),
     };
 
     let mut history = vec![json!({"role": "user", "content": "What are 19 + 23 and 6 × 7?"})];
-    for turn in 1..=5 {
+    for turn in 1..=6 {
         let response = model(&history);
         history.push(openai::assistant_message(&response)?);
         // Each call on its own: a call with malformed arguments becomes an
@@ -104,21 +199,24 @@ fn main() -> Result<(), BoxError> {
                 .last()
                 .and_then(|m| m["content"].as_str())
                 .unwrap_or_default();
-            println!("turn {turn}: answer: {answer}");
-            return Ok(());
+            return Ok(answer.to_owned());
         }
         for call in calls {
             let (call, output) = match call {
                 Ok(call) => {
-                    let output = dispatch(&call);
+                    let output = toolbox
+                        .call_in(&catalog, &call.name, call.arguments.clone(), &options)
+                        .await;
                     (call, output)
                 }
                 Err(bad) => bad.to_tool_result(),
             };
             let message = openai::tool_result_message(&call, &output);
-            println!("turn {turn}: {} -> {}", call.name, message["content"]);
+            if verbose {
+                println!("turn {turn}: {} -> {}", call.name, message["content"]);
+            }
             history.push(message);
         }
     }
-    Err("the model did not answer within 5 turns".into())
+    Err("the model did not answer within 6 turns".into())
 }

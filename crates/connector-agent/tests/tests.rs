@@ -4,6 +4,7 @@
 // (clippy.toml only exempts the test functions themselves).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod example;
 mod messages;
 mod names;
 mod schema;

@@ -111,9 +111,16 @@ fn walk(part: &Part, out: &mut Extracted) -> Result<(), Error> {
     let mime = part.mime_type.to_ascii_lowercase();
     if let Some(data) = &part.body.data {
         // Gmail has already undone the transfer encoding; the bytes are in
-        // the part's charset, read as UTF-8 (lossily) here.
+        // the charset the part's Content-Type names (UTF-8 when it names
+        // none or one unknown), decoded with invalid sequences replaced.
         let text = || -> Result<String, Error> {
-            Ok(String::from_utf8_lossy(&decode_base64url(data)?).into_owned())
+            let bytes = decode_base64url(data)?;
+            let encoding = header(&part.headers, "Content-Type")
+                .and_then(charset)
+                .and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()))
+                .unwrap_or(encoding_rs::UTF_8);
+            let (text, _had_errors) = encoding.decode_without_bom_handling(&bytes);
+            Ok(text.into_owned())
         };
         if mime == "text/plain" && out.text.is_none() {
             out.text = Some(text()?);
@@ -127,12 +134,25 @@ fn walk(part: &Part, out: &mut Extracted) -> Result<(), Error> {
     Ok(())
 }
 
+/// The `charset` parameter of a Content-Type value.
+fn charset(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"'))
+    })
+}
+
 /// A crude HTML-to-text fallback for messages without a `text/plain` part:
-/// tags dropped, block ends as new lines, the common entities decoded.
+/// tags dropped (with the contents of `head`, `style` and `script`), block
+/// ends as new lines, named and numeric entities decoded.
 pub(crate) fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut in_tag = false;
     let mut tag = String::new();
+    // Inside `<style>`, `<script>` or `<head>`: nothing is text until its end tag.
+    let mut skipping: Option<&'static str> = None;
     for c in html.chars() {
         match (in_tag, c) {
             (false, '<') => {
@@ -141,26 +161,83 @@ pub(crate) fn html_to_text(html: &str) -> String {
             }
             (true, '>') => {
                 in_tag = false;
-                let t = tag.trim_start_matches('/').to_ascii_lowercase();
-                if ["br", "p", "div", "li", "tr", "h1", "h2", "h3"]
-                    .iter()
-                    .any(|b| t.starts_with(b))
+                let lower = tag.to_ascii_lowercase();
+                let closing = lower.starts_with('/');
+                let name: String = lower
+                    .trim_start_matches('/')
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect();
+                if let Some(until) = skipping {
+                    if closing && name == until {
+                        skipping = None;
+                    }
+                    continue;
+                }
+                if !closing
+                    && let Some(s) = ["style", "script", "head"].into_iter().find(|s| *s == name)
+                {
+                    skipping = Some(s);
+                    continue;
+                }
+                if [
+                    "br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "table",
+                ]
+                .contains(&name.as_str())
                 {
                     out.push('\n');
                 }
             }
             (true, c) => tag.push(c),
+            (false, _) if skipping.is_some() => {}
             (false, c) => out.push(c),
         }
     }
-    out.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-        .trim()
-        .to_owned()
+    decode_entities(&out).trim().to_owned()
+}
+
+/// `&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;`, `&nbsp;` and numeric
+/// references (`&#39;`, `&#x2019;`); anything else is left as written.
+fn decode_entities(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        // `;` is ASCII, so where it is found is a character boundary.
+        let Some(end) = rest.bytes().take(12).position(|b| b == b';') else {
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let name = &rest[1..end];
+        let decoded = match name {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            "nbsp" => Some(' '),
+            n => n
+                .strip_prefix("#x")
+                .or_else(|| n.strip_prefix("#X"))
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .or_else(|| n.strip_prefix('#').and_then(|d| d.parse::<u32>().ok()))
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// What goes into an outgoing message.
@@ -344,6 +421,45 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn charsets_are_read_from_the_content_type() {
+        assert_eq!(
+            charset("text/plain; charset=ISO-8859-1"),
+            Some("ISO-8859-1")
+        );
+        assert_eq!(
+            charset("text/plain; format=flowed; CHARSET=\"utf-8\""),
+            Some("utf-8")
+        );
+        assert_eq!(charset("text/plain"), None);
+        let part = Part {
+            mime_type: "text/plain".into(),
+            headers: vec![Header {
+                name: "Content-Type".into(),
+                value: "text/plain; charset=\"iso-8859-1\"".into(),
+            }],
+            body: Body {
+                size: 5,
+                // "Café!" in ISO-8859-1 (é is one byte, 0xE9).
+                data: Some(URL_SAFE_NO_PAD.encode(b"Caf\xe9!")),
+                ..Body::default()
+            },
+            ..Part::default()
+        };
+        assert_eq!(extract(&part).unwrap().text.as_deref(), Some("Café!"));
+    }
+
+    #[test]
+    fn html_fallback_drops_styles_and_decodes_entities() {
+        let html = "<html><head><title>T</title><style>p { color: red }</style></head>\
+                    <body><script>var x = 1;</script><p>It&#39;s &#x2019;ok&#8217; &amp; fine</p>\
+                    <div>a &unknown; b</div></body></html>";
+        assert_eq!(
+            html_to_text(html),
+            "It's \u{2019}ok\u{2019} & fine\n\na &unknown; b"
+        );
+    }
 
     #[test]
     fn non_ascii_subjects_become_encoded_words() {

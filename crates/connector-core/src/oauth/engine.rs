@@ -899,20 +899,32 @@ impl OAuthEngine {
         provider: &str,
         account: Option<&str>,
     ) -> Result<TokenRecord, Error> {
-        let key = TokenKey::new(provider, user, account);
+        self.access_key(&TokenKey::new(provider, user, account))
+            .await
+    }
+
+    /// [`OAuthEngine::access`] for a grant's key: a record read or written
+    /// within `token_reuse` is handed out without a store round trip.
+    async fn access_key(&self, key: &TokenKey) -> Result<TokenRecord, Error> {
         let record = match self
             .inner
             .vault
-            .load_token_recent(&key, self.inner.options.token_reuse)
+            .load_token_recent(key, self.inner.options.token_reuse)
             .await?
         {
             Some(r) => r,
-            None => self.load_or_missing(&key).await?,
+            None => self.load_or_missing(key).await?,
         };
         if !record.expires_within(self.margin()) {
             return Ok(record);
         }
-        self.refresh_single_flight(&key, &record, false).await
+        self.refresh_single_flight(key, &record, false).await
+    }
+
+    /// [`OAuthEngine::refresh`] for a grant's key.
+    async fn refresh_key(&self, key: &TokenKey) -> Result<TokenRecord, Error> {
+        let record = self.load_or_missing(key).await?;
+        self.refresh_single_flight(key, &record, true).await
     }
 
     /// Refreshes now, whatever the expiry (for example after a 401). Still
@@ -924,15 +936,14 @@ impl OAuthEngine {
         provider: &str,
         account: Option<&str>,
     ) -> Result<TokenRecord, Error> {
-        let key = TokenKey::new(provider, user, account);
-        let record = self.load_or_missing(&key).await?;
-        self.refresh_single_flight(&key, &record, true).await
+        self.refresh_key(&TokenKey::new(provider, user, account))
+            .await
     }
 
     /// A valid access token of the nested grant `grant` (Slack's
     /// `authed_user`: the user token beside the bot token) of the user's
     /// account at `provider`, refreshed first when it expires within the
-    /// margin, single-flight like [`OAuthEngine::access`]. The nested
+    /// margin, single-flight and reused briefly like [`OAuthEngine::access`]. The nested
     /// grant's own refresh token is sent to the provider's token endpoint,
     /// and the response's top-level token becomes the nested grant's new
     /// token (with its rotated refresh token). A missing nested grant is a
@@ -946,11 +957,7 @@ impl OAuthEngine {
         grant: &str,
     ) -> Result<TokenRecord, Error> {
         let key = self.nested_key(user, provider, account, grant)?;
-        let record = self.load_or_missing(&key).await?;
-        if !record.expires_within(self.margin()) {
-            return Ok(record);
-        }
-        self.refresh_single_flight(&key, &record, false).await
+        self.access_key(&key).await
     }
 
     /// Refreshes the nested grant `grant` now, whatever its expiry (for
@@ -965,8 +972,7 @@ impl OAuthEngine {
         grant: &str,
     ) -> Result<TokenRecord, Error> {
         let key = self.nested_key(user, provider, account, grant)?;
-        let record = self.load_or_missing(&key).await?;
-        self.refresh_single_flight(&key, &record, true).await
+        self.refresh_key(&key).await
     }
 
     /// The key of a nested grant the provider declares.

@@ -477,6 +477,12 @@ impl<'a> Pass<'a> {
 
     /// Any JSON value in a schema position.
     fn schema(&mut self, v: &'a Value, depth: usize) -> Result<Value, SchemaError> {
+        if self.strict && self.blocker.is_some() {
+            // A strict pass that cannot succeed is thrown away, and the plain
+            // pass after it walks the same nodes (and meets the same errors,
+            // in the same order): compiling the rest here is wasted work.
+            return Ok(Value::Null);
+        }
         match v {
             Value::Object(m) => self.object_schema(m, depth),
             Value::Bool(true) => {

@@ -359,8 +359,9 @@ impl<'a> Pass<'a> {
             max_depth: opts.max_depth,
             max_nodes: opts.max_nodes,
             nodes: 0,
-            active: Vec::new(),
-            path: Vec::new(),
+            // Sized for the usual tool schema, so neither grows while compiling.
+            active: Vec::with_capacity(4),
+            path: Vec::with_capacity(8),
             notes: Notes::default(),
             blocker: None,
             properties: 0,

@@ -268,21 +268,23 @@ impl Catalog {
         let mut defs = Vec::with_capacity(self.tools.len());
         let mut strict_fallbacks = Vec::new();
         let mut skipped = Vec::new();
-        for t in &self.tools {
-            match schema::compile(&t.input_schema, dialect, &options) {
-                Ok(compiled) => {
+        // A large catalog compiles on every core; each schema is moved into
+        // its tool definition, never copied.
+        let schemas: Vec<&Map<String, Value>> =
+            self.tools.iter().map(|t| &t.input_schema).collect();
+        let results = schema::compile_catalog(&schemas, &[(dialect, options)])
+            .pop()
+            .unwrap_or_default();
+        for (t, result) in self.tools.iter().zip(results) {
+            match result {
+                Ok(mut compiled) => {
                     if strict && !compiled.strict {
                         strict_fallbacks.push(StrictFallback {
                             tool: t.name.clone(),
-                            notes: compiled.notes.clone(),
+                            notes: std::mem::take(&mut compiled.notes),
                         });
                     }
-                    defs.push(schema::tool_definition(
-                        &t.name,
-                        &t.description,
-                        &compiled,
-                        dialect,
-                    ));
+                    defs.push(compiled.into_tool_definition(&t.name, &t.description, dialect));
                 }
                 Err(e) => skipped.push(Omission {
                     provider: t.provider.clone(),

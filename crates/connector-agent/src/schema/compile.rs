@@ -359,8 +359,9 @@ impl<'a> Pass<'a> {
             max_depth: opts.max_depth,
             max_nodes: opts.max_nodes,
             nodes: 0,
-            active: Vec::new(),
-            path: Vec::new(),
+            // Sized for the usual tool schema, so neither grows while compiling.
+            active: Vec::with_capacity(4),
+            path: Vec::with_capacity(8),
             notes: Notes::default(),
             blocker: None,
             properties: 0,
@@ -477,6 +478,12 @@ impl<'a> Pass<'a> {
 
     /// Any JSON value in a schema position.
     fn schema(&mut self, v: &'a Value, depth: usize) -> Result<Value, SchemaError> {
+        if self.strict && self.blocker.is_some() {
+            // A strict pass that cannot succeed is thrown away, and the plain
+            // pass after it walks the same nodes (and meets the same errors,
+            // in the same order): compiling the rest here is wasted work.
+            return Ok(Value::Null);
+        }
         match v {
             Value::Object(m) => self.object_schema(m, depth),
             Value::Bool(true) => {
@@ -888,7 +895,7 @@ impl<'a> Pass<'a> {
         if !llm {
             return Ok(Value::Object(out));
         }
-        let mut moved_root: Vec<(String, Value)> = Vec::new();
+        let mut moved_root: Vec<(Key, Value)> = Vec::new();
 
         if depth == 0 {
             // No model API takes a union at the root (Anthropic rejects it);
@@ -897,20 +904,20 @@ impl<'a> Pass<'a> {
                 if let Some(v) = out.remove(k) {
                     self.notes
                         .other(format!("root {k} moved into the description"));
-                    moved_root.push((k.to_owned(), v));
+                    moved_root.push((Key::Borrowed(k), v));
                 }
             }
         }
-        let mut moved: Vec<(String, Value)> = moved_root;
-        let fates: Vec<(String, Fate)> = out
+        let mut moved: Vec<(Key, Value)> = moved_root;
+        let fates: Vec<(Key, Fate)> = out
             .keys()
             .filter_map(|k| match self.fate(k, &out) {
                 Fate::Keep => None,
-                fate => Some((k.clone(), fate)),
+                fate => Some((key(k), fate)),
             })
             .collect();
         for (k, fate) in fates {
-            if let Some(v) = out.remove(&k) {
+            if let Some(v) = out.remove(k.as_ref()) {
                 if fate == Fate::Describe && !is_noise(&k, &v) {
                     self.notes.moved(&k);
                     moved.push((k, v));
@@ -1190,7 +1197,7 @@ impl<'a> Pass<'a> {
         &mut self,
         out: &mut Map<String, Value>,
         mut nullable: bool,
-        moved: &mut Vec<(String, Value)>,
+        moved: &mut Vec<(Key, Value)>,
     ) {
         match out.get_mut("type") {
             Some(Value::String(t)) if t.as_str() != "null" => t.make_ascii_uppercase(),
@@ -1259,7 +1266,7 @@ impl<'a> Pass<'a> {
             if !values.iter().all(Value::is_string) {
                 if let Some(values) = out.remove("enum") {
                     self.notes.moved("enum (not strings)");
-                    moved.insert(0, ("one of".to_owned(), values));
+                    moved.insert(0, (Key::Borrowed("one of"), values));
                 }
             } else if !out.contains_key("type") {
                 out.insert("type".into(), Value::String("STRING".into()));
@@ -1680,9 +1687,69 @@ fn merge_all_of(out: &mut Map<String, Value>, parts: &[Value]) -> bool {
     true
 }
 
+/// A keyword moved out of a compiled schema: a name of our own vocabulary
+/// (nearly always), or a copy of the input's.
+type Key = std::borrow::Cow<'static, str>;
+
+/// `k` as a [`Key`], without a copy when it is one of the keywords a
+/// compiled schema can hold.
+fn key(k: &str) -> Key {
+    const KEYWORDS: &[&str] = &[
+        "format",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "minContains",
+        "maxContains",
+        "minProperties",
+        "maxProperties",
+        "dependentRequired",
+        "dependencies",
+        "default",
+        "examples",
+        "example",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "contentEncoding",
+        "contentMediaType",
+        "additionalProperties",
+        "patternProperties",
+        "dependentSchemas",
+        "prefixItems",
+        "propertyNames",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "additionalItems",
+        "contains",
+        "not",
+        "if",
+        "then",
+        "else",
+        "contentSchema",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "const",
+        "title",
+    ];
+    match KEYWORDS.iter().find(|w| **w == k) {
+        Some(w) => Key::Borrowed(w),
+        None => Key::Owned(k.to_owned()),
+    }
+}
+
 /// Appends keywords the dialect does not take to the description, so the
 /// model still reads them: `"Name (minLength: 1; pattern: ^[a-z]+$)"`.
-fn describe(out: &mut Map<String, Value>, moved: &[(String, Value)]) {
+fn describe(out: &mut Map<String, Value>, moved: &[(Key, Value)]) {
     let mut parts = String::new();
     for (k, v) in moved {
         if !parts.is_empty() {
@@ -1690,7 +1757,7 @@ fn describe(out: &mut Map<String, Value>, moved: &[(String, Value)]) {
         }
         parts.push_str(k);
         parts.push_str(": ");
-        match (k.as_str(), v) {
+        match (k.as_ref(), v) {
             ("pattern" | "format", Value::String(s)) => parts.push_str(clip(s, 300)),
             ("additionalProperties", Value::Object(m))
                 if m.len() == 1 && m.contains_key("type") =>

@@ -278,6 +278,77 @@ pub fn compile(
     compile::compile(schema, dialect, opts)
 }
 
+/// Below this many tools per thread, a catalog is compiled on the calling
+/// thread: starting a thread costs more than compiling a few schemas.
+const MIN_TOOLS_PER_THREAD: usize = 64;
+
+/// Compiles every schema of a catalog into every `(dialect, options)` pair:
+/// the result holds one list per pair, in the order given, each with one
+/// result per schema, in the order given (the same results as [`compile`]).
+///
+/// A large catalog is spread over the machine's cores (scoped threads, each
+/// compiling a contiguous run of tools into every dialect); a small one is
+/// compiled on the calling thread.
+pub fn compile_catalog(
+    schemas: &[&Map<String, Value>],
+    dialects: &[(Dialect, CompileOptions)],
+) -> Vec<Vec<Result<Compiled, SchemaError>>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(schemas.len() / MIN_TOOLS_PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        return compile_chunk(schemas, dialects);
+    }
+    let chunk = schemas.len().div_ceil(threads);
+    let parts: Vec<Vec<Vec<Result<Compiled, SchemaError>>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = schemas
+            .chunks(chunk)
+            .map(|part| {
+                let spawned = std::thread::Builder::new()
+                    .name("schema-compile".into())
+                    .spawn_scoped(scope, move || compile_chunk(part, dialects));
+                (part, spawned)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(part, spawned)| match spawned.map(|h| h.join()) {
+                Ok(Ok(done)) => done,
+                Err(_) => compile_chunk(part, dialects),
+                Ok(Err(payload)) => std::panic::resume_unwind(payload),
+            })
+            .collect()
+    });
+    let mut out: Vec<Vec<Result<Compiled, SchemaError>>> = dialects
+        .iter()
+        .map(|_| Vec::with_capacity(schemas.len()))
+        .collect();
+    for part in parts {
+        for (all, some) in out.iter_mut().zip(part) {
+            all.extend(some);
+        }
+    }
+    out
+}
+
+fn compile_chunk(
+    schemas: &[&Map<String, Value>],
+    dialects: &[(Dialect, CompileOptions)],
+) -> Vec<Vec<Result<Compiled, SchemaError>>> {
+    let mut out: Vec<Vec<Result<Compiled, SchemaError>>> = dialects
+        .iter()
+        .map(|_| Vec::with_capacity(schemas.len()))
+        .collect();
+    // Tool by tool, every dialect in turn: the input schema stays in cache.
+    for schema in schemas {
+        for (list, (dialect, opts)) in out.iter_mut().zip(dialects) {
+            list.push(compile(schema, *dialect, opts));
+        }
+    }
+    out
+}
+
 /// One tool in the dialect's own shape:
 ///
 /// - OpenAI: `{"type": "function", "function": {"name", "description", "parameters", "strict"}}`;
@@ -386,6 +457,47 @@ mod tests {
         assert_eq!("OpenAI".parse::<Dialect>(), Ok(Dialect::OpenAi));
         let err = "claude".parse::<Dialect>().unwrap_err();
         assert!(err.to_string().contains("claude"));
+    }
+
+    #[test]
+    fn compile_catalog_gives_what_compile_gives_in_order() {
+        // Enough tools to be spread over threads on a multi-core machine;
+        // every tenth one fails, so errors keep their place too.
+        let schemas: Vec<Map<String, Value>> = (0..300)
+            .map(|i| {
+                let v = if i % 10 == 3 {
+                    serde_json::json!({"type": "string"})
+                } else {
+                    serde_json::json!({
+                        "type": "object",
+                        "properties": {format!("p{i}"): {"type": "integer", "format": "uint32"}},
+                        "additionalProperties": i % 7 == 0
+                    })
+                };
+                match v {
+                    Value::Object(m) => m,
+                    _ => Map::new(),
+                }
+            })
+            .collect();
+        let refs: Vec<&Map<String, Value>> = schemas.iter().collect();
+        let dialects: Vec<(Dialect, CompileOptions)> = Dialect::ALL
+            .iter()
+            .map(|&d| {
+                let opts = CompileOptions {
+                    strict: d.has_strict_mode(),
+                    ..CompileOptions::default()
+                };
+                (d, opts)
+            })
+            .collect();
+        let all = compile_catalog(&refs, &dialects);
+        assert_eq!(all.len(), dialects.len());
+        for (list, (dialect, opts)) in all.iter().zip(&dialects) {
+            let expected: Vec<_> = refs.iter().map(|s| compile(s, *dialect, opts)).collect();
+            assert_eq!(list, &expected);
+        }
+        assert!(compile_catalog(&[], &dialects).iter().all(Vec::is_empty));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What a compilation changed, counted while compiling and written out once
 //! at the end, so that a large schema gives a few sentences, not thousands.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Counters and the few specifics worth naming.
@@ -18,9 +19,9 @@ pub(crate) struct Notes {
     pub types_inferred: usize,
     pub nullable_made: usize,
     pub null_variants_folded: usize,
-    pub int_formats: BTreeMap<String, usize>,
-    pub moved: BTreeMap<String, usize>,
-    pub dropped: BTreeMap<String, usize>,
+    pub int_formats: BTreeMap<Cow<'static, str>, usize>,
+    pub moved: BTreeMap<Cow<'static, str>, usize>,
+    pub dropped: BTreeMap<Cow<'static, str>, usize>,
     pub other: Vec<String>,
 }
 
@@ -140,17 +141,70 @@ impl Notes {
     }
 }
 
-fn bump(map: &mut BTreeMap<String, usize>, key: &str) {
+fn bump(map: &mut BTreeMap<Cow<'static, str>, usize>, key: &str) {
     match map.get_mut(key) {
         Some(n) => *n += 1,
         None => {
             // Remote input names the keywords: bound what we keep of them.
             if map.len() < 40 {
-                map.insert(crate::schema::clip(key, 40).to_owned(), 1);
+                let key = match KNOWN.iter().find(|k| **k == key) {
+                    Some(known) => Cow::Borrowed(*known),
+                    None => Cow::Owned(crate::schema::clip(key, 40).to_owned()),
+                };
+                map.insert(key, 1);
             }
         }
     }
 }
+
+/// The keywords and formats notes name most, kept without a copy (a note
+/// is counted for nearly every schema compiled).
+const KNOWN: &[&str] = &[
+    "$schema",
+    "$id",
+    "$anchor",
+    "$comment",
+    "title",
+    "default: null",
+    "x-* extensions",
+    "format",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+    "default",
+    "examples",
+    "example",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "additionalProperties",
+    "patternProperties",
+    "prefixItems",
+    "anyOf",
+    "allOf",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "uint",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "int",
+    "float",
+    "double",
+];
 
 fn push_named(names: &mut Vec<String>, name: &str) {
     let name = crate::schema::clip(name, 120);
@@ -172,7 +226,7 @@ fn list(names: &[String]) -> String {
     s
 }
 
-fn counts(map: &BTreeMap<String, usize>) -> String {
+fn counts(map: &BTreeMap<Cow<'static, str>, usize>) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     for (i, (k, n)) in map.iter().enumerate() {

@@ -55,6 +55,18 @@ impl ToolAnnotations {
             open_world: None,
         }
     }
+
+    /// A tool that changes something: whether it may delete or overwrite,
+    /// whether repeating it changes nothing more, whether it reaches other
+    /// people or the outside world.
+    pub fn write(destructive: bool, idempotent: bool, open_world: bool) -> Self {
+        ToolAnnotations {
+            read_only: Some(false),
+            destructive: Some(destructive),
+            idempotent: Some(idempotent),
+            open_world: Some(open_world),
+        }
+    }
 }
 
 /// What a model (or an MCP client) is told about a tool.

@@ -1324,12 +1324,7 @@ impl Tool for CreateEvent {
     type Output = CreateEventOutput;
 
     fn annotations(&self) -> ToolAnnotations {
-        ToolAnnotations {
-            read_only: Some(false),
-            destructive: Some(false),
-            idempotent: Some(false),
-            open_world: Some(true),
-        }
+        ToolAnnotations::write(false, false, true)
     }
 
     fn scopes(&self) -> Vec<String> {

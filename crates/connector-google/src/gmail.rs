@@ -551,12 +551,7 @@ impl Tool for SendMessage {
     type Output = ComposeOutput;
 
     fn annotations(&self) -> ToolAnnotations {
-        ToolAnnotations {
-            read_only: Some(false),
-            destructive: Some(false),
-            idempotent: Some(false),
-            open_world: Some(true),
-        }
+        ToolAnnotations::write(false, false, true)
     }
 
     fn scopes(&self) -> Vec<String> {
@@ -596,12 +591,7 @@ impl Tool for CreateDraft {
     type Output = ComposeOutput;
 
     fn annotations(&self) -> ToolAnnotations {
-        ToolAnnotations {
-            read_only: Some(false),
-            destructive: Some(false),
-            idempotent: Some(false),
-            open_world: Some(false),
-        }
+        ToolAnnotations::write(false, false, false)
     }
 
     fn scopes(&self) -> Vec<String> {

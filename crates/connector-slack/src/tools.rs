@@ -42,12 +42,7 @@ macro_rules! hints {
     };
     (write, destructive: $d:literal, idempotent: $i:literal, $scope:literal) => {
         fn annotations(&self) -> ToolAnnotations {
-            ToolAnnotations {
-                read_only: Some(false),
-                destructive: Some($d),
-                idempotent: Some($i),
-                open_world: Some(true),
-            }
+            ToolAnnotations::write($d, $i, true)
         }
         fn scopes(&self) -> Vec<String> {
             vec![$scope.to_owned()]

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use connector_core::tool::truncate_for_model;
-use connector_core::{CallContext, DynTool, Error, ErrorKind, Tool, ToolAnnotations};
+use connector_core::{CallContext, DynTool, Error, Tool, ToolAnnotations};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -1375,7 +1375,8 @@ impl Tool for CreateEvent {
         let mut s = self.0.session(cx, &[CALENDAR_EVENTS]).await?;
         let created: ApiEvent = match s.post_with_query(Api::Calendar, &path, &query, &body).await {
             Ok(e) => e,
-            Err(e) if matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Unavailable) => {
+            // Only when it was sent: a connection that never opened created nothing.
+            Err(e) if crate::client::is_unknown_outcome(&e) => {
                 return Err(e.with_model_message(
                     "Google did not confirm whether the event was created (the request timed out \
                      or failed after it was sent), so it may exist now. It was not retried: check \

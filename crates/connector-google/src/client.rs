@@ -487,6 +487,12 @@ const UNKNOWN_OUTCOME: &str = "Google did not confirm whether this change was ma
     to avoid doing it twice. Check first (the Sent folder, the drafts, the calendar) and only \
     then try again if it is really missing.";
 
+/// Whether `e` is a write's unknown outcome (sent, then a timeout or a 5xx),
+/// for tools that explain how to check in their own words.
+pub(crate) fn is_unknown_outcome(e: &Error) -> bool {
+    e.model_message() == UNKNOWN_OUTCOME
+}
+
 /// Turns a Google error answer into a typed error and whether to retry it.
 fn classify(
     what: &str,

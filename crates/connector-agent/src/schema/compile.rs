@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::notes::Notes;
 use super::pointer::{self, Target};
-use super::{CompileOptions, Compiled, Dialect, SchemaError, clip};
+use super::{CompileOptions, Compiled, Dialect, SchemaError, StrictLoad, clip};
 
 /// OpenAI Structured Outputs: documented limits for one schema.
 const OPENAI_MAX_PROPERTIES: usize = 5_000;
@@ -96,6 +96,10 @@ pub(crate) fn compile(
                     schema: value,
                     strict: true,
                     notes,
+                    strict_load: StrictLoad {
+                        optional: pass.optional,
+                        unions: pass.unions,
+                    },
                 });
             }
             Some(reason) => {
@@ -111,6 +115,7 @@ pub(crate) fn compile(
         schema: value,
         strict: false,
         notes,
+        strict_load: StrictLoad::default(),
     })
 }
 

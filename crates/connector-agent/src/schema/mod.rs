@@ -187,6 +187,20 @@ pub struct Compiled {
     /// What was changed, dropped or moved into descriptions, and why strict
     /// mode fell back; one sentence each, in a stable order.
     pub notes: Vec<String>,
+    /// What this schema counts against a request's strict-mode limits (all
+    /// zero unless strict mode was applied).
+    pub strict_load: StrictLoad,
+}
+
+/// What one strict schema counts against the limits Anthropic sets on all
+/// the strict tools of one request together (24 optional properties, 16
+/// union-typed properties; `Catalog::render` adds them up across tools).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StrictLoad {
+    /// Optional properties, over every object of the schema.
+    pub optional: usize,
+    /// Properties whose schema is a union (`anyOf`, or several types).
+    pub unions: usize,
 }
 
 /// Why a schema could not be compiled at all.

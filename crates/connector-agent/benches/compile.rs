@@ -213,7 +213,14 @@ fn catalog() -> Vec<Map<String, Value>> {
         .collect()
 }
 
-const DIALECTS: [Dialect; 5] = Dialect::ALL;
+/// Every schema dialect (the Responses API takes OpenAI's schemas).
+const DIALECTS: [Dialect; 5] = [
+    Dialect::OpenAi,
+    Dialect::Anthropic,
+    Dialect::Gemini,
+    Dialect::GeminiOpenApi,
+    Dialect::Mcp,
+];
 /// The four the issue names (Gemini OpenAPI is an extra for old clients).
 const DIALECTS4: [Dialect; 4] = [
     Dialect::OpenAi,

@@ -12,7 +12,14 @@ use serde_json::Value;
 use crate::app::App;
 
 /// The dialects `--format` takes.
-pub const FORMATS: [&str; 5] = ["openai", "anthropic", "gemini", "gemini-openapi", "mcp"];
+pub const FORMATS: [&str; 6] = [
+    "openai",
+    "openai-responses",
+    "anthropic",
+    "gemini",
+    "gemini-openapi",
+    "mcp",
+];
 
 /// Every connector of the app, built (no I/O): the registered ones with
 /// their `[providers.<id>]` settings, and each `[mcp_servers.<id>]`. One

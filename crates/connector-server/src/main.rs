@@ -93,7 +93,7 @@ enum Command {
         /// Every registered tool, whoever has connected what.
         #[arg(long)]
         all: bool,
-        /// The dialect: openai, anthropic, gemini, gemini-openapi or mcp.
+        /// The dialect: openai, openai-responses, anthropic, gemini, gemini-openapi or mcp.
         #[arg(long, value_parser = agent::FORMATS)]
         format: String,
         /// Strict schemas where the dialect has them (OpenAI, Anthropic).

@@ -72,6 +72,8 @@ pub(crate) fn compile(
     dialect: Dialect,
     opts: &CompileOptions,
 ) -> Result<Compiled, SchemaError> {
+    // Both OpenAI APIs take the same schemas; the rules below name `OpenAi`.
+    let dialect = dialect.schema_dialect();
     let mut head_notes = Vec::new();
     if opts.strict && !dialect.has_strict_mode() {
         head_notes.push(format!(
@@ -1038,8 +1040,10 @@ impl<'a> Pass<'a> {
             _ => Describe,
         };
         match (self.dialect, self.strict) {
-            (Dialect::OpenAi, false) | (Dialect::Anthropic, false) => Keep,
-            (Dialect::OpenAi, true) => match key {
+            (Dialect::OpenAi | Dialect::OpenAiResponses, false) | (Dialect::Anthropic, false) => {
+                Keep
+            }
+            (Dialect::OpenAi | Dialect::OpenAiResponses, true) => match key {
                 "additionalProperties" | "patternProperties" | "unevaluatedProperties" => Keep,
                 "pattern" | "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum"
                 | "multipleOf" | "minItems" | "maxItems" => Keep,

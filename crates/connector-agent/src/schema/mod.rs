@@ -71,6 +71,9 @@ pub use undo::undo_strict;
 pub enum Dialect {
     /// OpenAI function tools (Chat Completions), plain or strict.
     OpenAi,
+    /// OpenAI function tools in the Responses API's flat shape; the same
+    /// schemas as [`Dialect::OpenAi`].
+    OpenAiResponses,
     /// Anthropic tool `input_schema`, plain or strict.
     Anthropic,
     /// Gemini `FunctionDeclaration.parametersJsonSchema` (JSON Schema).
@@ -84,8 +87,9 @@ pub enum Dialect {
 
 impl Dialect {
     /// Every dialect, in a fixed order.
-    pub const ALL: [Dialect; 5] = [
+    pub const ALL: [Dialect; 6] = [
         Dialect::OpenAi,
+        Dialect::OpenAiResponses,
         Dialect::Anthropic,
         Dialect::Gemini,
         Dialect::GeminiOpenApi,
@@ -96,6 +100,7 @@ impl Dialect {
     pub fn as_str(self) -> &'static str {
         match self {
             Dialect::OpenAi => "openai",
+            Dialect::OpenAiResponses => "openai-responses",
             Dialect::Anthropic => "anthropic",
             Dialect::Gemini => "gemini",
             Dialect::GeminiOpenApi => "gemini-openapi",
@@ -105,7 +110,19 @@ impl Dialect {
 
     /// Whether the dialect has a per-tool strict mode.
     pub fn has_strict_mode(self) -> bool {
-        matches!(self, Dialect::OpenAi | Dialect::Anthropic)
+        matches!(
+            self,
+            Dialect::OpenAi | Dialect::OpenAiResponses | Dialect::Anthropic
+        )
+    }
+
+    /// The dialect whose schema rules apply: the two OpenAI APIs take the
+    /// same schemas, in differently shaped tool definitions.
+    pub fn schema_dialect(self) -> Dialect {
+        match self {
+            Dialect::OpenAiResponses => Dialect::OpenAi,
+            other => other,
+        }
     }
 }
 
@@ -123,7 +140,7 @@ impl fmt::Display for UnknownDialect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown dialect `{}` (expected openai, anthropic, gemini, gemini-openapi or mcp)",
+            "unknown dialect `{}` (expected openai, openai-responses, anthropic, gemini, gemini-openapi or mcp)",
             self.0
         )
     }
@@ -137,6 +154,7 @@ impl FromStr for Dialect {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "openai" => Ok(Dialect::OpenAi),
+            "openai-responses" => Ok(Dialect::OpenAiResponses),
             "anthropic" => Ok(Dialect::Anthropic),
             "gemini" => Ok(Dialect::Gemini),
             "gemini-openapi" => Ok(Dialect::GeminiOpenApi),
@@ -289,7 +307,7 @@ pub fn compile(
     dialect: Dialect,
     opts: &CompileOptions,
 ) -> Result<Compiled, SchemaError> {
-    compile::compile(schema, dialect, opts)
+    compile::compile(schema, dialect.schema_dialect(), opts)
 }
 
 /// Below this many tools per thread, a catalog is compiled on the calling
@@ -366,6 +384,7 @@ fn compile_chunk(
 /// One tool in the dialect's own shape:
 ///
 /// - OpenAI: `{"type": "function", "function": {"name", "description", "parameters", "strict"}}`;
+/// - OpenAI Responses: `{"type": "function", "name", "description", "parameters", "strict"}`;
 /// - Anthropic: `{"name", "description", "input_schema"}`, plus `"strict": true` when strict;
 /// - Gemini: `{"name", "description", "parametersJsonSchema"}`;
 /// - Gemini OpenAPI: `{"name", "description", "parameters"}`, without
@@ -413,6 +432,15 @@ fn shape_tool(
             outer.insert("function".into(), Value::Object(tool));
             return Value::Object(outer);
         }
+        Dialect::OpenAiResponses => {
+            // The Responses API's `strict` defaults to true: always say it.
+            let mut flat = Map::new();
+            flat.insert("type".into(), Value::String("function".into()));
+            flat.append(&mut tool);
+            flat.insert("parameters".into(), schema);
+            flat.insert("strict".into(), Value::Bool(strict));
+            return Value::Object(flat);
+        }
         Dialect::Anthropic => {
             tool.insert("input_schema".into(), schema);
             if strict {
@@ -440,12 +468,12 @@ fn shape_tool(
 
 /// What the dialect's API takes as its list of tools:
 ///
-/// - OpenAI and Anthropic: the array of tools (the request's `tools`);
+/// - OpenAI (both APIs) and Anthropic: the array of tools (the request's `tools`);
 /// - Gemini (both): `[{"functionDeclarations": [...]}]` (the request's `tools`);
 /// - MCP: `{"tools": [...]}` (a `tools/list` result).
 pub fn catalog_document(tools: Vec<Value>, dialect: Dialect) -> Value {
     match dialect {
-        Dialect::OpenAi | Dialect::Anthropic => Value::Array(tools),
+        Dialect::OpenAi | Dialect::OpenAiResponses | Dialect::Anthropic => Value::Array(tools),
         Dialect::Gemini | Dialect::GeminiOpenApi => {
             let mut decl = Map::new();
             decl.insert("functionDeclarations".into(), Value::Array(tools));

@@ -27,6 +27,11 @@
 //!   `arguments` being a JSON *string* the model wrote (and may have
 //!   malformed); each result is its own `{"role": "tool", "tool_call_id",
 //!   "content"}` message, whose content is text.
+//! - [`openai_responses`]: the Responses API. The response's `output` holds
+//!   items; `function_call` items `{call_id, name, arguments}` (arguments
+//!   again a JSON string) are the calls; each result goes back as an input
+//!   item `{"type": "function_call_output", "call_id", "output"}`, where
+//!   `output` is text, or text and images.
 //! - [`anthropic`]: Messages. `tool_use` content blocks `{id, name, input}`;
 //!   all results go back in one user message of `tool_result` blocks
 //!   `{tool_use_id, content: [text | image | document blocks], is_error}`.
@@ -425,6 +430,194 @@ pub mod openai {
         results
             .iter()
             .map(|(call, output)| tool_result_message(call, output))
+            .collect()
+    }
+}
+
+/// The OpenAI Responses API (`POST /v1/responses`).
+///
+/// A response's `output` is a list of items: `reasoning`, `message`,
+/// `function_call`, and the items of OpenAI's own tools. Without
+/// `previous_response_id`, a conversation sends every output item back in
+/// the next request's `input` (reasoning models need their `reasoning`
+/// items next to the calls), then one `function_call_output` item per call:
+///
+/// ```
+/// use connector_agent::messages::openai_responses as responses;
+/// use connector_core::ToolOutput;
+/// use serde_json::json;
+///
+/// let response = json!({"object": "response", "output": [
+///     {"type": "reasoning", "id": "rs_1", "summary": []},
+///     {"type": "function_call", "id": "fc_1", "call_id": "call_1",
+///      "name": "calc_add", "arguments": "{\"a\":2,\"b\":3}", "status": "completed"}
+/// ]});
+/// let mut input = responses::assistant_items(&response)?;
+/// for call in responses::tool_calls(&response)? {
+///     let output = ToolOutput::text("5"); // dispatch(&call.name, call.arguments)
+///     input.push(responses::tool_result_item(&call, &output));
+/// }
+/// assert_eq!(input[2], json!({"type": "function_call_output", "call_id": "call_1", "output": "5"}));
+/// # Ok::<(), connector_agent::messages::MessageError>(())
+/// ```
+pub mod openai_responses {
+    use super::*;
+
+    /// Image types an `input_image` takes.
+    const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+
+    /// The output items: the `output` of a whole response, or the array
+    /// itself.
+    fn items(response: &Value) -> Result<(&[Value], &'static str), MessageError> {
+        match response {
+            Value::Array(items) => Ok((items, "output")),
+            Value::Object(_) => match response.get("output") {
+                Some(items) => Ok((as_array(items, "output")?, "output")),
+                None => Err(malformed("output", "an array of output items")),
+            },
+            _ => Err(malformed("$", "a response object or its output array")),
+        }
+    }
+
+    /// The output items to append to the next request's `input`, before
+    /// the results (all of them, reasoning items included, as the Responses
+    /// API wants when the conversation is not kept by `previous_response_id`).
+    pub fn assistant_items(response: &Value) -> Result<Vec<Value>, MessageError> {
+        let (items, base) = items(response)?;
+        for (i, item) in items.iter().enumerate() {
+            if !item.is_object() {
+                return Err(malformed(format!("{base}[{i}]"), "an output item object"));
+            }
+        }
+        Ok(items.to_vec())
+    }
+
+    /// Every `function_call` item of a response (or of its `output`), each
+    /// parsed on its own; the call's id is its `call_id` (the item `id` is
+    /// not what a result quotes). Other items are skipped. `arguments` is
+    /// the JSON string the model wrote; an empty one counts as `{}`. A
+    /// `custom_tool_call` (free-form input) is an [`ArgumentsError`]: we
+    /// only declare function tools.
+    pub fn tool_calls_each(response: &Value) -> Result<Vec<EachCall>, MessageError> {
+        let (items, base) = items(response)?;
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("{base}[{i}]");
+            if !item.is_object() {
+                return Err(malformed(path, "an output item object"));
+            }
+            match get_str(item, "type", &path)? {
+                "function_call" => {}
+                "custom_tool_call" => {
+                    let id = get_str(item, "call_id", &path)?;
+                    let name = get_str(item, "name", &path)?;
+                    out.push(Err(ArgumentsError {
+                        id: id.to_owned(),
+                        name: name.to_owned(),
+                        raw: item
+                            .get("input")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        reason: "it is a custom (free-form) tool call, and this tool is a \
+                                 function tool"
+                            .to_owned(),
+                    }));
+                    continue;
+                }
+                _ => continue,
+            }
+            let id = get_str(item, "call_id", &path)?;
+            let name = get_str(item, "name", &path)?;
+            let parsed = match item.get("arguments") {
+                None | Some(Value::Null) => Ok(Value::Object(Map::new())),
+                Some(Value::String(raw)) if raw.trim().is_empty() => Ok(Value::Object(Map::new())),
+                Some(Value::String(raw)) => {
+                    serde_json::from_str::<Value>(raw).map_err(|e| ArgumentsError {
+                        id: id.to_owned(),
+                        name: name.to_owned(),
+                        raw: raw.clone(),
+                        reason: format!("the arguments are not valid JSON ({e})"),
+                    })
+                }
+                Some(other) => Ok(other.clone()),
+            };
+            out.push(parsed.and_then(|args| object_arguments(id, name, args)));
+        }
+        Ok(out)
+    }
+
+    /// Every `function_call` item of a response; the first unusable call is
+    /// an error. See [`tool_calls_each`] to keep the others.
+    pub fn tool_calls(response: &Value) -> Result<Vec<ToolCall>, MessageError> {
+        first_error(tool_calls_each(response)?)
+    }
+
+    fn image(mime_type: &str, data: &str) -> Value {
+        json!({"type": "input_image", "image_url": format!("data:{mime_type};base64,{data}")})
+    }
+
+    /// The input item answering `call`: `{"type": "function_call_output",
+    /// "call_id", "output"}`. `output` is the text when the result has no
+    /// image, else an array of `input_text` and `input_image` items (images
+    /// as `data:` URLs); other media are described in words. A failed call's
+    /// text starts with `Error: ` (the API has no error flag).
+    pub fn tool_result_item(call: &ToolCall, output: &ToolOutput) -> Value {
+        let is_image = |block: &Content| match block {
+            Content::Image { mime_type, .. } => IMAGE_TYPES.contains(&mime_type.as_str()),
+            Content::Resource { resource } => {
+                resource.text.is_none()
+                    && resource.blob.is_some()
+                    && resource
+                        .mime_type
+                        .as_deref()
+                        .is_some_and(|m| IMAGE_TYPES.contains(&m))
+            }
+            _ => false,
+        };
+        let error_prefix = |text: String| {
+            if output.is_error
+                && !text
+                    .get(..5)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("error"))
+            {
+                format!("Error: {text}")
+            } else {
+                text
+            }
+        };
+        let value = if output.content.iter().any(is_image) {
+            let mut parts = Vec::with_capacity(output.content.len() + 1);
+            if output.is_error {
+                parts.push(json!({"type": "input_text", "text": "Error:"}));
+            }
+            for block in &output.content {
+                match block {
+                    Content::Image { data, mime_type } if is_image(block) => {
+                        parts.push(image(mime_type, data));
+                    }
+                    Content::Resource { resource } if is_image(block) => {
+                        if let (Some(m), Some(blob)) = (&resource.mime_type, &resource.blob) {
+                            parts.push(image(m, blob));
+                        }
+                    }
+                    other => parts.extend(
+                        block_text(other).map(|text| json!({"type": "input_text", "text": text})),
+                    ),
+                }
+            }
+            Value::Array(parts)
+        } else {
+            Value::String(error_prefix(output_text(output)))
+        };
+        json!({"type": "function_call_output", "call_id": call.id, "output": value})
+    }
+
+    /// One `function_call_output` item per result, in order.
+    pub fn tool_result_items(results: &[(ToolCall, ToolOutput)]) -> Vec<Value> {
+        results
+            .iter()
+            .map(|(call, output)| tool_result_item(call, output))
             .collect()
     }
 }

@@ -29,6 +29,15 @@ pub const ACCOUNT_ARG: &str = "account";
 /// The prefix of the tool offered for a provider the user has not connected.
 pub const CONNECT_PREFIX: &str = "connect_";
 
+/// Anthropic's limits on the strict tools of one request together
+/// ("Strict tool use", JSON Schema limitations): a request over any of them
+/// is rejected, so [`Catalog::render`] keeps the catalog within them.
+pub const ANTHROPIC_MAX_STRICT_TOOLS: usize = 20;
+/// See [`ANTHROPIC_MAX_STRICT_TOOLS`].
+pub const ANTHROPIC_MAX_OPTIONAL: usize = 24;
+/// See [`ANTHROPIC_MAX_STRICT_TOOLS`].
+pub const ANTHROPIC_MAX_UNIONS: usize = 16;
+
 /// The most connectors a toolbox holds (a bound on the work of one catalog).
 const MAX_CONNECTORS: usize = 512;
 
@@ -272,9 +281,12 @@ impl Catalog {
         // its tool definition, never copied.
         let schemas: Vec<&Map<String, Value>> =
             self.tools.iter().map(|t| &t.input_schema).collect();
-        let results = schema::compile_catalog(&schemas, &[(dialect, options)])
+        let mut results = schema::compile_catalog(&schemas, &[(dialect, options)])
             .pop()
             .unwrap_or_default();
+        if strict && dialect.schema_dialect() == Dialect::Anthropic {
+            self.fit_anthropic_request_limits(&mut results);
+        }
         for (t, result) in self.tools.iter().zip(results) {
             match result {
                 Ok(mut compiled) => {
@@ -296,6 +308,63 @@ impl Catalog {
             document: schema::catalog_document(defs, dialect),
             strict_fallbacks,
             skipped,
+        }
+    }
+
+    /// Anthropic limits the strict tools of one request *together*: at most
+    /// [`ANTHROPIC_MAX_STRICT_TOOLS`] tools, [`ANTHROPIC_MAX_OPTIONAL`]
+    /// optional and [`ANTHROPIC_MAX_UNIONS`] union-typed properties over all
+    /// of them, and rejects a request over any of them. The strict tools
+    /// are admitted lightest first (fewest optional and union properties,
+    /// then catalog order), which keeps the most tools strict; the rest are
+    /// compiled again, plain, with a note saying which limit.
+    fn fit_anthropic_request_limits(
+        &self,
+        results: &mut [Result<schema::Compiled, schema::SchemaError>],
+    ) {
+        let mut strict: Vec<(usize, usize, usize)> = results
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| match r {
+                Ok(c) if c.strict => Some((i, c.strict_load.optional, c.strict_load.unions)),
+                _ => None,
+            })
+            .collect();
+        strict.sort_by_key(|&(i, optional, unions)| (optional + unions, i));
+        let (mut tools, mut optional, mut unions) = (0usize, 0usize, 0usize);
+        let plain = CompileOptions::default();
+        for (i, o, u) in strict {
+            let over = if tools + 1 > ANTHROPIC_MAX_STRICT_TOOLS {
+                Some(format!(
+                    "the request already has {ANTHROPIC_MAX_STRICT_TOOLS} strict tools, Anthropic's limit"
+                ))
+            } else if optional + o > ANTHROPIC_MAX_OPTIONAL {
+                Some(format!(
+                    "its {o} optional properties would take the request's strict tools over Anthropic's limit of {ANTHROPIC_MAX_OPTIONAL} ({optional} already)"
+                ))
+            } else if unions + u > ANTHROPIC_MAX_UNIONS {
+                Some(format!(
+                    "its {u} union-typed properties would take the request's strict tools over Anthropic's limit of {ANTHROPIC_MAX_UNIONS} ({unions} already)"
+                ))
+            } else {
+                None
+            };
+            let Some(reason) = over else {
+                tools += 1;
+                optional += o;
+                unions += u;
+                continue;
+            };
+            let (Some(slot), Some(t)) = (results.get_mut(i), self.tools.get(i)) else {
+                continue;
+            };
+            *slot = schema::compile(&t.input_schema, Dialect::Anthropic, &plain).map(|mut c| {
+                c.notes.insert(
+                    0,
+                    format!("strict mode not applied: {reason}; compiled plain"),
+                );
+                c
+            });
         }
     }
 

@@ -3,7 +3,7 @@
 //! `tests/fixtures/messages/` follow the examples of those references.
 
 use connector_agent::messages::{
-    ArgumentsError, MessageError, ToolCall, anthropic, gemini, openai,
+    ArgumentsError, MessageError, ToolCall, anthropic, gemini, openai, openai_responses,
 };
 use connector_core::ToolOutput;
 use connector_core::tool::{Content, ResourceContents};
@@ -211,6 +211,150 @@ fn openai_result_is_a_tool_message_with_text_content() {
     ]);
     assert_eq!(both.len(), 2);
     assert_eq!(both[1]["tool_call_id"], "call_2");
+}
+
+// ------------------------------------------------------ OpenAI Responses
+
+#[test]
+fn responses_reads_function_call_items_by_call_id_and_keeps_every_item() {
+    let response = fixture("openai_responses_function_calls");
+    let each = openai_responses::tool_calls_each(&response).unwrap();
+    assert_eq!(each.len(), 2, "reasoning and web search items are skipped");
+    assert_eq!(
+        each[0],
+        Ok(call(
+            "call_unLAR8MvFNptuiZK6K6HCy5k",
+            "get_current_weather",
+            json!({"location": "Boston, MA", "unit": "celsius"})
+        ))
+    );
+    // An incomplete call's cut arguments: a tool result the model can act on.
+    let bad = each[1].clone().unwrap_err();
+    assert_eq!(bad.id, "call_Qb3TaLw8mk1TVsZ0oVQyH2ds");
+    assert!(bad.reason.contains("not valid JSON"), "{}", bad.reason);
+    let (c, out) = bad.to_tool_result();
+    let item = openai_responses::tool_result_item(&c, &out);
+    assert_eq!(item["call_id"], "call_Qb3TaLw8mk1TVsZ0oVQyH2ds");
+    assert!(
+        item["output"]
+            .as_str()
+            .unwrap()
+            .starts_with("Error: The call to `send_email`")
+    );
+    assert!(matches!(
+        openai_responses::tool_calls(&response),
+        Err(MessageError::InvalidArguments(_))
+    ));
+    // The bare output array reads the same.
+    assert_eq!(
+        openai_responses::tool_calls_each(&response["output"]).unwrap(),
+        each
+    );
+    // Every output item goes back, reasoning included, unchanged.
+    let items = openai_responses::assistant_items(&response).unwrap();
+    assert_eq!(items.len(), 4);
+    assert_eq!(items[0]["type"], "reasoning");
+    assert_eq!(&items[2], &response["output"][2]);
+
+    let answer = fixture("openai_responses_final_answer");
+    assert!(openai_responses::tool_calls(&answer).unwrap().is_empty());
+    assert_eq!(openai_responses::assistant_items(&answer).unwrap().len(), 1);
+}
+
+#[test]
+fn responses_odd_calls_and_wrong_shapes() {
+    // Empty arguments are `{}`; a custom tool call is not ours.
+    let output = json!([
+        {"type": "function_call", "call_id": "c1", "name": "a", "arguments": ""},
+        {"type": "custom_tool_call", "call_id": "c2", "name": "b", "input": "free text"},
+        {"type": "function_call", "call_id": "c3", "name": "c", "arguments": "[1]"}
+    ]);
+    let each = openai_responses::tool_calls_each(&output).unwrap();
+    assert_eq!(each[0], Ok(call("c1", "a", json!({}))));
+    let custom = each[1].clone().unwrap_err();
+    assert_eq!(
+        (custom.id.as_str(), custom.raw.as_str()),
+        ("c2", "free text")
+    );
+    assert!(custom.reason.contains("custom"));
+    assert!(each[2].clone().unwrap_err().reason.contains("not an array"));
+
+    for (bad, path) in [
+        (json!({"object": "response"}), "output"),
+        (json!("text"), "$"),
+        (json!({"output": {}}), "output"),
+        (json!({"output": [7]}), "output[0]"),
+        (json!({"output": [{"id": "x"}]}), "output[0].type"),
+        (
+            json!({"output": [{"type": "function_call", "name": "a"}]}),
+            "output[0].call_id",
+        ),
+        (
+            json!({"output": [{"type": "function_call", "call_id": "c"}]}),
+            "output[0].name",
+        ),
+    ] {
+        match openai_responses::tool_calls_each(&bad) {
+            Err(MessageError::Malformed { path: p, .. }) => assert_eq!(p, path, "{bad}"),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+    assert!(openai_responses::assistant_items(&json!({"output": [1]})).is_err());
+}
+
+#[test]
+fn responses_results_are_function_call_output_items_with_images() {
+    let c = call("call_1", "calc_add", json!({"a": 2, "b": 3}));
+    assert_eq!(
+        openai_responses::tool_result_item(&c, &ToolOutput::text("5")),
+        json!({"type": "function_call_output", "call_id": "call_1", "output": "5"})
+    );
+    assert_eq!(
+        openai_responses::tool_result_item(&c, &ToolOutput::error("no such channel"))["output"],
+        "Error: no such channel"
+    );
+    // Images go as input_image data URLs, next to the text.
+    let item = openai_responses::tool_result_item(&c, &image_output());
+    assert_eq!(
+        item["output"],
+        json!([
+            {"type": "input_text", "text": "Here is the chart."},
+            {"type": "input_image", "image_url": format!("data:image/png;base64,{PNG}")}
+        ])
+    );
+    // An image resource too; audio is described.
+    let out = ToolOutput {
+        content: vec![
+            Content::Resource {
+                resource: ResourceContents {
+                    uri: "file:///chart.png".into(),
+                    mime_type: Some("image/png".into()),
+                    text: None,
+                    blob: Some(PNG.into()),
+                },
+            },
+            Content::Audio {
+                data: "AAAA".into(),
+                mime_type: "audio/wav".into(),
+            },
+        ],
+        structured: None,
+        is_error: true,
+    };
+    let parts = openai_responses::tool_result_item(&c, &out)["output"].clone();
+    assert_eq!(parts[0], json!({"type": "input_text", "text": "Error:"}));
+    assert_eq!(parts[1]["type"], "input_image");
+    assert!(
+        parts[2]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("[audio (audio/wav")
+    );
+    let items = openai_responses::tool_result_items(&[
+        (c.clone(), ToolOutput::text("5")),
+        (call("call_2", "x", json!({})), ToolOutput::text("6")),
+    ]);
+    assert_eq!(items[1]["call_id"], "call_2");
 }
 
 // ------------------------------------------------------------- Anthropic
@@ -556,6 +700,9 @@ fn odd_inputs_never_panic() {
         json!({"candidates": [{"content": {"parts": null}}]}),
         json!({"content": {"parts": [{"functionCall": {"name": "n", "args": null}}]}}),
         json!({"parts": [{"functionCall": null}]}),
+        json!({"output": [null]}),
+        json!({"output": [{"type": "function_call", "call_id": 1, "name": []}]}),
+        json!([{"type": "custom_tool_call"}]),
     ];
     for v in &zoo {
         let _ = openai::tool_calls(v);
@@ -565,6 +712,8 @@ fn odd_inputs_never_panic() {
         let _ = anthropic::assistant_message(v);
         let _ = gemini::tool_calls(v);
         let _ = gemini::assistant_message(v);
+        let _ = openai_responses::tool_calls(v);
+        let _ = openai_responses::assistant_items(v);
     }
 }
 

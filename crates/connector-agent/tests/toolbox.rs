@@ -597,3 +597,142 @@ async fn call_builds_the_catalog_itself_and_render_covers_every_dialect() {
         }
     }
 }
+
+/// A toolbox over one MCP server whose tools have, each, the given number
+/// of optional and of union-typed (required) properties, besides a
+/// required `id`; its catalog for `USER`.
+async fn catalog_of_loads(loads: &[(usize, usize)]) -> (FakeMcpServer, Catalog) {
+    let mcp = FakeMcpServer::start(FakeMcpOptions::default()).await;
+    for builtin in [
+        "echo",
+        "add",
+        "slow",
+        "fail",
+        "image",
+        "audio",
+        "resource_link",
+        "embedded_resource",
+    ] {
+        mcp.remove_tool(builtin);
+    }
+    let ok = json!({"content": [{"type": "text", "text": "ok"}], "isError": false});
+    for (i, &(optional, unions)) in loads.iter().enumerate() {
+        let mut props = serde_json::Map::new();
+        let mut required = vec![json!("id")];
+        props.insert("id".into(), json!({"type": "string"}));
+        for k in 0..optional {
+            props.insert(format!("opt{k}"), json!({"type": "integer"}));
+        }
+        for k in 0..unions {
+            props.insert(format!("u{k}"), json!({"type": ["string", "integer"]}));
+            required.push(json!(format!("u{k}")));
+        }
+        mcp.add_tool(
+            json!({
+                "name": format!("t{i:02}"),
+                "description": "A tool.",
+                "inputSchema": {"type": "object", "properties": props, "required": required}
+            }),
+            ok.clone(),
+        );
+    }
+    let engine = OAuthEngine::builder(Vault::in_memory().unwrap())
+        .build()
+        .unwrap();
+    let server = McpConnector::builder(
+        McpServerConfig::new(mcp.url())
+            .resolve_with("many", &|_| None)
+            .unwrap(),
+    )
+    .build()
+    .unwrap();
+    let toolbox = Toolbox::builder(engine)
+        .connector(Arc::new(server) as Arc<dyn Connector>)
+        .build()
+        .unwrap();
+    let c = toolbox
+        .catalog(USER, &CatalogOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(c.len(), loads.len(), "{:?}", c.omitted());
+    (mcp, c)
+}
+
+/// The strict tools of an Anthropic document, with their optional and
+/// union-typed properties added up.
+fn strict_totals(doc: &Value) -> (usize, usize, usize) {
+    let strict: Vec<&Value> = doc
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["strict"] == true)
+        .collect();
+    let (mut optional, mut unions) = (0, 0);
+    for t in &strict {
+        let schema = &t["input_schema"];
+        let required = schema["required"].as_array().cloned().unwrap_or_default();
+        for (k, v) in schema["properties"].as_object().unwrap() {
+            optional += usize::from(!required.contains(&json!(k)));
+            unions += usize::from(v["type"].is_array());
+        }
+    }
+    (strict.len(), optional, unions)
+}
+
+/// Anthropic rejects a request whose strict tools together exceed 20
+/// tools, 24 optional or 16 union-typed properties: `render` keeps the
+/// catalog within them, lightest tools first, and says why for the rest.
+#[tokio::test]
+async fn anthropic_strict_limits_are_counted_across_the_catalog() {
+    // 30 tools without optional or union properties: 20 stay strict.
+    let (_mcp, c) = catalog_of_loads(&[(0, 0); 30]).await;
+    let r = c.render(Dialect::Anthropic, true);
+    assert_eq!(
+        r.document.as_array().unwrap().len(),
+        30,
+        "all still offered"
+    );
+    assert_eq!(strict_totals(&r.document), (20, 0, 0));
+    assert_eq!(r.strict_fallbacks.len(), 10);
+    for f in &r.strict_fallbacks {
+        assert!(f.notes[0].contains("20 strict tools"), "{:?}", f.notes);
+    }
+    for t in r.document.as_array().unwrap() {
+        if t["strict"] != true {
+            assert!(t.get("strict").is_none());
+            assert_ne!(t["input_schema"]["additionalProperties"], false);
+        }
+    }
+    // OpenAI has no such request-wide limit; plain Anthropic is untouched.
+    assert!(c.render(Dialect::OpenAi, true).strict_fallbacks.is_empty());
+    assert!(
+        c.render(Dialect::Anthropic, false)
+            .strict_fallbacks
+            .is_empty()
+    );
+
+    // Heavier first in the catalog: 3 tools with 9 union-typed properties,
+    // then 12 with 3 optional ones. Lightest first: 8 optional ones (24),
+    // then one union one (9); the others would go over.
+    let mut loads = vec![(0, 9); 3];
+    loads.extend([(3, 0); 12]);
+    let (_mcp, c) = catalog_of_loads(&loads).await;
+    let r = c.render(Dialect::Anthropic, true);
+    assert_eq!(strict_totals(&r.document), (9, 24, 9));
+    let reasons: Vec<&str> = r
+        .strict_fallbacks
+        .iter()
+        .map(|f| f.notes[0].as_str())
+        .collect();
+    assert_eq!(reasons.len(), 6, "{reasons:?}");
+    assert_eq!(
+        reasons.iter().filter(|n| n.contains("limit of 24")).count(),
+        4,
+        "{reasons:?}"
+    );
+    assert_eq!(
+        reasons.iter().filter(|n| n.contains("limit of 16")).count(),
+        2,
+        "{reasons:?}"
+    );
+}

@@ -164,7 +164,13 @@ async fn tools_user_lists_what_the_grant_allows() {
     assert!(!n.contains(&"slack_post_message".to_owned()), "{n:?}");
 
     // Every dialect prints; strict too.
-    for format in ["openai", "gemini", "gemini-openapi", "mcp"] {
+    for format in [
+        "openai",
+        "openai-responses",
+        "gemini",
+        "gemini-openapi",
+        "mcp",
+    ] {
         let o = run(
             &s,
             &["tools", "--user", "alice", "--format", format, "--strict"],
@@ -179,6 +185,30 @@ async fn tools_user_lists_what_the_grant_allows() {
         assert!(text.contains("slack_lookup_user"), "{format}: {text}");
         assert!(!text.contains("google_"), "{format}");
     }
+
+    // The Responses API's flat shape, strict always said.
+    let o = run(
+        &s,
+        &[
+            "tools",
+            "--user",
+            "alice",
+            "--format",
+            "openai-responses",
+            "--strict",
+        ],
+    )
+    .await;
+    let doc = json_out(&o);
+    let lookup = doc
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["name"] == "slack_lookup_user"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(lookup["type"], "function", "{doc}");
+    assert_eq!(lookup["strict"], true, "{doc}");
+    assert_eq!(lookup["parameters"]["additionalProperties"], false, "{doc}");
+    assert!(lookup.get("function").is_none(), "{doc}");
 
     // Someone with nothing connected: nothing, or connect tools.
     let o = run(&s, &["tools", "--user", "bob", "--format", "openai"]).await;

@@ -40,12 +40,15 @@ done
 echo "test.sh: cargo fmt --check" >&2
 cargo fmt --all --check
 echo "test.sh: cargo clippy" >&2
-cargo clippy --workspace --all-targets --locked -- -D warnings
+# Every feature on (the only one is connector-agent's optional `rig`), and
+# the agent crate once without it, so both builds are checked.
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+cargo clippy -p connector-agent --lib --locked -- -D warnings
 echo "test.sh: cargo test (unit, integration, doc)" >&2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set -o pipefail
-cargo test --workspace --locked 2>&1 | tee "$log"
+cargo test --workspace --all-features --locked 2>&1 | tee "$log"
 echo "test.sh: MCP interop (interop/run.sh)" >&2
 interop/run.sh </dev/null | tee -a "$log"
 # One closing line for the whole run: cargo's tests (cargo prints one line per

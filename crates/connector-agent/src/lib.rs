@@ -3,6 +3,8 @@
 pub mod dispatch;
 pub mod messages;
 pub mod names;
+#[cfg(feature = "rig")]
+pub mod rig;
 pub mod schema;
 pub mod toolbox;
 

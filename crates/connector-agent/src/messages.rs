@@ -242,7 +242,7 @@ fn decoded_len(data: &str) -> usize {
 /// What a block says as text, for dialects (or blocks) that carry only
 /// text; `None` for an empty text block. Media are described, not dropped
 /// silently, so the model knows something was there.
-fn block_text(block: &Content) -> Option<String> {
+pub(crate) fn block_text(block: &Content) -> Option<String> {
     match block {
         Content::Text { text } if text.is_empty() => None,
         Content::Text { text } => Some(text.clone()),

@@ -7,5 +7,7 @@
 mod example;
 mod messages;
 mod names;
+#[cfg(feature = "rig")]
+mod rig;
 mod schema;
 mod toolbox;

@@ -7,7 +7,9 @@
 //! measured in the same run: a plain deep clone (`serde_json::Value::clone`)
 //! of the same 1,000 input schemas.
 //!
-//! `cargo bench -p connector-agent --bench compile`. Prints the median time
+//! `cargo bench -p connector-agent --bench compile` (add `-- --only
+//! LABEL` to run just the cases whose label starts with LABEL, over and
+//! over, for a profiler). Prints the median time
 //! of each over the rounds (and the range), the ratio to the baseline, and
 //! the whole catalog documents (compile + tool definitions). Runs on the
 //! system allocator: the memory figures come from `compile_memory.rs`, a
@@ -18,7 +20,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use connector_agent::schema::{
-    CompileOptions, Dialect, SchemaError, catalog_document, compile, compile_catalog,
+    CompileOptions, Dialect, SchemaError, catalog_document, catalog_document_json, compile,
+    compile_catalog, compile_catalog_json, compile_json, tool_definition_json,
 };
 use serde_json::{Map, Value};
 
@@ -61,6 +64,73 @@ fn compile_parallel(
         }
     }
     Ok(out)
+}
+
+/// Every schema into every dialect as JSON text, one thread.
+fn compile_all_json(
+    schemas: &[Map<String, Value>],
+    dialects: &[Dialect],
+) -> Result<Vec<String>, SchemaError> {
+    let mut out = Vec::with_capacity(schemas.len() * dialects.len());
+    for &dialect in dialects {
+        let opts = options(dialect);
+        for s in schemas {
+            out.push(compile_json(s, dialect, &opts)?.schema);
+        }
+    }
+    Ok(out)
+}
+
+/// The same, tool by tool (every dialect of one tool in turn).
+fn compile_all_json_by_tool(
+    schemas: &[Map<String, Value>],
+    dialects: &[Dialect],
+) -> Result<Vec<String>, SchemaError> {
+    let mut out = Vec::with_capacity(schemas.len() * dialects.len());
+    let opts: Vec<CompileOptions> = dialects.iter().map(|&d| options(d)).collect();
+    for s in schemas {
+        for (&dialect, opts) in dialects.iter().zip(&opts) {
+            out.push(compile_json(s, dialect, opts)?.schema);
+        }
+    }
+    Ok(out)
+}
+
+/// The same through `compile_catalog_json`.
+fn compile_parallel_json(
+    schemas: &[&Map<String, Value>],
+    dialects: &[Dialect],
+) -> Result<Vec<String>, SchemaError> {
+    let pairs: Vec<(Dialect, CompileOptions)> = dialects.iter().map(|&d| (d, options(d))).collect();
+    let mut out = Vec::with_capacity(schemas.len() * dialects.len());
+    for list in compile_catalog_json(schemas, &pairs) {
+        for c in list {
+            out.push(c?.schema);
+        }
+    }
+    Ok(out)
+}
+
+/// Every dialect's whole catalog document as JSON text.
+fn documents_json(
+    schemas: &[Map<String, Value>],
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let mut docs = Vec::with_capacity(DIALECTS.len());
+    for &dialect in &DIALECTS {
+        let opts = options(dialect);
+        let mut tools = Vec::with_capacity(schemas.len());
+        for (i, s) in schemas.iter().enumerate() {
+            let c = compile_json(s, dialect, &opts)?;
+            tools.push(tool_definition_json(
+                &format!("tool_{i}"),
+                "Does a thing.",
+                &c,
+                dialect,
+            )?);
+        }
+        docs.push(catalog_document_json(&tools, dialect)?);
+    }
+    Ok(docs)
 }
 
 /// Every dialect's whole catalog document (tool definitions included).
@@ -111,8 +181,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if single != compile_parallel(&refs, &DIALECTS)? {
         return Err("compile_catalog differs from compile".into());
     }
+    // The JSON path gives exactly what the Value path gives: the same
+    // schema (parsed back, and as text), notes and flags; whole documents
+    // alike.
+    for dialect in DIALECTS {
+        let opts = options(dialect);
+        for schema in &schemas {
+            let (v, j) = (
+                compile(schema, dialect, &opts)?,
+                compile_json(schema, dialect, &opts)?,
+            );
+            if serde_json::from_str::<Value>(j.schema.as_str())? != v.schema
+                || serde_json::to_string(&v.schema)? != j.schema.as_str()
+                || (v.strict, &v.notes, v.strict_load) != (j.strict, &j.notes, j.strict_load)
+            {
+                return Err(format!("compile_json differs from compile ({dialect})").into());
+            }
+        }
+    }
+    if compile_all_json(&schemas, &DIALECTS)? != compile_parallel_json(&refs, &DIALECTS)? {
+        return Err("compile_catalog_json differs from compile_json".into());
+    }
     drop(single);
-    documents(&schemas)?;
+    let docs = documents(&schemas)?;
+    for (doc, text) in docs.iter().zip(documents_json(&schemas)?) {
+        if serde_json::to_string(doc)? != text {
+            return Err("catalog_document_json differs from catalog_document".into());
+        }
+    }
     let input_bytes: usize = schemas
         .iter()
         .map(|s| serde_json::to_vec(s).map(|v| v.len()).unwrap_or(0))
@@ -135,6 +231,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Box::new(move || time(|| baseline(s))),
         ),
         (
+            "JSON, 4 dialects (issue), 1 thread",
+            Box::new(move || time(|| compile_all_json(s, &DIALECTS4))),
+        ),
+        (
+            "JSON, 4 dialects (issue), 1 thread, tool by tool",
+            Box::new(move || time(|| compile_all_json_by_tool(s, &DIALECTS4))),
+        ),
+        (
+            "JSON, 4 dialects (issue), compile_catalog_json",
+            Box::new(move || time(|| compile_parallel_json(r, &DIALECTS4))),
+        ),
+        (
+            "JSON, 5 dialects (all), 1 thread",
+            Box::new(move || time(|| compile_all_json(s, &DIALECTS))),
+        ),
+        (
+            "JSON, 5 dialects (all), compile_catalog_json",
+            Box::new(move || time(|| compile_parallel_json(r, &DIALECTS))),
+        ),
+        (
+            "JSON documents (tool definitions + catalog), 5 dialects, 1 thread",
+            Box::new(move || time(|| documents_json(s).map_err(|e| e.to_string()))),
+        ),
+        (
             "Value, 4 dialects (issue), 1 thread",
             Box::new(move || time(|| compile_all(s, &DIALECTS4))),
         ),
@@ -155,6 +275,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Box::new(move || time(|| documents(s))),
         ),
     ];
+
+    // `-- --only LABEL`: just the cases whose label starts with LABEL, 200
+    // times over (for a profiler).
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--only") {
+        let prefix = args.get(at + 1).map_or("", String::as_str);
+        for (label, case) in &cases {
+            if label.starts_with(prefix) {
+                let total: Duration = (0..200).map(|_| case()).sum();
+                println!("{label}: {:.2} ms on average", ms(total) / 200.0);
+            }
+        }
+        return Ok(());
+    }
 
     // Warm up.
     for _ in 0..3 {

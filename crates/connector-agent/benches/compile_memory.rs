@@ -11,7 +11,10 @@
 use std::alloc::System;
 use std::hint::black_box;
 
-use connector_agent::schema::{Dialect, SchemaError, catalog_document, compile};
+use connector_agent::schema::{
+    Dialect, SchemaError, catalog_document, catalog_document_json, compile, compile_json,
+    tool_definition_json,
+};
 use serde_json::{Map, Value};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, Stats, StatsAlloc};
 
@@ -39,6 +42,41 @@ fn compile_all(
         }
     }
     Ok(out)
+}
+
+fn compile_all_json(
+    schemas: &[Map<String, Value>],
+    dialects: &[Dialect],
+) -> Result<Vec<String>, SchemaError> {
+    let mut out = Vec::with_capacity(schemas.len() * dialects.len());
+    for &dialect in dialects {
+        let opts = options(dialect);
+        for s in schemas {
+            out.push(compile_json(s, dialect, &opts)?.schema);
+        }
+    }
+    Ok(out)
+}
+
+fn documents_json(
+    schemas: &[Map<String, Value>],
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let mut docs = Vec::with_capacity(DIALECTS.len());
+    for &dialect in &DIALECTS {
+        let opts = options(dialect);
+        let mut tools = Vec::with_capacity(schemas.len());
+        for (i, s) in schemas.iter().enumerate() {
+            let c = compile_json(s, dialect, &opts)?;
+            tools.push(tool_definition_json(
+                &format!("tool_{i}"),
+                "Does a thing.",
+                &c,
+                dialect,
+            )?);
+        }
+        docs.push(catalog_document_json(&tools, dialect)?);
+    }
+    Ok(docs)
 }
 
 fn documents(schemas: &[Map<String, Value>]) -> Result<Vec<Value>, SchemaError> {
@@ -78,6 +116,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (
             "baseline: deep clone of the inputs",
             measure(|| baseline(&schemas)),
+        ),
+        (
+            "JSON, 4 dialects (issue)",
+            measure(|| compile_all_json(&schemas, &DIALECTS4)),
+        ),
+        (
+            "JSON, 5 dialects (all)",
+            measure(|| compile_all_json(&schemas, &DIALECTS)),
+        ),
+        (
+            "JSON documents, 5 dialects",
+            measure(|| documents_json(&schemas).map_err(|e| e.to_string())),
         ),
         (
             "Value, 4 dialects (issue)",

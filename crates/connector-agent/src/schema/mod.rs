@@ -55,6 +55,8 @@
 //! ```
 
 mod compile;
+mod json;
+mod node;
 mod notes;
 mod pointer;
 mod undo;
@@ -221,6 +223,37 @@ pub struct StrictLoad {
     pub unions: usize,
 }
 
+/// A schema compiled for one dialect, written as JSON text: what
+/// [`compile_json`] gives (the same schema, notes and flags as [`compile`],
+/// without building a `serde_json::Value`).
+#[derive(Debug, Clone)]
+pub struct CompiledJson {
+    /// The schema, as compact JSON text: byte for byte what
+    /// `serde_json::to_string` writes of [`Compiled::schema`].
+    pub schema: String,
+    /// As [`Compiled::strict`].
+    pub strict: bool,
+    /// As [`Compiled::notes`].
+    pub notes: Vec<String>,
+    /// As [`Compiled::strict_load`].
+    pub strict_load: StrictLoad,
+    /// Whether the root declares a property (Gemini OpenAPI's tool
+    /// definition leaves `parameters` out otherwise).
+    has_properties: bool,
+}
+
+/// Equal when the JSON texts are (the compiler writes the same schema as
+/// the same text).
+impl PartialEq for CompiledJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.schema == other.schema
+            && self.strict == other.strict
+            && self.notes == other.notes
+            && self.strict_load == other.strict_load
+            && self.has_properties == other.has_properties
+    }
+}
+
 /// Why a schema could not be compiled at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -253,6 +286,13 @@ pub enum SchemaError {
         /// What the root is instead.
         found: String,
     },
+    /// The compiled schema could not be written as JSON text ([`compile_json`]
+    /// only). Not expected: serde_json fails only when its writer does or on
+    /// a map key that is not a string, and the compiler makes neither.
+    Json {
+        /// serde_json's error.
+        message: String,
+    },
 }
 
 impl fmt::Display for SchemaError {
@@ -284,6 +324,12 @@ impl fmt::Display for SchemaError {
             SchemaError::RootNotObject { found } => {
                 write!(f, "the root schema must describe an object, not {found}")
             }
+            SchemaError::Json { message } => {
+                write!(
+                    f,
+                    "the compiled schema could not be written as JSON: {message}"
+                )
+            }
         }
     }
 }
@@ -307,7 +353,43 @@ pub fn compile(
     dialect: Dialect,
     opts: &CompileOptions,
 ) -> Result<Compiled, SchemaError> {
-    compile::compile(schema, dialect.schema_dialect(), opts)
+    let out = compile::compile(schema, dialect, opts, node_to_value)?;
+    Ok(Compiled {
+        schema: out.schema,
+        strict: out.strict,
+        notes: out.notes,
+        strict_load: out.strict_load,
+    })
+}
+
+/// [`compile`], with the schema written as JSON text instead of built as a
+/// `serde_json::Value`: the same compiler, the same schema (byte for byte
+/// what `serde_json::to_string` writes of [`Compiled::schema`]), notes and
+/// flags, and the same errors; several times faster, as the compiled
+/// schema borrows from the input until it is written.
+pub fn compile_json(
+    schema: &Map<String, Value>,
+    dialect: Dialect,
+    opts: &CompileOptions,
+) -> Result<CompiledJson, SchemaError> {
+    let out = compile::compile(schema, dialect, opts, node_to_json)?;
+    Ok(CompiledJson {
+        schema: out.schema,
+        strict: out.strict,
+        notes: out.notes,
+        strict_load: out.strict_load,
+        has_properties: out.has_properties,
+    })
+}
+
+fn node_to_value(node: node::Node<'_>) -> Result<Value, SchemaError> {
+    Ok(node.into_value())
+}
+
+fn node_to_json(node: node::Node<'_>) -> Result<String, SchemaError> {
+    json::write_node(&node).map_err(|e| SchemaError::Json {
+        message: e.to_string(),
+    })
 }
 
 /// Below this many tools per thread, a catalog is compiled on the calling
@@ -325,21 +407,40 @@ pub fn compile_catalog(
     schemas: &[&Map<String, Value>],
     dialects: &[(Dialect, CompileOptions)],
 ) -> Vec<Vec<Result<Compiled, SchemaError>>> {
+    spread(schemas, dialects, compile)
+}
+
+/// [`compile_catalog`] with [`compile_json`]: the same lists, in the same
+/// order, with the schemas as JSON text.
+pub fn compile_catalog_json(
+    schemas: &[&Map<String, Value>],
+    dialects: &[(Dialect, CompileOptions)],
+) -> Vec<Vec<Result<CompiledJson, SchemaError>>> {
+    spread(schemas, dialects, compile_json)
+}
+
+/// `one` on every schema and every `(dialect, options)` pair, as
+/// [`compile_catalog`] says.
+fn spread<T: Send>(
+    schemas: &[&Map<String, Value>],
+    dialects: &[(Dialect, CompileOptions)],
+    one: fn(&Map<String, Value>, Dialect, &CompileOptions) -> T,
+) -> Vec<Vec<T>> {
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(schemas.len() / MIN_TOOLS_PER_THREAD)
         .max(1);
     if threads == 1 {
-        return compile_chunk(schemas, dialects);
+        return compile_chunk(schemas, dialects, one);
     }
     let chunk = schemas.len().div_ceil(threads);
-    let parts: Vec<Vec<Vec<Result<Compiled, SchemaError>>>> = std::thread::scope(|scope| {
+    let parts: Vec<Vec<Vec<T>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = schemas
             .chunks(chunk)
             .map(|part| {
                 let spawned = std::thread::Builder::new()
                     .name("schema-compile".into())
-                    .spawn_scoped(scope, move || compile_chunk(part, dialects));
+                    .spawn_scoped(scope, move || compile_chunk(part, dialects, one));
                 (part, spawned)
             })
             .collect();
@@ -347,12 +448,12 @@ pub fn compile_catalog(
             .into_iter()
             .map(|(part, spawned)| match spawned.map(|h| h.join()) {
                 Ok(Ok(done)) => done,
-                Err(_) => compile_chunk(part, dialects),
+                Err(_) => compile_chunk(part, dialects, one),
                 Ok(Err(payload)) => std::panic::resume_unwind(payload),
             })
             .collect()
     });
-    let mut out: Vec<Vec<Result<Compiled, SchemaError>>> = dialects
+    let mut out: Vec<Vec<T>> = dialects
         .iter()
         .map(|_| Vec::with_capacity(schemas.len()))
         .collect();
@@ -364,18 +465,19 @@ pub fn compile_catalog(
     out
 }
 
-fn compile_chunk(
+fn compile_chunk<T>(
     schemas: &[&Map<String, Value>],
     dialects: &[(Dialect, CompileOptions)],
-) -> Vec<Vec<Result<Compiled, SchemaError>>> {
-    let mut out: Vec<Vec<Result<Compiled, SchemaError>>> = dialects
+    one: fn(&Map<String, Value>, Dialect, &CompileOptions) -> T,
+) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = dialects
         .iter()
         .map(|_| Vec::with_capacity(schemas.len()))
         .collect();
     // Tool by tool, every dialect in turn: the input schema stays in cache.
     for schema in schemas {
         for (list, (dialect, opts)) in out.iter_mut().zip(dialects) {
-            list.push(compile(schema, *dialect, opts));
+            list.push(one(schema, *dialect, opts));
         }
     }
     out
@@ -487,6 +589,128 @@ pub fn catalog_document(tools: Vec<Value>, dialect: Dialect) -> Value {
     }
 }
 
+/// [`tool_definition`] as JSON text: byte for byte what
+/// `serde_json::to_string` writes of the `Value` [`tool_definition`] gives
+/// for the same tool (the schema is copied in as it was written).
+///
+/// Fails only if serde_json does (it does not, for these types).
+pub fn tool_definition_json(
+    name: &str,
+    description: &str,
+    compiled: &CompiledJson,
+    dialect: Dialect,
+) -> Result<String, serde_json::Error> {
+    let schema = compiled.schema.as_str();
+    let strict = compiled.strict;
+    let mut w = json::Writer::with_capacity(schema.len() + name.len() + description.len() + 96);
+    // Every object's keys in sorted order, as `serde_json::Map` keeps them.
+    match dialect {
+        Dialect::OpenAi => {
+            w.raw(r#"{"function":{"description":"#)
+                .string(description)?
+                .raw(r#","name":"#)
+                .string(name)?
+                .raw(r#","parameters":"#)
+                .raw(schema)
+                .raw(r#","strict":"#)
+                .bool(strict)
+                .raw(r#"},"type":"function"}"#);
+        }
+        Dialect::OpenAiResponses => {
+            w.raw(r#"{"description":"#)
+                .string(description)?
+                .raw(r#","name":"#)
+                .string(name)?
+                .raw(r#","parameters":"#)
+                .raw(schema)
+                .raw(r#","strict":"#)
+                .bool(strict)
+                .raw(r#","type":"function"}"#);
+        }
+        Dialect::Anthropic => {
+            w.raw(r#"{"description":"#)
+                .string(description)?
+                .raw(r#","input_schema":"#)
+                .raw(schema)
+                .raw(r#","name":"#)
+                .string(name)?;
+            if strict {
+                w.raw(r#","strict":true"#);
+            }
+            w.raw("}");
+        }
+        Dialect::Gemini => {
+            w.raw(r#"{"description":"#)
+                .string(description)?
+                .raw(r#","name":"#)
+                .string(name)?
+                .raw(r#","parametersJsonSchema":"#)
+                .raw(schema)
+                .raw("}");
+        }
+        Dialect::GeminiOpenApi => {
+            w.raw(r#"{"description":"#)
+                .string(description)?
+                .raw(r#","name":"#)
+                .string(name)?;
+            if compiled.has_properties {
+                w.raw(r#","parameters":"#).raw(schema);
+            }
+            w.raw("}");
+        }
+        Dialect::Mcp => {
+            w.raw(r#"{"description":"#)
+                .string(description)?
+                .raw(r#","inputSchema":"#)
+                .raw(schema)
+                .raw(r#","name":"#)
+                .string(name)?
+                .raw("}");
+        }
+    }
+    w.finish()
+}
+
+impl CompiledJson {
+    /// [`tool_definition_json`] for this schema.
+    pub fn tool_definition(
+        &self,
+        name: &str,
+        description: &str,
+        dialect: Dialect,
+    ) -> Result<String, serde_json::Error> {
+        tool_definition_json(name, description, self, dialect)
+    }
+}
+
+/// [`catalog_document`] as JSON text, from tool definitions written by
+/// [`tool_definition_json`] (or any JSON texts): byte for byte what
+/// `serde_json::to_string` writes of the `Value` [`catalog_document`]
+/// gives.
+///
+/// Fails only if serde_json does (it does not, for these types).
+pub fn catalog_document_json<T: AsRef<str>>(
+    tools: &[T],
+    dialect: Dialect,
+) -> Result<String, serde_json::Error> {
+    let size: usize = tools.iter().map(|t| t.as_ref().len() + 1).sum();
+    let mut w = json::Writer::with_capacity(size + 32);
+    let (open, close) = match dialect {
+        Dialect::OpenAi | Dialect::OpenAiResponses | Dialect::Anthropic => ("[", "]"),
+        Dialect::Gemini | Dialect::GeminiOpenApi => (r#"[{"functionDeclarations":["#, "]}]"),
+        Dialect::Mcp => (r#"{"tools":["#, "]}"),
+    };
+    w.raw(open);
+    for (i, tool) in tools.iter().enumerate() {
+        if i > 0 {
+            w.raw(",");
+        }
+        w.raw(tool.as_ref());
+    }
+    w.raw(close);
+    w.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -540,6 +764,19 @@ mod tests {
             assert_eq!(list, &expected);
         }
         assert!(compile_catalog(&[], &dialects).iter().all(Vec::is_empty));
+    }
+
+    #[test]
+    fn serde_json_maps_keep_keys_sorted() {
+        // The compiler relies on it: `get_ref` looks at the first key only,
+        // and the JSON path writes keys in sorted order to match what
+        // serde_json writes of a `Value` (`preserve_order` would break both).
+        let m: Map<String, Value> = ["b", "a", "$ref", "B"]
+            .into_iter()
+            .map(|k| (k.to_owned(), Value::Null))
+            .collect();
+        let keys: Vec<&str> = m.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["$ref", "B", "a", "b"]);
     }
 
     #[test]

@@ -1,0 +1,336 @@
+//! The compiler's output tree: a compiled schema that borrows from the
+//! input schema wherever it copies it (keys, strings, whole keyword values),
+//! so that building it costs a few small vectors per schema node and no
+//! copy of the input's text.
+//!
+//! A [`Node`] is then either written as JSON text (it implements
+//! `Serialize`, and serde_json writes it: the same escaping and number
+//! formatting as for a `serde_json::Value`) or turned into a
+//! `serde_json::Value` (the one copy the `Value` API needs).
+//!
+//! Objects are small vectors kept sorted by key, with `insert` replacing:
+//! the same keys in the same order as `serde_json::Map` (a `BTreeMap`
+//! here), so both outputs come out identical, byte for byte.
+
+use std::borrow::Cow;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Number, Value};
+
+/// A compiled schema, or a value inside one.
+#[derive(Debug, Clone)]
+pub(crate) enum Node<'a> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    Str(Cow<'a, str>),
+    Array(Vec<Node<'a>>),
+    Object(Obj<'a>),
+    /// A value of the input, copied as it is (a default, an example, one
+    /// enum value...).
+    Raw(&'a Value),
+}
+
+/// A JSON object: entries sorted by key, no key twice.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Obj<'a> {
+    entries: Vec<(&'a str, Node<'a>)>,
+}
+
+impl<'a> Obj<'a> {
+    pub fn with_capacity(n: usize) -> Self {
+        Obj {
+            entries: Vec::with_capacity(n),
+        }
+    }
+
+    /// Where `key` is. A linear scan on equality: the objects are small,
+    /// and inlined with a literal key, most entries are told apart by their
+    /// length alone.
+    #[inline]
+    fn position(&self, key: &str) -> Option<usize> {
+        self.entries.iter().position(|(k, _)| *k == key)
+    }
+
+    /// Where `key` would go to keep the entries sorted.
+    fn slot(&self, key: &str) -> usize {
+        self.entries.partition_point(|(k, _)| *k < key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    #[inline]
+    pub fn get(&self, key: &str) -> Option<&Node<'a>> {
+        self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node<'a>> {
+        self.entries
+            .iter_mut()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+
+    #[inline]
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_some()
+    }
+
+    /// Sets `key` (replacing what it held).
+    #[inline]
+    pub fn insert(&mut self, key: &'a str, value: Node<'a>) {
+        match self.position(key) {
+            Some(i) => self.entries[i].1 = value,
+            None => self.insert_new(key, value),
+        }
+    }
+
+    /// Adds `key`, which is not there.
+    fn insert_new(&mut self, key: &'a str, value: Node<'a>) {
+        // Keys mostly come in order (the input's maps are sorted).
+        if self.entries.last().is_none_or(|(last, _)| *last < key) {
+            self.entries.push((key, value));
+        } else {
+            let at = self.slot(key);
+            self.entries.insert(at, (key, value));
+        }
+    }
+
+    /// Sets `key` unless it is set; what it holds either way.
+    pub fn or_insert(&mut self, key: &'a str, value: Node<'a>) -> &mut Node<'a> {
+        let i = match self.position(key) {
+            Some(i) => i,
+            None => {
+                let at = self.slot(key);
+                self.entries.insert(at, (key, value));
+                at
+            }
+        };
+        &mut self.entries[i].1
+    }
+
+    #[inline]
+    pub fn remove(&mut self, key: &str) -> Option<Node<'a>> {
+        let i = self.position(key)?;
+        Some(self.entries.remove(i).1)
+    }
+
+    /// Sets `key`, most likely new and after every key there (the input's
+    /// maps are sorted): checked against the last key only.
+    pub fn push_sorted(&mut self, key: &'a str, value: Node<'a>) {
+        if self.entries.last().is_none_or(|(last, _)| *last < key) {
+            self.entries.push((key, value));
+        } else {
+            self.insert(key, value);
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &Node<'a>)> {
+        self.entries.iter().map(|(k, v)| (*k, v))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&'a str, &mut Node<'a>)> {
+        self.entries.iter_mut().map(|(k, v)| (*k, v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &'a str> {
+        self.entries.iter().map(|(k, _)| *k)
+    }
+
+    pub fn into_entries(self) -> Vec<(&'a str, Node<'a>)> {
+        self.entries
+    }
+}
+
+impl<'a> Node<'a> {
+    pub fn str(s: &'a str) -> Self {
+        Node::Str(Cow::Borrowed(s))
+    }
+
+    pub fn string(s: String) -> Self {
+        Node::Str(Cow::Owned(s))
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Node::Str(s) => Some(s),
+            Node::Raw(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Node::Bool(b) | Node::Raw(Value::Bool(b)) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Node::Number(n) | Node::Raw(Value::Number(n)) => n.as_u64(),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Node::Null | Node::Raw(Value::Null))
+    }
+
+    pub fn is_string(&self) -> bool {
+        matches!(self, Node::Str(_) | Node::Raw(Value::String(_)))
+    }
+
+    pub fn is_object_or_array(&self) -> bool {
+        matches!(
+            self,
+            Node::Array(_) | Node::Object(_) | Node::Raw(Value::Array(_) | Value::Object(_))
+        )
+    }
+
+    /// The compiled object this is (an input value copied as it is is not
+    /// looked into).
+    pub fn as_object(&self) -> Option<&Obj<'a>> {
+        match self {
+            Node::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The value as `serde_json::Value` writes it: compact JSON text.
+    pub fn text(&self) -> String {
+        // serde_json fails only when its writer does (a `Vec` never does) or
+        // for a map key that is not a string (ours are all strings).
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The same as a `serde_json::Value`.
+    pub fn into_value(self) -> Value {
+        match self {
+            Node::Null => Value::Null,
+            Node::Bool(b) => Value::Bool(b),
+            Node::Number(n) => Value::Number(n),
+            Node::Str(s) => Value::String(s.into_owned()),
+            Node::Array(items) => Value::Array(items.into_iter().map(Node::into_value).collect()),
+            Node::Object(m) => Value::Object(
+                m.entries
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.into_value()))
+                    .collect::<Map<String, Value>>(),
+            ),
+            Node::Raw(v) => v.clone(),
+        }
+    }
+}
+
+/// Equality as between the `serde_json::Value`s the two would be.
+impl PartialEq for Node<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Node::Raw(a), Node::Raw(b)) => a == b,
+            (Node::Raw(v), n) | (n, Node::Raw(v)) => eq_value(n, v),
+            (Node::Null, Node::Null) => true,
+            (Node::Bool(a), Node::Bool(b)) => a == b,
+            (Node::Number(a), Node::Number(b)) => a == b,
+            (Node::Str(a), Node::Str(b)) => a == b,
+            (Node::Array(a), Node::Array(b)) => a == b,
+            (Node::Object(a), Node::Object(b)) => {
+                a.len() == b.len()
+                    && a.entries
+                        .iter()
+                        .zip(&b.entries)
+                        .all(|((ka, va), (kb, vb))| ka == kb && va == vb)
+            }
+            _ => false,
+        }
+    }
+}
+
+fn eq_value(n: &Node<'_>, v: &Value) -> bool {
+    match (n, v) {
+        (Node::Raw(a), b) => *a == b,
+        (Node::Null, Value::Null) => true,
+        (Node::Bool(a), Value::Bool(b)) => a == b,
+        (Node::Number(a), Value::Number(b)) => a == b,
+        (Node::Str(a), Value::String(b)) => a == b,
+        (Node::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| eq_value(x, y))
+        }
+        (Node::Object(a), Value::Object(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, x)| b.get(k).is_some_and(|y| eq_value(x, y)))
+        }
+        _ => false,
+    }
+}
+
+/// Written exactly as the `serde_json::Value` it stands for.
+impl Serialize for Node<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Node::Null => serializer.serialize_unit(),
+            Node::Bool(b) => serializer.serialize_bool(*b),
+            Node::Number(n) => n.serialize(serializer),
+            Node::Str(s) => serializer.serialize_str(s),
+            Node::Array(items) => serializer.collect_seq(items),
+            Node::Object(m) => {
+                let mut map = serializer.serialize_map(Some(m.len()))?;
+                for (k, v) in &m.entries {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+            Node::Raw(v) => v.serialize(serializer),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn objects_keep_keys_sorted_and_unique() {
+        let mut m = Obj::default();
+        for k in ["type", "anyOf", "description", "type", "$x", "properties"] {
+            m.insert(k, Node::str(k));
+        }
+        let keys: Vec<&str> = m.keys().collect();
+        assert_eq!(keys, ["$x", "anyOf", "description", "properties", "type"]);
+        m.or_insert("a", Node::Null);
+        m.or_insert("type", Node::Null);
+        assert_eq!(m.get("type").and_then(Node::as_str), Some("type"));
+        assert!(m.get("a").is_some_and(Node::is_null));
+        assert!(m.remove("anyOf").is_some() && !m.contains_key("anyOf"));
+    }
+
+    #[test]
+    fn equality_and_output_are_those_of_the_value() {
+        let input = json!({"b": [1, 2.5, "x", null, {"k": true}], "a": "é\"\n\u{1}"});
+        let mut m = Obj::default();
+        m.insert("b", Node::Raw(&input["b"]));
+        m.insert("a", Node::string("é\"\n\u{1}".into()));
+        let node = Node::Object(m);
+        assert_eq!(node.text(), serde_json::to_string(&input).unwrap());
+        assert_eq!(node.text(), input.to_string());
+        assert!(node == Node::Raw(&input));
+        assert!(Node::Raw(&input) == node);
+        let items = match &input["b"] {
+            Value::Array(items) => items.iter().map(Node::Raw).collect(),
+            _ => Vec::new(),
+        };
+        assert!(Node::Array(items) == Node::Raw(&input["b"]));
+        assert!(Node::Number(1.into()) == Node::Raw(&input["b"][0]));
+        assert!(Node::Number(1.into()) != Node::Raw(&input["b"][1]));
+        assert_eq!(node.clone().into_value(), input);
+    }
+}

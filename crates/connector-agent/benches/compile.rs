@@ -8,8 +8,8 @@
 //! of the same 1,000 input schemas.
 //!
 //! `cargo bench -p connector-agent --bench compile` (add `-- --only
-//! LABEL` to run just the cases whose label starts with LABEL, over and
-//! over, for a profiler). Prints the median time
+//! LABEL [TIMES]` to run just the cases whose label starts with LABEL, over
+//! and over, for a profiler). Prints the median time
 //! of each over the rounds (and the range), the ratio to the baseline, and
 //! the whole catalog documents (compile + tool definitions). Runs on the
 //! system allocator: the memory figures come from `compile_memory.rs`, a
@@ -175,55 +175,6 @@ type Case<'s> = (&'static str, Box<dyn Fn() -> Duration + 's>);
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let schemas = catalog();
     let refs: Vec<&Map<String, Value>> = schemas.iter().collect();
-    // Every catalog schema compiles in every dialect, and the parallel
-    // path gives exactly what the single-threaded one does.
-    let single = compile_all(&schemas, &DIALECTS)?;
-    if single != compile_parallel(&refs, &DIALECTS)? {
-        return Err("compile_catalog differs from compile".into());
-    }
-    // The JSON path gives exactly what the Value path gives: the same
-    // schema (parsed back, and as text), notes and flags; whole documents
-    // alike.
-    for dialect in DIALECTS {
-        let opts = options(dialect);
-        for schema in &schemas {
-            let (v, j) = (
-                compile(schema, dialect, &opts)?,
-                compile_json(schema, dialect, &opts)?,
-            );
-            if serde_json::from_str::<Value>(j.schema.as_str())? != v.schema
-                || serde_json::to_string(&v.schema)? != j.schema.as_str()
-                || (v.strict, &v.notes, v.strict_load) != (j.strict, &j.notes, j.strict_load)
-            {
-                return Err(format!("compile_json differs from compile ({dialect})").into());
-            }
-        }
-    }
-    if compile_all_json(&schemas, &DIALECTS)? != compile_parallel_json(&refs, &DIALECTS)? {
-        return Err("compile_catalog_json differs from compile_json".into());
-    }
-    drop(single);
-    let docs = documents(&schemas)?;
-    for (doc, text) in docs.iter().zip(documents_json(&schemas)?) {
-        if serde_json::to_string(doc)? != text {
-            return Err("catalog_document_json differs from catalog_document".into());
-        }
-    }
-    let input_bytes: usize = schemas
-        .iter()
-        .map(|s| serde_json::to_vec(s).map(|v| v.len()).unwrap_or(0))
-        .sum();
-
-    // What strict mode made of the catalog.
-    let strict_ok = |dialect| {
-        schemas
-            .iter()
-            .filter(|s| compile(s, dialect, &options(dialect)).is_ok_and(|c| c.strict))
-            .count()
-    };
-    let (openai_strict, anthropic_strict) =
-        (strict_ok(Dialect::OpenAi), strict_ok(Dialect::Anthropic));
-
     let (s, r) = (&schemas, &refs);
     let cases: Vec<Case<'_>> = vec![
         (
@@ -276,19 +227,70 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     ];
 
-    // `-- --only LABEL`: just the cases whose label starts with LABEL, 200
-    // times over (for a profiler).
+    // `-- --only LABEL [TIMES]`: just the cases whose label starts with
+    // LABEL, TIMES times over (200 by default; for a profiler), without the
+    // checks below.
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|a| a == "--only") {
         let prefix = args.get(at + 1).map_or("", String::as_str);
+        let times: u32 = args.get(at + 2).and_then(|t| t.parse().ok()).unwrap_or(200);
         for (label, case) in &cases {
             if label.starts_with(prefix) {
-                let total: Duration = (0..200).map(|_| case()).sum();
-                println!("{label}: {:.2} ms on average", ms(total) / 200.0);
+                let total: Duration = (0..times).map(|_| case()).sum();
+                println!("{label}: {:.2} ms on average", ms(total) / f64::from(times));
             }
         }
         return Ok(());
     }
+
+    // Every catalog schema compiles in every dialect, and the parallel
+    // path gives exactly what the single-threaded one does.
+    let single = compile_all(&schemas, &DIALECTS)?;
+    if single != compile_parallel(&refs, &DIALECTS)? {
+        return Err("compile_catalog differs from compile".into());
+    }
+    // The JSON path gives exactly what the Value path gives: the same
+    // schema (parsed back, and as text), notes and flags; whole documents
+    // alike.
+    for dialect in DIALECTS {
+        let opts = options(dialect);
+        for schema in &schemas {
+            let (v, j) = (
+                compile(schema, dialect, &opts)?,
+                compile_json(schema, dialect, &opts)?,
+            );
+            if serde_json::from_str::<Value>(j.schema.as_str())? != v.schema
+                || serde_json::to_string(&v.schema)? != j.schema.as_str()
+                || (v.strict, &v.notes, v.strict_load) != (j.strict, &j.notes, j.strict_load)
+            {
+                return Err(format!("compile_json differs from compile ({dialect})").into());
+            }
+        }
+    }
+    if compile_all_json(&schemas, &DIALECTS)? != compile_parallel_json(&refs, &DIALECTS)? {
+        return Err("compile_catalog_json differs from compile_json".into());
+    }
+    drop(single);
+    let docs = documents(&schemas)?;
+    for (doc, text) in docs.iter().zip(documents_json(&schemas)?) {
+        if serde_json::to_string(doc)? != text {
+            return Err("catalog_document_json differs from catalog_document".into());
+        }
+    }
+    let input_bytes: usize = schemas
+        .iter()
+        .map(|s| serde_json::to_vec(s).map(|v| v.len()).unwrap_or(0))
+        .sum();
+
+    // What strict mode made of the catalog.
+    let strict_ok = |dialect| {
+        schemas
+            .iter()
+            .filter(|s| compile(s, dialect, &options(dialect)).is_ok_and(|c| c.strict))
+            .count()
+    };
+    let (openai_strict, anthropic_strict) =
+        (strict_ok(Dialect::OpenAi), strict_ok(Dialect::Anthropic));
 
     // Warm up.
     for _ in 0..3 {
@@ -297,7 +299,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let mut runs: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); cases.len()];
-    let mut per_dialect: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); DIALECTS.len()];
+    // [Value, JSON] x dialect, each over the whole catalog on one thread.
+    let mut per_dialect: [Vec<Vec<f64>>; 2] = [
+        vec![Vec::with_capacity(ROUNDS); DIALECTS.len()],
+        vec![Vec::with_capacity(ROUNDS); DIALECTS.len()],
+    ];
     for round in 0..ROUNDS {
         // Rotate the order, so that drifts in the machine's load cancel and
         // no case always follows the same large drop.
@@ -309,10 +315,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let i = (k + round) % DIALECTS.len();
             let dialect = DIALECTS[i];
             let opts = options(dialect);
-            per_dialect[i].push(ms(time(|| {
+            per_dialect[0][i].push(ms(time(|| {
                 schemas
                     .iter()
                     .map(|s| compile(s, dialect, &opts).map(|c| c.schema).ok())
+                    .collect::<Vec<_>>()
+            })));
+            per_dialect[1][i].push(ms(time(|| {
+                schemas
+                    .iter()
+                    .map(|s| compile_json(s, dialect, &opts).map(|c| c.schema).ok())
                     .collect::<Vec<_>>()
             })));
         }
@@ -331,18 +343,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             median / base
         );
     }
-    let names: Vec<String> = DIALECTS
-        .iter()
-        .zip(per_dialect)
-        .map(|(d, v)| {
-            let label = if d.has_strict_mode() {
-                format!("{d} (strict)")
-            } else {
-                d.to_string()
-            };
-            format!("{label} {:.2} ms", summary(v).0)
-        })
-        .collect();
-    println!("  Value, per dialect, 1 thread: {}", names.join(" | "));
+    for (path, times) in ["JSON", "Value"]
+        .into_iter()
+        .zip(per_dialect.into_iter().rev())
+    {
+        let names: Vec<String> = DIALECTS
+            .iter()
+            .zip(times)
+            .map(|(d, v)| {
+                let label = if d.has_strict_mode() {
+                    format!("{d} (strict)")
+                } else {
+                    d.to_string()
+                };
+                format!("{label} {:.2} ms", summary(v).0)
+            })
+            .collect();
+        println!("  {path}, per dialect, 1 thread: {}", names.join(" | "));
+    }
     Ok(())
 }

@@ -8,4 +8,5 @@ mod example;
 mod messages;
 mod names;
 mod schema;
+mod schema_json;
 mod toolbox;

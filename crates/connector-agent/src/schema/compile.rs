@@ -364,7 +364,7 @@ struct Pass<'a> {
     /// where each was expanded: a target met again inside itself is a cycle.
     active: Vec<(usize, usize)>,
     path: Vec<Seg<'a>>,
-    notes: Notes,
+    notes: Notes<'a>,
     /// The first reason strict mode is impossible.
     blocker: Option<String>,
     // Limits of the strict modes, counted over the whole schema.
@@ -1058,13 +1058,13 @@ impl<'a> Pass<'a> {
         let Some(format) = out.get("format").and_then(Node::as_str) else {
             return;
         };
-        let Some((min, max)) = numeric_format_range(format) else {
+        let Some((name, min, max)) = numeric_format_range(format) else {
             return;
         };
-        if self.openapi() && matches!(format, "int32" | "int64" | "float" | "double") {
+        if self.openapi() && matches!(name, "int32" | "int64" | "float" | "double") {
             return;
         }
-        self.notes.int_format(format);
+        self.notes.int_format(name);
         out.remove("format");
         if let Some(min) = min {
             out.or_insert("minimum", Node::Number(min.into()));
@@ -1503,17 +1503,30 @@ fn static_key(k: &str) -> &'static str {
 }
 
 /// The range a numeric format implies, when it is one of schemars' (or
-/// OpenAPI's) numeric formats.
+/// OpenAPI's) numeric formats, with the format's name (ours, so that a
+/// note can name it without a copy).
 #[allow(clippy::type_complexity)]
-fn numeric_format_range(format: &str) -> Option<(Option<i64>, Option<i64>)> {
+fn numeric_format_range(format: &str) -> Option<(&'static str, Option<i64>, Option<i64>)> {
+    const UNSIGNED: &[&str] = &["uint", "uint32", "uint64", "uint128"];
+    const UNBOUNDED: &[&str] = &["int", "int32", "int64", "int128", "float", "double"];
     Some(match format {
-        "int8" => (Some(i64::from(i8::MIN)), Some(i64::from(i8::MAX))),
-        "int16" => (Some(i64::from(i16::MIN)), Some(i64::from(i16::MAX))),
-        "uint8" => (Some(0), Some(i64::from(u8::MAX))),
-        "uint16" => (Some(0), Some(i64::from(u16::MAX))),
-        "uint" | "uint32" | "uint64" | "uint128" => (Some(0), None),
-        "int" | "int32" | "int64" | "int128" | "float" | "double" => (None, None),
-        _ => return None,
+        "int8" => ("int8", Some(i64::from(i8::MIN)), Some(i64::from(i8::MAX))),
+        "int16" => (
+            "int16",
+            Some(i64::from(i16::MIN)),
+            Some(i64::from(i16::MAX)),
+        ),
+        "uint8" => ("uint8", Some(0), Some(i64::from(u8::MAX))),
+        "uint16" => ("uint16", Some(0), Some(i64::from(u16::MAX))),
+        _ => {
+            if let Some(name) = UNSIGNED.iter().find(|n| **n == format) {
+                (name, Some(0), None)
+            } else if let Some(name) = UNBOUNDED.iter().find(|n| **n == format) {
+                (name, None, None)
+            } else {
+                return None;
+            }
+        }
     })
 }
 
@@ -1580,10 +1593,8 @@ fn infer_type<'a>(out: &Obj<'a>) -> Option<Node<'a>> {
 /// OpenAPI's `nullable: true` in JSON Schema: `null` among the types.
 fn add_null_type(out: &mut Obj<'_>) {
     match out.get_mut("type") {
-        Some(Node::Array(types)) => {
-            if !types.iter().any(|t| t.as_str() == Some("null")) {
-                types.push(Node::str("null"));
-            }
+        Some(Node::Array(types)) if !types.iter().any(|t| t.as_str() == Some("null")) => {
+            types.push(Node::str("null"));
         }
         Some(t) if t.as_str().is_some_and(|t| t != "null") => {
             let t = std::mem::replace(t, Node::Null);

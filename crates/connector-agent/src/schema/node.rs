@@ -3,10 +3,9 @@
 //! so that building it costs a few small vectors per schema node and no
 //! copy of the input's text.
 //!
-//! A [`Node`] is then either written as JSON text (it implements
-//! `Serialize`, and serde_json writes it: the same escaping and number
-//! formatting as for a `serde_json::Value`) or turned into a
-//! `serde_json::Value` (the one copy the `Value` API needs).
+//! A [`Node`] is then either written as JSON text (`json.rs`: exactly what
+//! serde_json writes of the `serde_json::Value` it stands for) or turned
+//! into that `serde_json::Value` (the one copy the `Value` API needs).
 //!
 //! Objects are small vectors kept sorted by key, with `insert` replacing:
 //! the same keys in the same order as `serde_json::Map` (a `BTreeMap`
@@ -14,7 +13,6 @@
 
 use std::borrow::Cow;
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Number, Value};
 
 /// A compiled schema, or a value inside one.
@@ -206,9 +204,7 @@ impl<'a> Node<'a> {
 
     /// The value as `serde_json::Value` writes it: compact JSON text.
     pub fn text(&self) -> String {
-        // serde_json fails only when its writer does (a `Vec` never does) or
-        // for a map key that is not a string (ours are all strings).
-        serde_json::to_string(self).unwrap_or_default()
+        super::json::node_text(self)
     }
 
     /// The same as a `serde_json::Value`.
@@ -272,27 +268,6 @@ fn eq_value(n: &Node<'_>, v: &Value) -> bool {
     }
 }
 
-/// Written exactly as the `serde_json::Value` it stands for.
-impl Serialize for Node<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Node::Null => serializer.serialize_unit(),
-            Node::Bool(b) => serializer.serialize_bool(*b),
-            Node::Number(n) => n.serialize(serializer),
-            Node::Str(s) => serializer.serialize_str(s),
-            Node::Array(items) => serializer.collect_seq(items),
-            Node::Object(m) => {
-                let mut map = serializer.serialize_map(Some(m.len()))?;
-                for (k, v) in &m.entries {
-                    map.serialize_entry(k, v)?;
-                }
-                map.end()
-            }
-            Node::Raw(v) => v.serialize(serializer),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,7 +295,6 @@ mod tests {
         m.insert("b", Node::Raw(&input["b"]));
         m.insert("a", Node::string("é\"\n\u{1}".into()));
         let node = Node::Object(m);
-        assert_eq!(node.text(), serde_json::to_string(&input).unwrap());
         assert_eq!(node.text(), input.to_string());
         assert!(node == Node::Raw(&input));
         assert!(Node::Raw(&input) == node);

@@ -14,11 +14,11 @@
 //! impossible to express strictly is recorded (the first reason, with its
 //! path), and the schema is then compiled again, plain.
 
-use std::borrow::Cow;
-
+use bumpalo::Bump;
+use bumpalo::collections::CollectIn;
 use serde_json::{Map, Value};
 
-use super::node::{Node, Obj};
+use super::node::{List, Node, Obj, with_arena};
 use super::notes::Notes;
 use super::pointer::{self, Target};
 use super::{CompileOptions, Dialect, SchemaError, StrictLoad, clip};
@@ -92,6 +92,16 @@ pub(crate) fn compile<S>(
     opts: &CompileOptions,
     emit: fn(Node<'_>) -> Result<S, SchemaError>,
 ) -> Result<Output<S>, SchemaError> {
+    with_arena(|arena| compile_in(schema, dialect, opts, emit, arena))
+}
+
+fn compile_in<'a, S>(
+    schema: &'a Map<String, Value>,
+    dialect: Dialect,
+    opts: &CompileOptions,
+    emit: fn(Node<'_>) -> Result<S, SchemaError>,
+    arena: &'a Bump,
+) -> Result<Output<S>, SchemaError> {
     // Both OpenAI APIs take the same schemas; the rules below name `OpenAi`.
     let dialect = dialect.schema_dialect();
     let mut head_notes = Vec::new();
@@ -108,7 +118,7 @@ pub(crate) fn compile<S>(
     let start = flattened.as_ref().unwrap_or(schema);
 
     if opts.strict && dialect.has_strict_mode() {
-        let mut pass = Pass::new(schema, start, dialect, true, opts);
+        let mut pass = Pass::new(schema, start, dialect, true, opts, arena);
         let node = pass.run()?;
         match pass.blocker.take() {
             None => {
@@ -132,7 +142,7 @@ pub(crate) fn compile<S>(
             }
         }
     }
-    let mut pass = Pass::new(schema, start, dialect, false, opts);
+    let mut pass = Pass::new(schema, start, dialect, false, opts, arena);
     let node = pass.run()?;
     let has_properties = has_properties(&node);
     let schema = emit(node)?;
@@ -350,6 +360,8 @@ impl<'a> Iterator for ViewIter<'a> {
 }
 
 struct Pass<'a> {
+    /// Where the compiled tree is built.
+    arena: &'a Bump,
     /// The document `$ref`s resolve against.
     root: &'a Map<String, Value>,
     /// Where compiling starts (the root, or the root with its alternatives
@@ -362,8 +374,8 @@ struct Pass<'a> {
     nodes: usize,
     /// `$ref` targets being expanded, by address, with the path length
     /// where each was expanded: a target met again inside itself is a cycle.
-    active: Vec<(usize, usize)>,
-    path: Vec<Seg<'a>>,
+    active: List<'a, (usize, usize)>,
+    path: List<'a, Seg<'a>>,
     notes: Notes<'a>,
     /// The first reason strict mode is impossible.
     blocker: Option<String>,
@@ -390,8 +402,10 @@ impl<'a> Pass<'a> {
         dialect: Dialect,
         strict: bool,
         opts: &CompileOptions,
+        arena: &'a Bump,
     ) -> Self {
         Pass {
+            arena,
             root,
             start,
             dialect,
@@ -400,8 +414,8 @@ impl<'a> Pass<'a> {
             max_nodes: opts.max_nodes,
             nodes: 0,
             // Sized for the usual tool schema, so neither grows while compiling.
-            active: Vec::with_capacity(4),
-            path: Vec::with_capacity(8),
+            active: List::with_capacity_in(4, arena),
+            path: List::with_capacity_in(8, arena),
             notes: Notes::default(),
             blocker: None,
             properties: 0,
@@ -529,13 +543,13 @@ impl<'a> Pass<'a> {
             Value::Bool(true) => {
                 self.count_node(depth)?;
                 self.block("an unconstrained (`true`) schema");
-                Ok(Node::Object(Obj::default()))
+                Ok(Node::Object(Obj::new_in(self.arena)))
             }
             Value::Bool(false) => {
                 self.count_node(depth)?;
                 self.block("a `false` schema");
                 if self.llm() {
-                    let mut m = Obj::with_capacity(1);
+                    let mut m = Obj::with_capacity_in(1, self.arena);
                     m.insert("description", Node::str("No value is accepted here."));
                     Ok(Node::Object(m))
                 } else {
@@ -547,7 +561,7 @@ impl<'a> Pass<'a> {
                 self.notes
                     .other("a value that is not a schema was replaced by {}".into());
                 self.block("a value that is not a schema");
-                Ok(Node::Object(Obj::default()))
+                Ok(Node::Object(Obj::new_in(self.arena)))
             }
         }
     }
@@ -625,7 +639,7 @@ impl<'a> Pass<'a> {
                 Some(d) => format!("{d} {shape}"),
                 None => shape,
             };
-            m.insert("description", Node::string(text));
+            m.insert("description", Node::string_in(&text, self.arena));
         }
         out
     }
@@ -665,13 +679,13 @@ impl<'a> Pass<'a> {
         key: &'static str,
         v: &'a Value,
         depth: usize,
-    ) -> Result<Option<Vec<Node<'a>>>, SchemaError> {
+    ) -> Result<Option<List<'a, Node<'a>>>, SchemaError> {
         let Value::Array(items) = v else {
             self.notes.dropped(key);
             return Ok(None);
         };
         self.path.push(Seg::Key(key));
-        let mut out = Vec::with_capacity(items.len());
+        let mut out = List::with_capacity_in(items.len(), self.arena);
         for (i, item) in items.iter().enumerate() {
             self.path.push(Seg::Index(i));
             let compiled = self.schema(item, depth + 1);
@@ -693,7 +707,7 @@ impl<'a> Pass<'a> {
             return Ok(None);
         };
         self.path.push(Seg::Key(key));
-        let mut out = Obj::with_capacity(entries.len());
+        let mut out = Obj::with_capacity_in(entries.len(), self.arena);
         for (name, s) in entries {
             if key == "properties" && s == &Value::Bool(false) {
                 // A property that may not be given: say nothing of it.
@@ -712,7 +726,8 @@ impl<'a> Pass<'a> {
     fn node(&mut self, view: View<'a>, depth: usize) -> Result<Node<'a>, SchemaError> {
         let llm = self.llm();
         let capacity = view.layers.iter().flatten().map(|l| l.len()).sum::<usize>() + 1;
-        let mut out = Obj::with_capacity(capacity);
+        let arena = self.arena;
+        let mut out = Obj::with_capacity_in(capacity, arena);
         let mut title: Option<&'a str> = None;
         let mut nullable = false;
         let mut any_of = None;
@@ -743,7 +758,8 @@ impl<'a> Pass<'a> {
                 "nullable" => nullable = v == &Value::Bool(true),
                 "enum" => match v {
                     Value::Array(values) if depth_ok(v, MAX_VALUE_DEPTH) => {
-                        out.insert("enum", Node::Array(values.iter().map(Node::Raw).collect()));
+                        let values = values.iter().map(Node::Raw).collect_in(arena);
+                        out.insert("enum", Node::Array(values));
                     }
                     _ => self.notes.dropped("enum (malformed)"),
                 },
@@ -752,7 +768,7 @@ impl<'a> Pass<'a> {
                         self.notes.dropped("const (too deep)");
                     } else if llm {
                         self.notes.constants += 1;
-                        out.insert("enum", Node::Array(vec![Node::Raw(v)]));
+                        out.insert("enum", Node::Array(bumpalo::vec![in arena; Node::Raw(v)]));
                     } else {
                         out.insert("const", Node::Raw(v));
                     }
@@ -774,7 +790,7 @@ impl<'a> Pass<'a> {
                 }
                 "required" => {
                     if let Value::Array(names) = v {
-                        let mut list: Vec<Node<'a>> = Vec::with_capacity(names.len());
+                        let mut list = List::with_capacity_in(names.len(), arena);
                         for n in names {
                             if n.is_string()
                                 && !list.iter().any(|l| matches!(l, Node::Raw(x) if *x == n))
@@ -869,10 +885,10 @@ impl<'a> Pass<'a> {
                 if any_of.is_none() {
                     any_of = Some(variants);
                 } else {
-                    let mut wrapped = Obj::with_capacity(1);
+                    let mut wrapped = Obj::with_capacity_in(1, arena);
                     wrapped.insert("anyOf", Node::Array(variants));
                     all_of
-                        .get_or_insert_with(Vec::new)
+                        .get_or_insert_with(|| List::new_in(arena))
                         .push(Node::Object(wrapped));
                 }
             } else {
@@ -949,7 +965,7 @@ impl<'a> Pass<'a> {
         if !llm {
             return Ok(Node::Object(out));
         }
-        let mut moved: Vec<(&'a str, Node<'a>)> = Vec::new();
+        let mut moved: List<'a, (&'a str, Node<'a>)> = List::new_in(arena);
 
         if depth == 0 {
             // No model API takes a union at the root (Anthropic rejects it);
@@ -963,7 +979,7 @@ impl<'a> Pass<'a> {
             }
         }
         // Every key's fate is decided on the node as it is, then applied.
-        let mut fates: Vec<(&'a str, Fate)> = Vec::new();
+        let mut fates: List<'a, (&'a str, Fate)> = List::new_in(arena);
         for k in out.keys() {
             match self.fate(k, &out) {
                 Fate::Keep => {}
@@ -998,7 +1014,7 @@ impl<'a> Pass<'a> {
         match v {
             Value::String(s) if JSON_TYPES.contains(&s.as_str()) => Some(Node::Raw(v)),
             Value::Array(list) => {
-                let mut kept: Vec<Node<'a>> = Vec::with_capacity(list.len());
+                let mut kept = List::with_capacity_in(list.len(), self.arena);
                 for t in list {
                     if t.as_str().is_some_and(|s| JSON_TYPES.contains(&s))
                         && !kept.iter().any(|k| matches!(k, Node::Raw(x) if *x == t))
@@ -1033,7 +1049,7 @@ impl<'a> Pass<'a> {
                 }
                 out.insert("type", Node::str("object"));
                 if !out.contains_key("properties") && self.dialect != Dialect::Mcp {
-                    out.insert("properties", Node::Object(Obj::default()));
+                    out.insert("properties", Node::Object(Obj::new_in(self.arena)));
                 }
             }
             Some(t) if t.as_str() == Some("object") => {}
@@ -1195,7 +1211,7 @@ impl<'a> Pass<'a> {
         if !out.contains_key("properties") {
             let closed = matches!(out.get("additionalProperties"), Some(Node::Bool(false)));
             if depth == 0 || closed {
-                out.insert("properties", Node::Object(Obj::default()));
+                out.insert("properties", Node::Object(Obj::new_in(self.arena)));
             } else {
                 self.block("an object that declares no properties");
                 return;
@@ -1212,15 +1228,15 @@ impl<'a> Pass<'a> {
                 self.block("nesting deeper than 10 object levels");
             }
         }
-        let required: Vec<Node<'a>> = match out.remove("required") {
+        let required: List<'a, Node<'a>> = match out.remove("required") {
             Some(Node::Array(r)) => r,
-            _ => Vec::new(),
+            _ => List::new_in(self.arena),
         };
         let Some(Node::Object(props)) = out.get_mut("properties") else {
             return;
         };
         self.properties += props.len();
-        let mut all = Vec::with_capacity(props.len());
+        let mut all = List::with_capacity_in(props.len(), self.arena);
         let mut made = 0;
         let mut optional = 0;
         let mut unions = 0;
@@ -1257,13 +1273,13 @@ impl<'a> Pass<'a> {
         &mut self,
         out: &mut Obj<'a>,
         mut nullable: bool,
-        moved: &mut Vec<(&'a str, Node<'a>)>,
+        moved: &mut List<'a, (&'a str, Node<'a>)>,
     ) {
         match out.get("type") {
             Some(Node::Array(_)) => {
                 let types = match out.remove("type") {
                     Some(Node::Array(types)) => types,
-                    _ => Vec::new(),
+                    _ => List::new_in(self.arena),
                 };
                 let names: Vec<&str> = types.iter().filter_map(Node::as_str).collect();
                 if names.contains(&"null") {
@@ -1274,17 +1290,17 @@ impl<'a> Pass<'a> {
                 match non_null.as_slice() {
                     [] => {}
                     [one] => {
-                        out.insert("type", Node::Str(upper(one)));
+                        out.insert("type", Node::Str(upper(one, self.arena)));
                     }
                     many => {
                         let variants = many
                             .iter()
                             .map(|t| {
-                                let mut m = Obj::with_capacity(1);
-                                m.insert("type", Node::Str(upper(t)));
+                                let mut m = Obj::with_capacity_in(1, self.arena);
+                                m.insert("type", Node::Str(upper(t, self.arena)));
                                 Node::Object(m)
                             })
-                            .collect();
+                            .collect_in(self.arena);
                         out.insert("anyOf", Node::Array(variants));
                     }
                 }
@@ -1295,7 +1311,7 @@ impl<'a> Pass<'a> {
                     nullable = true;
                 }
                 Some(name) => {
-                    let name = upper(name);
+                    let name = upper(name, self.arena);
                     out.insert("type", Node::Str(name));
                 }
                 None => {}
@@ -1348,11 +1364,11 @@ impl<'a> Pass<'a> {
                 .iter()
                 .any(|r| r.as_str().is_none_or(|r| !props.contains_key(r)))
         {
-            let kept: Vec<Node<'a>> = required
+            let kept: List<'a, Node<'a>> = required
                 .iter()
                 .filter(|r| r.as_str().is_some_and(|r| props.contains_key(r)))
                 .cloned()
-                .collect();
+                .collect_in(self.arena);
             self.notes
                 .dropped("required names of undeclared properties");
             out.insert("required", Node::Array(kept));
@@ -1365,8 +1381,8 @@ impl<'a> Pass<'a> {
 
 /// A JSON type's name in OpenAPI's upper case (without a copy for the
 /// names a compiled schema holds).
-fn upper(name: &str) -> Cow<'static, str> {
-    Cow::Borrowed(match name {
+fn upper<'a>(name: &str, arena: &'a Bump) -> &'a str {
+    match name {
         "null" => "NULL",
         "boolean" => "BOOLEAN",
         "object" => "OBJECT",
@@ -1374,13 +1390,13 @@ fn upper(name: &str) -> Cow<'static, str> {
         "number" => "NUMBER",
         "integer" => "INTEGER",
         "string" => "STRING",
-        other => return Cow::Owned(other.to_ascii_uppercase()),
-    })
+        other => arena.alloc_str(&other.to_ascii_uppercase()),
+    }
 }
 
 /// `anyOf: [{anyOf: [a, b]}, c]` as `anyOf: [a, b, c]` (the inner union's
 /// own description, if any, is dropped: the outer one says the same).
-fn splice_unions(variants: Vec<Node<'_>>) -> Vec<Node<'_>> {
+fn splice_unions<'a>(variants: List<'a, Node<'a>>) -> List<'a, Node<'a>> {
     let nested = |v: &Node<'_>| match v {
         Node::Object(m) => {
             matches!(m.get("anyOf"), Some(Node::Array(_)))
@@ -1391,7 +1407,7 @@ fn splice_unions(variants: Vec<Node<'_>>) -> Vec<Node<'_>> {
     if !variants.iter().any(nested) {
         return variants;
     }
-    let mut out = Vec::with_capacity(variants.len() + 2);
+    let mut out = List::with_capacity_in(variants.len() + 2, variants.bump());
     for v in variants {
         if nested(&v) {
             if let Node::Object(mut m) = v
@@ -1584,7 +1600,7 @@ fn infer_type<'a>(out: &Obj<'a>) -> Option<Node<'a>> {
     }
     let name = name?;
     Some(if null {
-        Node::Array(vec![Node::str(name), Node::str("null")])
+        Node::Array(bumpalo::vec![in out.arena(); Node::str(name), Node::str("null")])
     } else {
         Node::str(name)
     })
@@ -1598,7 +1614,8 @@ fn add_null_type(out: &mut Obj<'_>) {
         }
         Some(t) if t.as_str().is_some_and(|t| t != "null") => {
             let t = std::mem::replace(t, Node::Null);
-            out.insert("type", Node::Array(vec![t, Node::str("null")]));
+            let types = bumpalo::vec![in out.arena(); t, Node::str("null")];
+            out.insert("type", Node::Array(types));
         }
         _ => {}
     }
@@ -1640,6 +1657,7 @@ fn make_nullable(schema: &mut Node<'_>) -> bool {
     let Node::Object(m) = schema else {
         return false;
     };
+    let arena = m.arena();
     let primitive = |t: &str| matches!(t, "string" | "number" | "integer" | "boolean");
     let simple = !m.contains_key("anyOf");
     match m.get_mut("type") {
@@ -1654,7 +1672,10 @@ fn make_nullable(schema: &mut Node<'_>) -> bool {
         }
         Some(t) if simple && t.as_str().is_some_and(primitive) => {
             let t = std::mem::replace(t, Node::Null);
-            m.insert("type", Node::Array(vec![t, Node::str("null")]));
+            m.insert(
+                "type",
+                Node::Array(bumpalo::vec![in arena; t, Node::str("null")]),
+            );
             if let Some(Node::Array(values)) = m.get_mut("enum") {
                 values.push(Node::Null);
             }
@@ -1666,13 +1687,16 @@ fn make_nullable(schema: &mut Node<'_>) -> bool {
         && !m.contains_key("enum")
         && let Some(Node::Array(variants)) = m.get_mut("anyOf")
     {
-        variants.push(null_schema());
+        variants.push(null_schema(arena));
         return true;
     }
     let description = m.remove("description");
     let inner = std::mem::replace(schema, Node::Null);
-    let mut wrapper = Obj::with_capacity(2);
-    wrapper.insert("anyOf", Node::Array(vec![inner, null_schema()]));
+    let mut wrapper = Obj::with_capacity_in(2, arena);
+    wrapper.insert(
+        "anyOf",
+        Node::Array(bumpalo::vec![in arena; inner, null_schema(arena)]),
+    );
     if let Some(d) = description {
         wrapper.insert("description", d);
     }
@@ -1680,8 +1704,8 @@ fn make_nullable(schema: &mut Node<'_>) -> bool {
     true
 }
 
-fn null_schema<'a>() -> Node<'a> {
-    let mut m = Obj::with_capacity(1);
+fn null_schema(arena: &Bump) -> Node<'_> {
+    let mut m = Obj::with_capacity_in(1, arena);
     m.insert("type", Node::str("null"));
     Node::Object(m)
 }
@@ -1699,7 +1723,10 @@ fn is_union(schema: &Node<'_>) -> bool {
 /// Merges compiled `allOf` parts into `out` when they do not conflict:
 /// properties and required lists are united, any other keyword must agree.
 /// Gives the parts back (and leaves `out` alone) when they conflict.
-fn merge_all_of<'a>(out: &mut Obj<'a>, parts: Vec<Node<'a>>) -> Result<(), Vec<Node<'a>>> {
+fn merge_all_of<'a>(
+    out: &mut Obj<'a>,
+    parts: List<'a, Node<'a>>,
+) -> Result<(), List<'a, Node<'a>>> {
     // Dry run first, so a conflict leaves `out` untouched: what the parts
     // before this one set, as (key, value) and (property name, schema).
     let mut seen: Vec<(&str, &Node<'a>)> = Vec::new();
@@ -1756,6 +1783,7 @@ fn merge_all_of<'a>(out: &mut Obj<'a>, parts: Vec<Node<'a>>) -> Result<(), Vec<N
     if conflict {
         return Err(parts);
     }
+    let arena = out.arena();
     for part in parts {
         let Node::Object(part) = part else {
             continue;
@@ -1763,7 +1791,7 @@ fn merge_all_of<'a>(out: &mut Obj<'a>, parts: Vec<Node<'a>>) -> Result<(), Vec<N
         for (k, v) in part.into_entries() {
             match k {
                 "properties" => {
-                    let entry = out.or_insert("properties", Node::Object(Obj::default()));
+                    let entry = out.or_insert("properties", Node::Object(Obj::new_in(arena)));
                     if let (Node::Object(acc), Node::Object(props)) = (entry, v) {
                         for (name, s) in props.into_entries() {
                             acc.or_insert(name, s);
@@ -1771,7 +1799,7 @@ fn merge_all_of<'a>(out: &mut Obj<'a>, parts: Vec<Node<'a>>) -> Result<(), Vec<N
                     }
                 }
                 "required" => {
-                    let entry = out.or_insert("required", Node::Array(Vec::new()));
+                    let entry = out.or_insert("required", Node::Array(List::new_in(arena)));
                     if let (Node::Array(acc), Node::Array(names)) = (entry, v) {
                         for n in names {
                             if !acc.contains(&n) {
@@ -1827,7 +1855,8 @@ fn describe<'a>(out: &mut Obj<'a>, moved: &[(&'a str, Node<'a>)]) {
         Some(d) if !d.is_empty() => format!("{d} ({parts})"),
         _ => parts,
     };
-    out.insert("description", Node::string(text));
+    let text = Node::string_in(&text, out.arena());
+    out.insert("description", text);
 }
 
 /// `m["$ref"]`, found without a search in nearly every schema: the keys

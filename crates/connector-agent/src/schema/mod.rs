@@ -387,9 +387,13 @@ fn node_to_value(node: node::Node<'_>) -> Result<Value, SchemaError> {
 }
 
 fn node_to_json(node: node::Node<'_>) -> Result<String, SchemaError> {
-    json::write_node(&node).map_err(|e| SchemaError::Json {
+    let written = json::write_node(&node).map_err(|e| SchemaError::Json {
         message: e.to_string(),
-    })
+    });
+    // The tree is all in the arena, emptied at once after the compilation:
+    // walking it to drop it would be wasted work.
+    std::mem::forget(node);
+    written
 }
 
 /// Below this many tools per thread, a catalog is compiled on the calling
@@ -400,9 +404,9 @@ const MIN_TOOLS_PER_THREAD: usize = 64;
 /// the result holds one list per pair, in the order given, each with one
 /// result per schema, in the order given (the same results as [`compile`]).
 ///
-/// A large catalog is spread over the machine's cores (scoped threads, each
-/// compiling a contiguous run of tools into every dialect); a small one is
-/// compiled on the calling thread.
+/// A large catalog is spread over the machine's cores (the calling thread
+/// and scoped threads, each compiling a contiguous run of tools into every
+/// dialect); a small one is compiled on the calling thread.
 pub fn compile_catalog(
     schemas: &[&Map<String, Value>],
     dialects: &[(Dialect, CompileOptions)],
@@ -434,25 +438,32 @@ fn spread<T: Send>(
         return compile_chunk(schemas, dialects, one);
     }
     let chunk = schemas.len().div_ceil(threads);
-    let parts: Vec<Vec<Vec<T>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = schemas
-            .chunks(chunk)
-            .map(|part| {
-                let spawned = std::thread::Builder::new()
-                    .name("schema-compile".into())
-                    .spawn_scoped(scope, move || compile_chunk(part, dialects, one));
-                (part, spawned)
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(part, spawned)| match spawned.map(|h| h.join()) {
-                Ok(Ok(done)) => done,
-                Err(_) => compile_chunk(part, dialects, one),
-                Ok(Err(payload)) => std::panic::resume_unwind(payload),
-            })
-            .collect()
-    });
+    let mut chunks = schemas.chunks(chunk);
+    // The calling thread compiles the first run itself: its allocator and
+    // arena are warm, where a new thread's first allocations fault in
+    // fresh pages.
+    let first = chunks.next().unwrap_or_default();
+    let parts: Vec<Vec<Vec<T>>> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .map(|part| {
+                    let spawned = std::thread::Builder::new()
+                        .name("schema-compile".into())
+                        .spawn_scoped(scope, move || compile_chunk(part, dialects, one));
+                    (part, spawned)
+                })
+                .collect();
+            let mut parts = Vec::with_capacity(threads);
+            parts.push(compile_chunk(first, dialects, one));
+            parts.extend(handles.into_iter().map(
+                |(part, spawned)| match spawned.map(|h| h.join()) {
+                    Ok(Ok(done)) => done,
+                    Err(_) => compile_chunk(part, dialects, one),
+                    Ok(Err(payload)) => std::panic::resume_unwind(payload),
+                },
+            ));
+            parts
+        });
     let mut out: Vec<Vec<T>> = dialects
         .iter()
         .map(|_| Vec::with_capacity(schemas.len()))

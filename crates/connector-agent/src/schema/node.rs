@@ -1,7 +1,9 @@
 //! The compiler's output tree: a compiled schema that borrows from the
 //! input schema wherever it copies it (keys, strings, whole keyword values),
-//! so that building it costs a few small vectors per schema node and no
-//! copy of the input's text.
+//! and whose vectors and own strings live in an arena (`bumpalo`, one per
+//! thread, reset after each compilation), so that building it costs no
+//! copy of the input's text and no call to the allocator per node, and
+//! dropping it costs nothing.
 //!
 //! A [`Node`] is then either written as JSON text (`json.rs`: exactly what
 //! serde_json writes of the `serde_json::Value` it stands for) or turned
@@ -11,18 +13,50 @@
 //! the same keys in the same order as `serde_json::Map` (a `BTreeMap`
 //! here), so both outputs come out identical, byte for byte.
 
-use std::borrow::Cow;
+use std::cell::RefCell;
 
+use bumpalo::Bump;
 use serde_json::{Map, Number, Value};
 
-/// A compiled schema, or a value inside one.
+/// A vector in the arena.
+pub(crate) type List<'a, T> = bumpalo::collections::Vec<'a, T>;
+
+thread_local! {
+    /// The arena compilations on this thread build their trees in.
+    static ARENA: RefCell<Bump> = RefCell::new(Bump::new());
+}
+
+/// An arena grown past this (by a huge schema) is let go after use rather
+/// than kept for the life of the thread.
+const MAX_KEPT_ARENA: usize = 1 << 20;
+
+/// Runs `f` with this thread's arena, emptied afterwards (so what `f`
+/// returns cannot borrow from it).
+pub(crate) fn with_arena<R>(f: impl FnOnce(&Bump) -> R) -> R {
+    ARENA.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut arena) => {
+            let out = f(&arena);
+            if arena.allocated_bytes() > MAX_KEPT_ARENA {
+                *arena = Bump::new();
+            } else {
+                arena.reset();
+            }
+            out
+        }
+        // Not reentrant, but never fail for it.
+        Err(_) => f(&Bump::new()),
+    })
+}
+
+/// A compiled schema, or a value inside one. Everything it holds is
+/// borrowed from the input or from the arena.
 #[derive(Debug, Clone)]
 pub(crate) enum Node<'a> {
     Null,
     Bool(bool),
     Number(Number),
-    Str(Cow<'a, str>),
-    Array(Vec<Node<'a>>),
+    Str(&'a str),
+    Array(List<'a, Node<'a>>),
     Object(Obj<'a>),
     /// A value of the input, copied as it is (a default, an example, one
     /// enum value...).
@@ -30,15 +64,22 @@ pub(crate) enum Node<'a> {
 }
 
 /// A JSON object: entries sorted by key, no key twice.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Obj<'a> {
-    entries: Vec<(&'a str, Node<'a>)>,
+    entries: List<'a, (&'a str, Node<'a>)>,
 }
 
 impl<'a> Obj<'a> {
-    pub fn with_capacity(n: usize) -> Self {
+    /// An empty object (allocates nothing until something is inserted).
+    pub fn new_in(arena: &'a Bump) -> Self {
         Obj {
-            entries: Vec::with_capacity(n),
+            entries: List::new_in(arena),
+        }
+    }
+
+    pub fn with_capacity_in(n: usize, arena: &'a Bump) -> Self {
+        Obj {
+            entries: List::with_capacity_in(n, arena),
         }
     }
 
@@ -52,7 +93,12 @@ impl<'a> Obj<'a> {
 
     /// Where `key` would go to keep the entries sorted.
     fn slot(&self, key: &str) -> usize {
-        self.entries.partition_point(|(k, _)| *k < key)
+        self.entries.partition_point(|(k, _)| key_lt(k, key))
+    }
+
+    /// The arena the object is in.
+    pub fn arena(&self) -> &'a Bump {
+        self.entries.bump()
     }
 
     pub fn len(&self) -> usize {
@@ -93,7 +139,11 @@ impl<'a> Obj<'a> {
     /// Adds `key`, which is not there.
     fn insert_new(&mut self, key: &'a str, value: Node<'a>) {
         // Keys mostly come in order (the input's maps are sorted).
-        if self.entries.last().is_none_or(|(last, _)| *last < key) {
+        if self
+            .entries
+            .last()
+            .is_none_or(|(last, _)| key_lt(last, key))
+        {
             self.entries.push((key, value));
         } else {
             let at = self.slot(key);
@@ -123,7 +173,11 @@ impl<'a> Obj<'a> {
     /// Sets `key`, most likely new and after every key there (the input's
     /// maps are sorted): checked against the last key only.
     pub fn push_sorted(&mut self, key: &'a str, value: Node<'a>) {
-        if self.entries.last().is_none_or(|(last, _)| *last < key) {
+        if self
+            .entries
+            .last()
+            .is_none_or(|(last, _)| key_lt(last, key))
+        {
             self.entries.push((key, value));
         } else {
             self.insert(key, value);
@@ -142,18 +196,30 @@ impl<'a> Obj<'a> {
         self.entries.iter().map(|(k, _)| *k)
     }
 
-    pub fn into_entries(self) -> Vec<(&'a str, Node<'a>)> {
+    pub fn into_entries(self) -> List<'a, (&'a str, Node<'a>)> {
         self.entries
+    }
+}
+
+/// `a < b` as `str` orders them, decided on the first bytes when they
+/// differ (nearly always, between two keys of one schema) without a call to
+/// `memcmp`.
+#[inline]
+fn key_lt(a: &str, b: &str) -> bool {
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => x < y,
+        _ => a < b,
     }
 }
 
 impl<'a> Node<'a> {
     pub fn str(s: &'a str) -> Self {
-        Node::Str(Cow::Borrowed(s))
+        Node::Str(s)
     }
 
-    pub fn string(s: String) -> Self {
-        Node::Str(Cow::Owned(s))
+    /// A string of our own making, copied into the arena.
+    pub fn string_in(s: &str, arena: &'a Bump) -> Self {
+        Node::Str(arena.alloc_str(s))
     }
 
     pub fn as_str(&self) -> Option<&str> {
@@ -213,7 +279,7 @@ impl<'a> Node<'a> {
             Node::Null => Value::Null,
             Node::Bool(b) => Value::Bool(b),
             Node::Number(n) => Value::Number(n),
-            Node::Str(s) => Value::String(s.into_owned()),
+            Node::Str(s) => Value::String(s.to_owned()),
             Node::Array(items) => Value::Array(items.into_iter().map(Node::into_value).collect()),
             Node::Object(m) => Value::Object(
                 m.entries
@@ -275,7 +341,8 @@ mod tests {
 
     #[test]
     fn objects_keep_keys_sorted_and_unique() {
-        let mut m = Obj::default();
+        let arena = Bump::new();
+        let mut m = Obj::new_in(&arena);
         for k in ["type", "anyOf", "description", "type", "$x", "properties"] {
             m.insert(k, Node::str(k));
         }
@@ -289,19 +356,32 @@ mod tests {
     }
 
     #[test]
+    fn keys_order_as_strings_do() {
+        let keys = [
+            "", "a", "ab", "b", "B", "$ref", "é", "a\u{0}", "zz", "z", "éa",
+        ];
+        for a in keys {
+            for b in keys {
+                assert_eq!(key_lt(a, b), a < b, "{a:?} < {b:?}");
+            }
+        }
+    }
+
+    #[test]
     fn equality_and_output_are_those_of_the_value() {
         let input = json!({"b": [1, 2.5, "x", null, {"k": true}], "a": "é\"\n\u{1}"});
-        let mut m = Obj::default();
+        let arena = Bump::new();
+        let mut m = Obj::new_in(&arena);
         m.insert("b", Node::Raw(&input["b"]));
-        m.insert("a", Node::string("é\"\n\u{1}".into()));
+        m.insert("a", Node::string_in("é\"\n\u{1}", &arena));
         let node = Node::Object(m);
         assert_eq!(node.text(), input.to_string());
         assert!(node == Node::Raw(&input));
         assert!(Node::Raw(&input) == node);
-        let items = match &input["b"] {
-            Value::Array(items) => items.iter().map(Node::Raw).collect(),
-            _ => Vec::new(),
-        };
+        let mut items = List::new_in(&arena);
+        if let Value::Array(values) = &input["b"] {
+            items.extend(values.iter().map(Node::Raw));
+        }
         assert!(Node::Array(items) == Node::Raw(&input["b"]));
         assert!(Node::Number(1.into()) == Node::Raw(&input["b"][0]));
         assert!(Node::Number(1.into()) != Node::Raw(&input["b"][1]));

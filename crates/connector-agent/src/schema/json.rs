@@ -3,13 +3,15 @@
 //! `serde_json::Value` they stand for (compact, keys in the order given,
 //! which is sorted).
 //!
-//! serde_json formats the numbers and escapes the strings that need it.
+//! serde_json formats the numbers (their `Display`) and escapes the
+//! strings that need it.
 //! What is written here is only the frame (braces, brackets, commas,
 //! colons, `null`, `true`, `false`) and the strings that need no escaping:
 //! most of them, and serde_json's escaper goes byte by byte, where telling
 //! that nothing needs escaping goes eight bytes at a time ([`plain`]).
 
 use std::cell::RefCell;
+use std::fmt::Write as _;
 
 use serde_json::Value;
 
@@ -19,7 +21,7 @@ thread_local! {
     /// Where a schema is written before it is copied out at its size: one
     /// buffer per thread, grown to the largest schema written, instead of a
     /// new buffer grown by doubling for every schema.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 /// A scratch buffer larger than this is not kept (a huge schema once
@@ -31,110 +33,115 @@ pub(crate) fn write_node(node: &Node<'_>) -> Result<String, serde_json::Error> {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
             buf.clear();
-            let written = write_into(&mut buf, node);
+            let written = node_into(&mut buf, node).map(|()| buf.as_str().to_owned());
             if buf.capacity() > MAX_KEPT_SCRATCH {
-                *buf = Vec::new();
+                *buf = String::new();
             }
             written
         }
         // Not reentrant, but never fail for it.
-        Err(_) => write_into(&mut Vec::new(), node),
+        Err(_) => {
+            let mut buf = String::new();
+            node_into(&mut buf, node).map(|()| buf)
+        }
     })
 }
 
-fn write_into(buf: &mut Vec<u8>, node: &Node<'_>) -> Result<String, serde_json::Error> {
-    node_into(buf, node)?;
-    text(buf.as_slice().to_vec())
-}
-
 /// `node` as compact JSON text, for a description (serde_json fails only
-/// when its writer does, and a `Vec` never does: nothing to report).
+/// when its writer does, and a `String` never does: nothing to report).
 pub(crate) fn node_text(node: &Node<'_>) -> String {
-    let mut buf = Vec::new();
+    let mut buf = String::new();
     match node_into(&mut buf, node) {
-        Ok(()) => text(buf).unwrap_or_default(),
+        Ok(()) => buf,
         Err(_) => String::new(),
     }
 }
 
-fn node_into(out: &mut Vec<u8>, node: &Node<'_>) -> Result<(), serde_json::Error> {
+fn node_into(out: &mut String, node: &Node<'_>) -> Result<(), serde_json::Error> {
     match node {
-        Node::Null => out.extend_from_slice(b"null"),
-        Node::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Node::Number(n) => serde_json::to_writer(&mut *out, n)?,
+        Node::Null => out.push_str("null"),
+        Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Node::Number(n) => number_into(out, n),
         Node::Str(s) => string_into(out, s)?,
         Node::Array(items) => {
-            out.push(b'[');
+            out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    out.push(',');
                 }
                 node_into(out, item)?;
             }
-            out.push(b']');
+            out.push(']');
         }
         Node::Object(m) => {
-            out.push(b'{');
+            out.push('{');
             for (i, (k, v)) in m.iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    out.push(',');
                 }
                 string_into(out, k)?;
-                out.push(b':');
+                out.push(':');
                 node_into(out, v)?;
             }
-            out.push(b'}');
+            out.push('}');
         }
         Node::Raw(v) => value_into(out, v)?,
     }
     Ok(())
 }
 
-fn value_into(out: &mut Vec<u8>, v: &Value) -> Result<(), serde_json::Error> {
+fn value_into(out: &mut String, v: &Value) -> Result<(), serde_json::Error> {
     match v {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Number(n) => serde_json::to_writer(&mut *out, n)?,
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => number_into(out, n),
         Value::String(s) => string_into(out, s)?,
         Value::Array(items) => {
-            out.push(b'[');
+            out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    out.push(',');
                 }
                 value_into(out, item)?;
             }
-            out.push(b']');
+            out.push(']');
         }
         Value::Object(m) => {
-            out.push(b'{');
+            out.push('{');
             for (i, (k, v)) in m.iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    out.push(',');
                 }
                 string_into(out, k)?;
-                out.push(b':');
+                out.push(':');
                 value_into(out, v)?;
             }
-            out.push(b'}');
+            out.push('}');
         }
     }
     Ok(())
 }
 
+/// A number, as serde_json writes it: its `Display` is its serializer's
+/// (`itoa` for integers, `ryu` for floats, which are always finite).
+fn number_into(out: &mut String, n: &serde_json::Number) {
+    // Writing to a `String` cannot fail.
+    let _ = write!(out, "{n}");
+}
+
 /// A JSON string: as it is between quotes when nothing in it needs
 /// escaping (which is what serde_json writes then), else escaped by
 /// serde_json.
-pub(crate) fn string_into(out: &mut Vec<u8>, s: &str) -> Result<(), serde_json::Error> {
+pub(crate) fn string_into(out: &mut String, s: &str) -> Result<(), serde_json::Error> {
     if plain(s) {
         out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-        Ok(())
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
     } else {
-        serde_json::to_writer(out, s)
+        out.push_str(&serde_json::to_string(s)?);
     }
+    Ok(())
 }
 
 /// Whether serde_json would write `s` without escaping anything: it
@@ -167,26 +174,21 @@ fn plain(s: &str) -> bool {
     clean(u64::from_le_bytes(last))
 }
 
-/// What was written, as a `String` (only UTF-8 is ever written).
-fn text(bytes: Vec<u8>) -> Result<String, serde_json::Error> {
-    String::from_utf8(bytes).map_err(<serde_json::Error as serde::ser::Error>::custom)
-}
-
 /// A JSON document assembled from pieces of JSON text.
 pub(crate) struct Writer {
-    buf: Vec<u8>,
+    buf: String,
 }
 
 impl Writer {
     pub fn with_capacity(n: usize) -> Self {
         Writer {
-            buf: Vec::with_capacity(n),
+            buf: String::with_capacity(n),
         }
     }
 
     /// JSON text (or the frame around it) as it is.
     pub fn raw(&mut self, json: &str) -> &mut Self {
-        self.buf.extend_from_slice(json.as_bytes());
+        self.buf.push_str(json);
         self
     }
 
@@ -201,7 +203,7 @@ impl Writer {
     }
 
     pub fn finish(self) -> Result<String, serde_json::Error> {
-        text(self.buf)
+        Ok(self.buf)
     }
 }
 
@@ -213,9 +215,9 @@ mod tests {
     #[test]
     fn strings_are_written_as_serde_json_writes_them() {
         let written = |s: &str| {
-            let mut out = Vec::new();
+            let mut out = String::new();
             string_into(&mut out, s).unwrap();
-            String::from_utf8(out).unwrap()
+            out
         };
         let mut every_char = String::new();
         let specials = ['é', '€', '𝄞', '\u{2028}', '\u{7f}', '\u{80}', '\u{ff}'];
@@ -241,16 +243,13 @@ mod tests {
     #[test]
     fn values_are_written_as_serde_json_writes_them() {
         let v = json!({
-            "b": [1, -2, 2.5, 1e300, 0.1, u64::MAX, i64::MIN, null, true, false, "\"q\" \\ \n"],
+            "b": [1, -2, 2.5, 1e300, 0.1, u64::MAX, i64::MIN, -0.0, 1.5e-7, f64::MAX, f64::MIN_POSITIVE, 1e21, 123456789.125, null, true, false, "\"q\" \\ \n"],
             "a": {"z": {}, "y": [], "": "empty key", "k\u{1}": "control in a key"},
             "é": "non-ASCII key"
         });
-        let mut out = Vec::new();
+        let mut out = String::new();
         value_into(&mut out, &v).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            serde_json::to_string(&v).unwrap()
-        );
+        assert_eq!(out, serde_json::to_string(&v).unwrap());
         assert_eq!(node_text(&Node::Raw(&v)), v.to_string());
     }
 }

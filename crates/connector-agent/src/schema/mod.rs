@@ -338,6 +338,10 @@ impl std::error::Error for SchemaError {}
 
 /// At most `max` characters of `s` (for messages that quote remote input).
 pub(crate) fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        // No more characters than bytes.
+        return s;
+    }
     match s.char_indices().nth(max) {
         Some((at, _)) => &s[..at],
         None => s,

@@ -122,11 +122,19 @@ fn value_into(out: &mut String, v: &Value) -> Result<(), serde_json::Error> {
     Ok(())
 }
 
-/// A number, as serde_json writes it: its `Display` is its serializer's
-/// (`itoa` for integers, `ryu` for floats, which are always finite).
+/// A number, as serde_json writes it: integers with `itoa` (what its
+/// serializer uses), floats (always finite) through its `Display`, which
+/// is its serializer's `ryu`.
 fn number_into(out: &mut String, n: &serde_json::Number) {
-    // Writing to a `String` cannot fail.
-    let _ = write!(out, "{n}");
+    let mut digits = itoa::Buffer::new();
+    if let Some(u) = n.as_u64() {
+        out.push_str(digits.format(u));
+    } else if let Some(i) = n.as_i64() {
+        out.push_str(digits.format(i));
+    } else {
+        // Writing to a `String` cannot fail.
+        let _ = write!(out, "{n}");
+    }
 }
 
 /// A JSON string: as it is between quotes when nothing in it needs
@@ -148,30 +156,30 @@ pub(crate) fn string_into(out: &mut String, s: &str) -> Result<(), serde_json::E
 /// escapes the control characters (below 0x20), `"` and `\` (its `ESCAPE`
 /// table), nothing else. Hand-written, as serde_json has no such test:
 /// eight bytes at a time (the usual bit tricks for "some byte is below n"
-/// and "some byte is zero", exact as a yes/no for the whole word), the last
-/// few padded with spaces.
+/// and "some byte is zero", exact as a yes/no for the whole word).
 fn plain(s: &str) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let clean = |word: u64| {
+    let bytes = s.as_bytes();
+    if bytes.len() < 8 {
+        return bytes.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\');
+    }
+    let clean = |word: &[u8]| {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(word);
+        let word = u64::from_le_bytes(eight);
         let below_space = word.wrapping_sub(ONES * 0x20) & !word;
         let quote = word ^ (ONES * u64::from(b'"'));
         let backslash = word ^ (ONES * u64::from(b'\\'));
         let zero_in = |w: u64| w.wrapping_sub(ONES) & !w;
         (below_space | zero_in(quote) | zero_in(backslash)) & HIGH == 0
     };
-    let mut words = s.as_bytes().chunks_exact(8);
-    for word in &mut words {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(word);
-        if !clean(u64::from_le_bytes(bytes)) {
-            return false;
-        }
+    let mut words = bytes.chunks_exact(8);
+    if !words.all(clean) {
+        return false;
     }
-    let mut last = [b' '; 8];
-    let rest = words.remainder();
-    last[..rest.len()].copy_from_slice(rest);
-    clean(u64::from_le_bytes(last))
+    // The last few bytes, in the last eight (some seen twice: no matter).
+    bytes.len().is_multiple_of(8) || clean(&bytes[bytes.len() - 8..])
 }
 
 /// A JSON document assembled from pieces of JSON text.

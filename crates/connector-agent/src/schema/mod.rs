@@ -409,8 +409,8 @@ const MIN_TOOLS_PER_THREAD: usize = 64;
 /// result per schema, in the order given (the same results as [`compile`]).
 ///
 /// A large catalog is spread over the machine's cores (the calling thread
-/// and scoped threads, each compiling a contiguous run of tools into every
-/// dialect); a small one is compiled on the calling thread.
+/// and scoped threads taking short runs of tools in turn, each compiled
+/// into every dialect); a small one is compiled on the calling thread.
 pub fn compile_catalog(
     schemas: &[&Map<String, Value>],
     dialects: &[(Dialect, CompileOptions)],
@@ -441,38 +441,51 @@ fn spread<T: Send>(
     if threads == 1 {
         return compile_chunk(schemas, dialects, one);
     }
-    let chunk = schemas.len().div_ceil(threads);
-    let mut chunks = schemas.chunks(chunk);
-    // The calling thread compiles the first run itself: its allocator and
-    // arena are warm, where a new thread's first allocations fault in
-    // fresh pages.
-    let first = chunks.next().unwrap_or_default();
-    let parts: Vec<Vec<Vec<T>>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = chunks
-                .map(|part| {
-                    let spawned = std::thread::Builder::new()
-                        .name("schema-compile".into())
-                        .spawn_scoped(scope, move || compile_chunk(part, dialects, one));
-                    (part, spawned)
-                })
-                .collect();
-            let mut parts = Vec::with_capacity(threads);
-            parts.push(compile_chunk(first, dialects, one));
-            parts.extend(handles.into_iter().map(
-                |(part, spawned)| match spawned.map(|h| h.join()) {
-                    Ok(Ok(done)) => done,
-                    Err(_) => compile_chunk(part, dialects, one),
-                    Ok(Err(payload)) => std::panic::resume_unwind(payload),
-                },
-            ));
-            parts
-        });
+    // Small runs of tools, taken in turn by whichever thread is free: a
+    // core that is busy elsewhere (a shared machine) leaves more of the
+    // catalog to the others instead of holding them up.
+    let run = (schemas.len() / (threads * 8)).max(MIN_TOOLS_PER_THREAD / 4);
+    let runs: Vec<&[&Map<String, Value>]> = schemas.chunks(run).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(part) = runs.get(i) else {
+                return done;
+            };
+            done.push((i, compile_chunk(part, dialects, one)));
+        }
+    };
+    let mut parts: Vec<(usize, Vec<Vec<T>>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..threads)
+            .map(|_| {
+                std::thread::Builder::new()
+                    .name("schema-compile".into())
+                    .spawn_scoped(scope, work)
+            })
+            .collect();
+        // The calling thread takes its share too: its allocator and arena
+        // are warm, where a new thread's first allocations fault in fresh
+        // pages.
+        let mut parts = work();
+        for spawned in handles {
+            match spawned.map(|h| h.join()) {
+                Ok(Ok(done)) => parts.extend(done),
+                // No thread could be started: what it would have taken
+                // was taken by the others.
+                Err(_) => {}
+                Ok(Err(payload)) => std::panic::resume_unwind(payload),
+            }
+        }
+        parts
+    });
+    parts.sort_unstable_by_key(|(i, _)| *i);
     let mut out: Vec<Vec<T>> = dialects
         .iter()
         .map(|_| Vec::with_capacity(schemas.len()))
         .collect();
-    for part in parts {
+    for (_, part) in parts {
         for (all, some) in out.iter_mut().zip(part) {
             all.extend(some);
         }

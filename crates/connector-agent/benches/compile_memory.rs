@@ -74,7 +74,7 @@ fn documents_json(
                 dialect,
             )?);
         }
-        docs.push(catalog_document_json(&tools, dialect)?);
+        docs.push(catalog_document_json(&tools, dialect));
     }
     Ok(docs)
 }

@@ -210,8 +210,8 @@ impl Writer {
         self.raw(if b { "true" } else { "false" })
     }
 
-    pub fn finish(self) -> Result<String, serde_json::Error> {
-        Ok(self.buf)
+    pub fn into_string(self) -> String {
+        self.buf
     }
 }
 

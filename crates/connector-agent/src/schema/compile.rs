@@ -336,6 +336,10 @@ impl<'a> Iterator for ViewIter<'a> {
                     if k == "$ref" {
                         continue;
                     }
+                    if self.layer == 0 {
+                        // The node's own keywords: nothing above them.
+                        return Some((k.as_str(), v));
+                    }
                     let shadowed = self.view.layers[..self.layer]
                         .iter()
                         .flatten()
@@ -709,7 +713,7 @@ impl<'a> Pass<'a> {
         self.path.push(Seg::Key(key));
         let mut out = Obj::with_capacity_in(entries.len(), self.arena);
         for (name, s) in entries {
-            if key == "properties" && s == &Value::Bool(false) {
+            if key == "properties" && matches!(s, Value::Bool(false)) {
                 // A property that may not be given: say nothing of it.
                 self.notes.dropped("property with a `false` schema");
                 continue;
@@ -755,7 +759,7 @@ impl<'a> Pass<'a> {
                         }
                     }
                 }
-                "nullable" => nullable = v == &Value::Bool(true),
+                "nullable" => nullable = matches!(v, Value::Bool(true)),
                 "enum" => match v {
                     Value::Array(values) if depth_ok(v, MAX_VALUE_DEPTH) => {
                         let values = values.iter().map(Node::Raw).collect_in(arena);

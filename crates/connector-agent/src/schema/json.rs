@@ -160,26 +160,34 @@ pub(crate) fn string_into(out: &mut String, s: &str) -> Result<(), serde_json::E
 fn plain(s: &str) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let bytes = s.as_bytes();
-    if bytes.len() < 8 {
-        return bytes.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\');
-    }
-    let clean = |word: &[u8]| {
-        let mut eight = [0u8; 8];
-        eight.copy_from_slice(word);
-        let word = u64::from_le_bytes(eight);
+    let clean = |word: u64| {
         let below_space = word.wrapping_sub(ONES * 0x20) & !word;
         let quote = word ^ (ONES * u64::from(b'"'));
         let backslash = word ^ (ONES * u64::from(b'\\'));
         let zero_in = |w: u64| w.wrapping_sub(ONES) & !w;
         (below_space | zero_in(quote) | zero_in(backslash)) & HIGH == 0
     };
-    let mut words = bytes.chunks_exact(8);
-    if !words.all(clean) {
-        return false;
+    let bytes = s.as_bytes();
+    let n = bytes.len();
+    if n < 4 {
+        return bytes.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\');
     }
-    // The last few bytes, in the last eight (some seen twice: no matter).
-    bytes.len().is_multiple_of(8) || clean(&bytes[bytes.len() - 8..])
+    if n < 8 {
+        // The first four and the last four (overlapping): every byte.
+        return match (
+            <[u8; 4]>::try_from(&bytes[..4]),
+            <[u8; 4]>::try_from(&bytes[n - 4..]),
+        ) {
+            (Ok(head), Ok(tail)) => clean(
+                u64::from(u32::from_le_bytes(head)) | u64::from(u32::from_le_bytes(tail)) << 32,
+            ),
+            _ => false,
+        };
+    }
+    let word =
+        |eight: &[u8]| <[u8; 8]>::try_from(eight).is_ok_and(|w| clean(u64::from_le_bytes(w)));
+    // Eight at a time, then the last eight (some seen twice: no matter).
+    bytes.chunks_exact(8).all(word) && (n.is_multiple_of(8) || word(&bytes[n - 8..]))
 }
 
 /// A JSON document assembled from pieces of JSON text.
@@ -231,13 +239,13 @@ mod tests {
         let specials = ['é', '€', '𝄞', '\u{2028}', '\u{7f}', '\u{80}', '\u{ff}'];
         for c in (0u8..0x80).map(char::from).chain(specials) {
             every_char.push(c);
-            // At every place in a word, and past the last whole word.
-            for at in 0..20 {
-                let s = format!("{}{c}{}", "a".repeat(at), "b".repeat(19 - at));
-                for s in [&s[..], &s[..at + c.len_utf8()]] {
-                    let expected = serde_json::to_string(s).unwrap();
-                    assert_eq!(written(s), expected, "{s:?}");
-                    assert_eq!(plain(s), !expected.contains('\\'), "{s:?}");
+            // Every length up to three words, at every place.
+            for len in 1..25 {
+                for at in 0..len {
+                    let s = format!("{}{c}{}", "a".repeat(at), "b".repeat(len - at - 1));
+                    let expected = serde_json::to_string(&s).unwrap();
+                    assert_eq!(written(&s), expected, "{s:?}");
+                    assert_eq!(plain(&s), !expected.contains('\\'), "{s:?}");
                 }
             }
         }

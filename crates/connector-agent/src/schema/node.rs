@@ -280,13 +280,22 @@ impl<'a> Node<'a> {
             Node::Bool(b) => Value::Bool(b),
             Node::Number(n) => Value::Number(n),
             Node::Str(s) => Value::String(s.to_owned()),
-            Node::Array(items) => Value::Array(items.into_iter().map(Node::into_value).collect()),
-            Node::Object(m) => Value::Object(
-                m.entries
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v.into_value()))
-                    .collect::<Map<String, Value>>(),
-            ),
+            Node::Array(items) => {
+                // At its size: `collect` from this iterator would round a
+                // short array up to four slots.
+                let mut out = Vec::with_capacity(items.len());
+                out.extend(items.into_iter().map(Node::into_value));
+                Value::Array(out)
+            }
+            Node::Object(m) => {
+                // Inserted one by one (in order): `collect` would first
+                // gather the entries in a vector of their own.
+                let mut out = Map::new();
+                for (k, v) in m.entries {
+                    out.insert(k.to_owned(), v.into_value());
+                }
+                Value::Object(out)
+            }
             Node::Raw(v) => v.clone(),
         }
     }

@@ -547,15 +547,15 @@ impl<'a> Pass<'a> {
             Value::Bool(true) => {
                 self.count_node(depth)?;
                 self.block("an unconstrained (`true`) schema");
-                Ok(Node::Object(Obj::new_in(self.arena)))
+                Ok(Node::object(Obj::new_in(self.arena)))
             }
             Value::Bool(false) => {
                 self.count_node(depth)?;
                 self.block("a `false` schema");
                 if self.llm() {
                     let mut m = Obj::with_capacity_in(1, self.arena);
-                    m.insert("description", Node::str("No value is accepted here."));
-                    Ok(Node::Object(m))
+                    m.insert("description", Node::Str(&"No value is accepted here."));
+                    Ok(Node::object(m))
                 } else {
                     Ok(Node::Bool(false))
                 }
@@ -565,7 +565,7 @@ impl<'a> Pass<'a> {
                 self.notes
                     .other("a value that is not a schema was replaced by {}".into());
                 self.block("a value that is not a schema");
-                Ok(Node::Object(Obj::new_in(self.arena)))
+                Ok(Node::object(Obj::new_in(self.arena)))
             }
         }
     }
@@ -732,7 +732,7 @@ impl<'a> Pass<'a> {
         let capacity = view.layers.iter().flatten().map(|l| l.len()).sum::<usize>() + 1;
         let arena = self.arena;
         let mut out = Obj::with_capacity_in(capacity, arena);
-        let mut title: Option<&'a str> = None;
+        let mut title: Option<&'a Value> = None;
         let mut nullable = false;
         let mut any_of = None;
         let mut one_of = None;
@@ -746,14 +746,14 @@ impl<'a> Pass<'a> {
                     }
                 }
                 "description" => {
-                    if let Value::String(s) = v {
-                        out.insert("description", Node::str(s));
+                    if let Value::String(_) = v {
+                        out.insert("description", Node::Raw(v));
                     }
                 }
                 "title" => {
-                    if let Value::String(s) = v {
+                    if let Value::String(_) = v {
                         if llm {
-                            title = Some(s);
+                            title = Some(v);
                         } else {
                             out.insert("title", Node::Raw(v));
                         }
@@ -763,7 +763,7 @@ impl<'a> Pass<'a> {
                 "enum" => match v {
                     Value::Array(values) if depth_ok(v, MAX_VALUE_DEPTH) => {
                         let values = values.iter().map(Node::Raw).collect_in(arena);
-                        out.insert("enum", Node::Array(values));
+                        out.insert("enum", Node::array(values));
                     }
                     _ => self.notes.dropped("enum (malformed)"),
                 },
@@ -772,24 +772,24 @@ impl<'a> Pass<'a> {
                         self.notes.dropped("const (too deep)");
                     } else if llm {
                         self.notes.constants += 1;
-                        out.insert("enum", Node::Array(bumpalo::vec![in arena; Node::Raw(v)]));
+                        out.insert("enum", Node::array(bumpalo::vec![in arena; Node::Raw(v)]));
                     } else {
                         out.insert("const", Node::Raw(v));
                     }
                 }
                 "properties" => {
                     if let Some(p) = self.sub_map("properties", v, depth)? {
-                        out.insert("properties", Node::Object(p));
+                        out.insert("properties", Node::object(p));
                     }
                 }
                 "patternProperties" => {
                     if let Some(p) = self.sub_map("patternProperties", v, depth)? {
-                        out.insert("patternProperties", Node::Object(p));
+                        out.insert("patternProperties", Node::object(p));
                     }
                 }
                 "dependentSchemas" => {
                     if let Some(p) = self.sub_map("dependentSchemas", v, depth)? {
-                        out.insert("dependentSchemas", Node::Object(p));
+                        out.insert("dependentSchemas", Node::object(p));
                     }
                 }
                 "required" => {
@@ -802,7 +802,7 @@ impl<'a> Pass<'a> {
                                 list.push(Node::Raw(n));
                             }
                         }
-                        out.insert("required", Node::Array(list));
+                        out.insert("required", Node::array(list));
                     }
                 }
                 "additionalProperties" => {
@@ -817,7 +817,7 @@ impl<'a> Pass<'a> {
                     Value::Array(_) => {
                         // Draft 4 tuple form.
                         if let Some(list) = self.sub_list("items", v, depth)? {
-                            out.insert("prefixItems", Node::Array(list));
+                            out.insert("prefixItems", Node::array(list));
                         }
                     }
                     _ => {
@@ -827,7 +827,7 @@ impl<'a> Pass<'a> {
                 },
                 "prefixItems" => {
                     if let Some(list) = self.sub_list("prefixItems", v, depth)? {
-                        out.insert("prefixItems", Node::Array(list));
+                        out.insert("prefixItems", Node::array(list));
                     }
                 }
                 "propertyNames"
@@ -890,20 +890,20 @@ impl<'a> Pass<'a> {
                     any_of = Some(variants);
                 } else {
                     let mut wrapped = Obj::with_capacity_in(1, arena);
-                    wrapped.insert("anyOf", Node::Array(variants));
+                    wrapped.insert("anyOf", Node::array(variants));
                     all_of
                         .get_or_insert_with(|| List::new_in(arena))
-                        .push(Node::Object(wrapped));
+                        .push(Node::object(wrapped));
                 }
             } else {
-                out.insert("oneOf", Node::Array(variants));
+                out.insert("oneOf", Node::array(variants));
             }
         }
         if let Some(mut variants) = any_of {
             if llm {
                 variants = splice_unions(variants);
             }
-            out.insert("anyOf", Node::Array(variants));
+            out.insert("anyOf", Node::array(variants));
         }
         if let Some(parts) = all_of {
             let kept = if llm {
@@ -922,7 +922,7 @@ impl<'a> Pass<'a> {
                 Some(parts)
             };
             if let Some(parts) = kept {
-                out.insert("allOf", Node::Array(parts));
+                out.insert("allOf", Node::array(parts));
             }
         }
 
@@ -939,7 +939,7 @@ impl<'a> Pass<'a> {
                     self.notes.dropped("title");
                 } else {
                     self.notes.titles_to_description += 1;
-                    out.insert("description", Node::str(t));
+                    out.insert("description", Node::Raw(t));
                 }
             }
             if !out.contains_key("type")
@@ -967,7 +967,7 @@ impl<'a> Pass<'a> {
         }
 
         if !llm {
-            return Ok(Node::Object(out));
+            return Ok(Node::object(out));
         }
         let mut moved: List<'a, (&'a str, Node<'a>)> = List::new_in(arena);
 
@@ -1010,7 +1010,7 @@ impl<'a> Pass<'a> {
         if !moved.is_empty() {
             describe(&mut out, &moved);
         }
-        Ok(Node::Object(out))
+        Ok(Node::object(out))
     }
 
     /// A valid `type`: one of the JSON types, or a list of them.
@@ -1032,7 +1032,7 @@ impl<'a> Pass<'a> {
                 match kept.len() {
                     0 => None,
                     1 => kept.pop(),
-                    _ => Some(Node::Array(kept)),
+                    _ => Some(Node::array(kept)),
                 }
             }
             _ => {
@@ -1051,16 +1051,16 @@ impl<'a> Pass<'a> {
                         found: "a union of non-object schemas".into(),
                     });
                 }
-                out.insert("type", Node::str("object"));
+                out.insert("type", Node::Str(&"object"));
                 if !out.contains_key("properties") && self.dialect != Dialect::Mcp {
-                    out.insert("properties", Node::Object(Obj::new_in(self.arena)));
+                    out.insert("properties", Node::object(Obj::new_in(self.arena)));
                 }
             }
             Some(t) if t.as_str() == Some("object") => {}
             Some(t) if type_includes_node(t, "object") => {
                 self.notes
                     .other("root type narrowed to \"object\"".to_owned());
-                out.insert("type", Node::str("object"));
+                out.insert("type", Node::Str(&"object"));
             }
             Some(t) => {
                 return Err(SchemaError::RootNotObject {
@@ -1087,10 +1087,10 @@ impl<'a> Pass<'a> {
         self.notes.int_format(name);
         out.remove("format");
         if let Some(min) = min {
-            out.or_insert("minimum", Node::Number(min.into()));
+            out.or_insert("minimum", Node::number_in(min.into(), self.arena));
         }
         if let Some(max) = max {
-            out.or_insert("maximum", Node::Number(max.into()));
+            out.or_insert("maximum", Node::number_in(max.into(), self.arena));
         }
     }
 
@@ -1164,7 +1164,7 @@ impl<'a> Pass<'a> {
                 self.block("an enum of objects or arrays");
             }
             let mut chars = 0;
-            for v in values {
+            for v in values.iter() {
                 if let Some(s) = v.as_str() {
                     chars += s.len();
                 }
@@ -1215,7 +1215,7 @@ impl<'a> Pass<'a> {
         if !out.contains_key("properties") {
             let closed = matches!(out.get("additionalProperties"), Some(Node::Bool(false)));
             if depth == 0 || closed {
-                out.insert("properties", Node::Object(Obj::new_in(self.arena)));
+                out.insert("properties", Node::object(Obj::new_in(self.arena)));
             } else {
                 self.block("an object that declares no properties");
                 return;
@@ -1232,9 +1232,12 @@ impl<'a> Pass<'a> {
                 self.block("nesting deeper than 10 object levels");
             }
         }
-        let required: List<'a, Node<'a>> = match out.remove("required") {
-            Some(Node::Array(r)) => r,
-            _ => List::new_in(self.arena),
+        let required: &'a [Node<'a>] = match out.remove("required") {
+            Some(Node::Array(r)) => {
+                let r: &'a List<'a, Node<'a>> = r;
+                r
+            }
+            _ => &[],
         };
         let Some(Node::Object(props)) = out.get_mut("properties") else {
             return;
@@ -1258,7 +1261,7 @@ impl<'a> Pass<'a> {
                 unions += 1;
             }
             if self.dialect == Dialect::OpenAi || is_required {
-                all.push(Node::str(name));
+                all.push(Node::str_in(name, self.arena));
             }
         }
         self.notes.nullable_made += made;
@@ -1267,7 +1270,7 @@ impl<'a> Pass<'a> {
         if all.is_empty() && self.dialect == Dialect::Anthropic {
             out.remove("required");
         } else {
-            out.insert("required", Node::Array(all));
+            out.insert("required", Node::array(all));
         }
     }
 
@@ -1281,9 +1284,12 @@ impl<'a> Pass<'a> {
     ) {
         match out.get("type") {
             Some(Node::Array(_)) => {
-                let types = match out.remove("type") {
-                    Some(Node::Array(types)) => types,
-                    _ => List::new_in(self.arena),
+                let types: &'a [Node<'a>] = match out.remove("type") {
+                    Some(Node::Array(types)) => {
+                        let types: &'a List<'a, Node<'a>> = types;
+                        types
+                    }
+                    _ => &[],
                 };
                 let names: Vec<&str> = types.iter().filter_map(Node::as_str).collect();
                 if names.contains(&"null") {
@@ -1294,18 +1300,18 @@ impl<'a> Pass<'a> {
                 match non_null.as_slice() {
                     [] => {}
                     [one] => {
-                        out.insert("type", Node::Str(upper(one, self.arena)));
+                        out.insert("type", upper(one, self.arena));
                     }
                     many => {
                         let variants = many
                             .iter()
                             .map(|t| {
                                 let mut m = Obj::with_capacity_in(1, self.arena);
-                                m.insert("type", Node::Str(upper(t, self.arena)));
-                                Node::Object(m)
+                                m.insert("type", upper(t, self.arena));
+                                Node::object(m)
                             })
                             .collect_in(self.arena);
-                        out.insert("anyOf", Node::Array(variants));
+                        out.insert("anyOf", Node::array(variants));
                     }
                 }
             }
@@ -1316,7 +1322,7 @@ impl<'a> Pass<'a> {
                 }
                 Some(name) => {
                     let name = upper(name, self.arena);
-                    out.insert("type", Node::Str(name));
+                    out.insert("type", name);
                 }
                 None => {}
             },
@@ -1333,7 +1339,7 @@ impl<'a> Pass<'a> {
                 let single = variants.pop();
                 out.remove("anyOf");
                 if let Some(Node::Object(single)) = single {
-                    for (k, v) in single.into_entries() {
+                    for (k, v) in single.take_entries() {
                         if k == "nullable" {
                             nullable |= v.as_bool() == Some(true);
                         } else {
@@ -1355,7 +1361,7 @@ impl<'a> Pass<'a> {
                     moved.insert(0, ("one of", values));
                 }
             } else if !out.contains_key("type") {
-                out.insert("type", Node::str("STRING"));
+                out.insert("type", Node::Str(&"STRING"));
             }
         }
         let empty = matches!(out.get("properties"), Some(Node::Object(p)) if p.is_empty());
@@ -1371,11 +1377,11 @@ impl<'a> Pass<'a> {
             let kept: List<'a, Node<'a>> = required
                 .iter()
                 .filter(|r| r.as_str().is_some_and(|r| props.contains_key(r)))
-                .cloned()
+                .filter_map(Node::leaf_copy)
                 .collect_in(self.arena);
             self.notes
                 .dropped("required names of undeclared properties");
-            out.insert("required", Node::Array(kept));
+            out.insert("required", Node::array(kept));
         }
         if nullable {
             out.insert("nullable", Node::Bool(true));
@@ -1385,17 +1391,17 @@ impl<'a> Pass<'a> {
 
 /// A JSON type's name in OpenAPI's upper case (without a copy for the
 /// names a compiled schema holds).
-fn upper<'a>(name: &str, arena: &'a Bump) -> &'a str {
-    match name {
-        "null" => "NULL",
-        "boolean" => "BOOLEAN",
-        "object" => "OBJECT",
-        "array" => "ARRAY",
-        "number" => "NUMBER",
-        "integer" => "INTEGER",
-        "string" => "STRING",
-        other => arena.alloc_str(&other.to_ascii_uppercase()),
-    }
+fn upper<'a>(name: &str, arena: &'a Bump) -> Node<'a> {
+    Node::Str(match name {
+        "null" => &"NULL",
+        "boolean" => &"BOOLEAN",
+        "object" => &"OBJECT",
+        "array" => &"ARRAY",
+        "number" => &"NUMBER",
+        "integer" => &"INTEGER",
+        "string" => &"STRING",
+        other => return Node::string_in(&other.to_ascii_uppercase(), arena),
+    })
 }
 
 /// `anyOf: [{anyOf: [a, b]}, c]` as `anyOf: [a, b, c]` (the inner union's
@@ -1414,10 +1420,10 @@ fn splice_unions<'a>(variants: List<'a, Node<'a>>) -> List<'a, Node<'a>> {
     let mut out = List::with_capacity_in(variants.len() + 2, variants.bump());
     for v in variants {
         if nested(&v) {
-            if let Node::Object(mut m) = v
+            if let Node::Object(m) = v
                 && let Some(Node::Array(inner)) = m.remove("anyOf")
             {
-                out.extend(inner);
+                out.extend(inner.drain(..));
             }
         } else {
             out.push(v);
@@ -1573,24 +1579,25 @@ fn infer_type<'a>(out: &Obj<'a>) -> Option<Node<'a>> {
         || out.contains_key("patternProperties")
         || out.contains_key("required")
     {
-        return Some(Node::str("object"));
+        return Some(Node::Str(&"object"));
     }
     if out.contains_key("items") || out.contains_key("prefixItems") {
-        return Some(Node::str("array"));
+        return Some(Node::Str(&"array"));
     }
     let Some(Node::Array(values)) = out.get("enum") else {
         return None;
     };
     let mut name: Option<&'static str> = None;
     let mut null = false;
-    for v in values {
+    for v in values.iter() {
         let t = match v {
             Node::Null | Node::Raw(Value::Null) => {
                 null = true;
                 continue;
             }
             Node::Bool(_) | Node::Raw(Value::Bool(_)) => "boolean",
-            Node::Number(n) | Node::Raw(Value::Number(n)) if n.is_i64() || n.is_u64() => "integer",
+            Node::Number(n) if n.is_i64() || n.is_u64() => "integer",
+            Node::Raw(Value::Number(n)) if n.is_i64() || n.is_u64() => "integer",
             Node::Number(_) | Node::Raw(Value::Number(_)) => "number",
             Node::Str(_) | Node::Raw(Value::String(_)) => "string",
             _ => return None,
@@ -1602,11 +1609,16 @@ fn infer_type<'a>(out: &Obj<'a>) -> Option<Node<'a>> {
             _ => return None,
         };
     }
-    let name = name?;
+    let name: &'static &'static str = match name? {
+        "boolean" => &"boolean",
+        "integer" => &"integer",
+        "number" => &"number",
+        _ => &"string",
+    };
     Some(if null {
-        Node::Array(bumpalo::vec![in out.arena(); Node::str(name), Node::str("null")])
+        Node::array(bumpalo::vec![in out.arena(); Node::Str(name), Node::Str(&"null")])
     } else {
-        Node::str(name)
+        Node::Str(name)
     })
 }
 
@@ -1614,12 +1626,12 @@ fn infer_type<'a>(out: &Obj<'a>) -> Option<Node<'a>> {
 fn add_null_type(out: &mut Obj<'_>) {
     match out.get_mut("type") {
         Some(Node::Array(types)) if !types.iter().any(|t| t.as_str() == Some("null")) => {
-            types.push(Node::str("null"));
+            types.push(Node::Str(&"null"));
         }
         Some(t) if t.as_str().is_some_and(|t| t != "null") => {
             let t = std::mem::replace(t, Node::Null);
-            let types = bumpalo::vec![in out.arena(); t, Node::str("null")];
-            out.insert("type", Node::Array(types));
+            let types = bumpalo::vec![in out.arena(); t, Node::Str(&"null")];
+            out.insert("type", Node::array(types));
         }
         _ => {}
     }
@@ -1668,7 +1680,7 @@ fn make_nullable(schema: &mut Node<'_>) -> bool {
         Some(Node::Array(types))
             if simple && types.iter().all(|t| t.as_str().is_some_and(primitive)) =>
         {
-            types.push(Node::str("null"));
+            types.push(Node::Str(&"null"));
             if let Some(Node::Array(values)) = m.get_mut("enum") {
                 values.push(Node::Null);
             }
@@ -1678,7 +1690,7 @@ fn make_nullable(schema: &mut Node<'_>) -> bool {
             let t = std::mem::replace(t, Node::Null);
             m.insert(
                 "type",
-                Node::Array(bumpalo::vec![in arena; t, Node::str("null")]),
+                Node::array(bumpalo::vec![in arena; t, Node::Str(&"null")]),
             );
             if let Some(Node::Array(values)) = m.get_mut("enum") {
                 values.push(Node::Null);
@@ -1699,19 +1711,19 @@ fn make_nullable(schema: &mut Node<'_>) -> bool {
     let mut wrapper = Obj::with_capacity_in(2, arena);
     wrapper.insert(
         "anyOf",
-        Node::Array(bumpalo::vec![in arena; inner, null_schema(arena)]),
+        Node::array(bumpalo::vec![in arena; inner, null_schema(arena)]),
     );
     if let Some(d) = description {
         wrapper.insert("description", d);
     }
-    *schema = Node::Object(wrapper);
+    *schema = Node::object(wrapper);
     true
 }
 
 fn null_schema(arena: &Bump) -> Node<'_> {
     let mut m = Obj::with_capacity_in(1, arena);
-    m.insert("type", Node::str("null"));
-    Node::Object(m)
+    m.insert("type", Node::Str(&"null"));
+    Node::object(m)
 }
 
 /// A property whose schema is a union (`anyOf`, or several types).
@@ -1792,20 +1804,20 @@ fn merge_all_of<'a>(
         let Node::Object(part) = part else {
             continue;
         };
-        for (k, v) in part.into_entries() {
+        for (k, v) in part.take_entries() {
             match k {
                 "properties" => {
-                    let entry = out.or_insert("properties", Node::Object(Obj::new_in(arena)));
+                    let entry = out.or_insert("properties", Node::object(Obj::new_in(arena)));
                     if let (Node::Object(acc), Node::Object(props)) = (entry, v) {
-                        for (name, s) in props.into_entries() {
+                        for (name, s) in props.take_entries() {
                             acc.or_insert(name, s);
                         }
                     }
                 }
                 "required" => {
-                    let entry = out.or_insert("required", Node::Array(List::new_in(arena)));
+                    let entry = out.or_insert("required", Node::array(List::new_in(arena)));
                     if let (Node::Array(acc), Node::Array(names)) = (entry, v) {
-                        for n in names {
+                        for n in names.drain(..) {
                             if !acc.contains(&n) {
                                 acc.push(n);
                             }

@@ -438,17 +438,13 @@ pub fn compile_json(
 }
 
 fn node_to_value(node: node::Node<'_>) -> Result<Value, SchemaError> {
-    Ok(node.into_value())
+    Ok(node.to_value())
 }
 
 fn node_to_json(node: node::Node<'_>) -> Result<String, SchemaError> {
-    let written = json::write_node(&node).map_err(|e| SchemaError::Json {
+    json::write_node(&node).map_err(|e| SchemaError::Json {
         message: e.to_string(),
-    });
-    // The tree is all in the arena, emptied at once after the compilation:
-    // walking it to drop it would be wasted work.
-    std::mem::forget(node);
-    written
+    })
 }
 
 /// Below this many tools per thread, a catalog is compiled on the calling

@@ -10,4 +10,5 @@ mod names;
 #[cfg(feature = "rig")]
 mod rig;
 mod schema;
+mod schema_json;
 mod toolbox;

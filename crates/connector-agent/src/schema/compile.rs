@@ -1,5 +1,7 @@
 //! The compiler: one pass over the input (borrowed, `$ref`s followed in
-//! place), building the dialect's schema directly.
+//! place), building the dialect's schema directly as a [`Node`] tree that
+//! borrows from the input (`node.rs`); the caller then writes the tree as
+//! JSON text or turns it into a `serde_json::Value`.
 //!
 //! Each schema node is compiled in three steps: its keywords are copied (and
 //! its subschemas compiled) into a fresh map; the map is normalized for the
@@ -12,11 +14,14 @@
 //! impossible to express strictly is recorded (the first reason, with its
 //! path), and the schema is then compiled again, plain.
 
+use bumpalo::Bump;
+use bumpalo::collections::CollectIn;
 use serde_json::{Map, Value};
 
+use super::node::{List, Node, Obj, with_arena};
 use super::notes::Notes;
 use super::pointer::{self, Target};
-use super::{CompileOptions, Compiled, Dialect, SchemaError, StrictLoad, clip};
+use super::{CompileOptions, Dialect, SchemaError, StrictLoad, clip};
 
 /// OpenAI Structured Outputs: documented limits for one schema.
 const OPENAI_MAX_PROPERTIES: usize = 5_000;
@@ -67,11 +72,36 @@ const MAX_LAYERS: usize = 4;
 /// Nesting accepted inside `enum`, `const`, `default`, `examples` values.
 const MAX_VALUE_DEPTH: usize = 32;
 
-pub(crate) fn compile(
+/// One compilation's result, the schema in whatever form the caller's
+/// `emit` made of the compiled tree.
+pub(crate) struct Output<S> {
+    pub schema: S,
+    pub strict: bool,
+    pub notes: Vec<String>,
+    pub strict_load: StrictLoad,
+    /// Whether the root declares a property (Gemini OpenAPI's tool
+    /// definition leaves out the parameters of a tool that takes none).
+    pub has_properties: bool,
+}
+
+/// Compiles `schema` for `dialect`, handing the compiled tree to `emit`
+/// (which writes it as JSON, or turns it into a `Value`).
+pub(crate) fn compile<S>(
     schema: &Map<String, Value>,
     dialect: Dialect,
     opts: &CompileOptions,
-) -> Result<Compiled, SchemaError> {
+    emit: fn(Node<'_>) -> Result<S, SchemaError>,
+) -> Result<Output<S>, SchemaError> {
+    with_arena(|arena| compile_in(schema, dialect, opts, emit, arena))
+}
+
+fn compile_in<'a, S>(
+    schema: &'a Map<String, Value>,
+    dialect: Dialect,
+    opts: &CompileOptions,
+    emit: fn(Node<'_>) -> Result<S, SchemaError>,
+    arena: &'a Bump,
+) -> Result<Output<S>, SchemaError> {
     // Both OpenAI APIs take the same schemas; the rules below name `OpenAi`.
     let dialect = dialect.schema_dialect();
     let mut head_notes = Vec::new();
@@ -88,20 +118,23 @@ pub(crate) fn compile(
     let start = flattened.as_ref().unwrap_or(schema);
 
     if opts.strict && dialect.has_strict_mode() {
-        let mut pass = Pass::new(schema, start, dialect, true, opts);
-        let value = pass.run()?;
+        let mut pass = Pass::new(schema, start, dialect, true, opts, arena);
+        let node = pass.run()?;
         match pass.blocker.take() {
             None => {
+                let has_properties = has_properties(&node);
+                let schema = emit(node)?;
                 let mut notes = head_notes;
                 notes.extend(pass.notes.into_sentences());
-                return Ok(Compiled {
-                    schema: value,
+                return Ok(Output {
+                    schema,
                     strict: true,
                     notes,
                     strict_load: StrictLoad {
                         optional: pass.optional,
                         unions: pass.unions,
                     },
+                    has_properties,
                 });
             }
             Some(reason) => {
@@ -109,16 +142,26 @@ pub(crate) fn compile(
             }
         }
     }
-    let mut pass = Pass::new(schema, start, dialect, false, opts);
-    let value = pass.run()?;
+    let mut pass = Pass::new(schema, start, dialect, false, opts, arena);
+    let node = pass.run()?;
+    let has_properties = has_properties(&node);
+    let schema = emit(node)?;
     let mut notes = head_notes;
     notes.extend(pass.notes.into_sentences());
-    Ok(Compiled {
-        schema: value,
+    Ok(Output {
+        schema,
         strict: false,
         notes,
         strict_load: StrictLoad::default(),
+        has_properties,
     })
+}
+
+fn has_properties(root: &Node<'_>) -> bool {
+    root.as_object()
+        .and_then(|m| m.get("properties"))
+        .and_then(Node::as_object)
+        .is_some_and(|p| !p.is_empty())
 }
 
 /// A root `anyOf`/`oneOf` of object alternatives (every model API wants a
@@ -293,6 +336,10 @@ impl<'a> Iterator for ViewIter<'a> {
                     if k == "$ref" {
                         continue;
                     }
+                    if self.layer == 0 {
+                        // The node's own keywords: nothing above them.
+                        return Some((k.as_str(), v));
+                    }
                     let shadowed = self.view.layers[..self.layer]
                         .iter()
                         .flatten()
@@ -317,6 +364,8 @@ impl<'a> Iterator for ViewIter<'a> {
 }
 
 struct Pass<'a> {
+    /// Where the compiled tree is built.
+    arena: &'a Bump,
     /// The document `$ref`s resolve against.
     root: &'a Map<String, Value>,
     /// Where compiling starts (the root, or the root with its alternatives
@@ -329,9 +378,9 @@ struct Pass<'a> {
     nodes: usize,
     /// `$ref` targets being expanded, by address, with the path length
     /// where each was expanded: a target met again inside itself is a cycle.
-    active: Vec<(usize, usize)>,
-    path: Vec<Seg<'a>>,
-    notes: Notes,
+    active: List<'a, (usize, usize)>,
+    path: List<'a, Seg<'a>>,
+    notes: Notes<'a>,
     /// The first reason strict mode is impossible.
     blocker: Option<String>,
     // Limits of the strict modes, counted over the whole schema.
@@ -357,8 +406,10 @@ impl<'a> Pass<'a> {
         dialect: Dialect,
         strict: bool,
         opts: &CompileOptions,
+        arena: &'a Bump,
     ) -> Self {
         Pass {
+            arena,
             root,
             start,
             dialect,
@@ -367,8 +418,8 @@ impl<'a> Pass<'a> {
             max_nodes: opts.max_nodes,
             nodes: 0,
             // Sized for the usual tool schema, so neither grows while compiling.
-            active: Vec::with_capacity(4),
-            path: Vec::with_capacity(8),
+            active: List::with_capacity_in(4, arena),
+            path: List::with_capacity_in(8, arena),
             notes: Notes::default(),
             blocker: None,
             properties: 0,
@@ -387,16 +438,16 @@ impl<'a> Pass<'a> {
         self.dialect == Dialect::GeminiOpenApi
     }
 
-    fn run(&mut self) -> Result<Value, SchemaError> {
+    fn run(&mut self) -> Result<Node<'a>, SchemaError> {
         self.active
             .push((std::ptr::from_ref(self.root) as usize, 0));
         self.active
             .push((std::ptr::from_ref(self.start) as usize, 0));
-        let value = self.object_schema(self.start, 0)?;
+        let node = self.object_schema(self.start, 0)?;
         if self.strict {
             self.check_limits();
         }
-        Ok(value)
+        Ok(node)
     }
 
     /// Records why strict mode is impossible (the first reason only).
@@ -484,32 +535,29 @@ impl<'a> Pass<'a> {
     }
 
     /// Any JSON value in a schema position.
-    fn schema(&mut self, v: &'a Value, depth: usize) -> Result<Value, SchemaError> {
+    fn schema(&mut self, v: &'a Value, depth: usize) -> Result<Node<'a>, SchemaError> {
         if self.strict && self.blocker.is_some() {
             // A strict pass that cannot succeed is thrown away, and the plain
             // pass after it walks the same nodes (and meets the same errors,
             // in the same order): compiling the rest here is wasted work.
-            return Ok(Value::Null);
+            return Ok(Node::Null);
         }
         match v {
             Value::Object(m) => self.object_schema(m, depth),
             Value::Bool(true) => {
                 self.count_node(depth)?;
                 self.block("an unconstrained (`true`) schema");
-                Ok(Value::Object(Map::new()))
+                Ok(Node::object(Obj::new_in(self.arena)))
             }
             Value::Bool(false) => {
                 self.count_node(depth)?;
                 self.block("a `false` schema");
                 if self.llm() {
-                    let mut m = Map::new();
-                    m.insert(
-                        "description".into(),
-                        Value::String("No value is accepted here.".into()),
-                    );
-                    Ok(Value::Object(m))
+                    let mut m = Obj::with_capacity_in(1, self.arena);
+                    m.insert("description", Node::Str(&"No value is accepted here."));
+                    Ok(Node::object(m))
                 } else {
-                    Ok(Value::Bool(false))
+                    Ok(Node::Bool(false))
                 }
             }
             _ => {
@@ -517,7 +565,7 @@ impl<'a> Pass<'a> {
                 self.notes
                     .other("a value that is not a schema was replaced by {}".into());
                 self.block("a value that is not a schema");
-                Ok(Value::Object(Map::new()))
+                Ok(Node::object(Obj::new_in(self.arena)))
             }
         }
     }
@@ -527,7 +575,7 @@ impl<'a> Pass<'a> {
         &mut self,
         m: &'a Map<String, Value>,
         depth: usize,
-    ) -> Result<Value, SchemaError> {
+    ) -> Result<Node<'a>, SchemaError> {
         self.count_node(depth)?;
         let active_before = self.active.len();
         let mut layers: [Option<&'a Map<String, Value>>; MAX_LAYERS] = [Some(m), None, None, None];
@@ -535,7 +583,7 @@ impl<'a> Pass<'a> {
         let mut current = m;
         let mut hops = 0;
         let mut cut_at = None;
-        while let Some(reference) = current.get("$ref") {
+        while let Some(reference) = get_ref(current) {
             let Some(reference) = reference.as_str() else {
                 self.notes.dropped("$ref (not a string)");
                 break;
@@ -585,17 +633,17 @@ impl<'a> Pass<'a> {
         }
         let mut out = self.node(View { layers }, depth);
         self.active.truncate(active_before);
-        if let (Some(at), Ok(Value::Object(m))) = (cut_at, &mut out) {
+        if let (Some(at), Ok(Node::Object(m))) = (cut_at, &mut out) {
             // Where the recursion was cut, say what the value is.
             let shape = format!(
                 "Same shape as {} (recursive; not expanded further).",
                 self.human_path(at)
             );
-            let text = match m.get("description").and_then(Value::as_str) {
+            let text = match m.get("description").and_then(Node::as_str) {
                 Some(d) => format!("{d} {shape}"),
                 None => shape,
             };
-            m.insert("description".into(), Value::String(text));
+            m.insert("description", Node::string_in(&text, self.arena));
         }
         out
     }
@@ -623,7 +671,7 @@ impl<'a> Pass<'a> {
         }
     }
 
-    fn sub(&mut self, seg: Seg<'a>, v: &'a Value, depth: usize) -> Result<Value, SchemaError> {
+    fn sub(&mut self, seg: Seg<'a>, v: &'a Value, depth: usize) -> Result<Node<'a>, SchemaError> {
         self.path.push(seg);
         let out = self.schema(v, depth + 1);
         self.path.pop();
@@ -635,13 +683,13 @@ impl<'a> Pass<'a> {
         key: &'static str,
         v: &'a Value,
         depth: usize,
-    ) -> Result<Option<Vec<Value>>, SchemaError> {
+    ) -> Result<Option<List<'a, Node<'a>>>, SchemaError> {
         let Value::Array(items) = v else {
             self.notes.dropped(key);
             return Ok(None);
         };
         self.path.push(Seg::Key(key));
-        let mut out = Vec::with_capacity(items.len());
+        let mut out = List::with_capacity_in(items.len(), self.arena);
         for (i, item) in items.iter().enumerate() {
             self.path.push(Seg::Index(i));
             let compiled = self.schema(item, depth + 1);
@@ -657,15 +705,15 @@ impl<'a> Pass<'a> {
         key: &'static str,
         v: &'a Value,
         depth: usize,
-    ) -> Result<Option<Map<String, Value>>, SchemaError> {
+    ) -> Result<Option<Obj<'a>>, SchemaError> {
         let Value::Object(entries) = v else {
             self.notes.dropped(key);
             return Ok(None);
         };
         self.path.push(Seg::Key(key));
-        let mut out = Map::new();
+        let mut out = Obj::with_capacity_in(entries.len(), self.arena);
         for (name, s) in entries {
-            if key == "properties" && s == &Value::Bool(false) {
+            if key == "properties" && matches!(s, Value::Bool(false)) {
                 // A property that may not be given: say nothing of it.
                 self.notes.dropped("property with a `false` schema");
                 continue;
@@ -673,16 +721,18 @@ impl<'a> Pass<'a> {
             self.path.push(Seg::Name(name));
             let compiled = self.schema(s, depth + 1);
             self.path.pop();
-            out.insert(name.clone(), compiled?);
+            out.push_sorted(name, compiled?);
         }
         self.path.pop();
         Ok(Some(out))
     }
 
-    fn node(&mut self, view: View<'a>, depth: usize) -> Result<Value, SchemaError> {
+    fn node(&mut self, view: View<'a>, depth: usize) -> Result<Node<'a>, SchemaError> {
         let llm = self.llm();
-        let mut out = Map::new();
-        let mut title: Option<&'a str> = None;
+        let capacity = view.layers.iter().flatten().map(|l| l.len()).sum::<usize>() + 1;
+        let arena = self.arena;
+        let mut out = Obj::with_capacity_in(capacity, arena);
+        let mut title: Option<&'a Value> = None;
         let mut nullable = false;
         let mut any_of = None;
         let mut one_of = None;
@@ -692,90 +742,92 @@ impl<'a> Pass<'a> {
             match k {
                 "type" => {
                     if let Some(t) = self.types(v) {
-                        out.insert("type".into(), t);
+                        out.insert("type", t);
                     }
                 }
                 "description" => {
                     if let Value::String(_) = v {
-                        out.insert("description".into(), v.clone());
+                        out.insert("description", Node::Raw(v));
                     }
                 }
                 "title" => {
-                    if let Value::String(s) = v {
+                    if let Value::String(_) = v {
                         if llm {
-                            title = Some(s);
+                            title = Some(v);
                         } else {
-                            out.insert("title".into(), v.clone());
+                            out.insert("title", Node::Raw(v));
                         }
                     }
                 }
-                "nullable" => nullable = v == &Value::Bool(true),
-                "enum" => {
-                    if matches!(v, Value::Array(_)) && depth_ok(v, MAX_VALUE_DEPTH) {
-                        out.insert("enum".into(), v.clone());
-                    } else {
-                        self.notes.dropped("enum (malformed)");
+                "nullable" => nullable = matches!(v, Value::Bool(true)),
+                "enum" => match v {
+                    Value::Array(values) if depth_ok(v, MAX_VALUE_DEPTH) => {
+                        let values = values.iter().map(Node::Raw).collect_in(arena);
+                        out.insert("enum", Node::array(values));
                     }
-                }
+                    _ => self.notes.dropped("enum (malformed)"),
+                },
                 "const" => {
                     if !depth_ok(v, MAX_VALUE_DEPTH) {
                         self.notes.dropped("const (too deep)");
                     } else if llm {
                         self.notes.constants += 1;
-                        out.insert("enum".into(), Value::Array(vec![v.clone()]));
+                        out.insert("enum", Node::array(bumpalo::vec![in arena; Node::Raw(v)]));
                     } else {
-                        out.insert("const".into(), v.clone());
+                        out.insert("const", Node::Raw(v));
                     }
                 }
                 "properties" => {
                     if let Some(p) = self.sub_map("properties", v, depth)? {
-                        out.insert("properties".into(), Value::Object(p));
+                        out.insert("properties", Node::object(p));
                     }
                 }
                 "patternProperties" => {
                     if let Some(p) = self.sub_map("patternProperties", v, depth)? {
-                        out.insert("patternProperties".into(), Value::Object(p));
+                        out.insert("patternProperties", Node::object(p));
                     }
                 }
                 "dependentSchemas" => {
                     if let Some(p) = self.sub_map("dependentSchemas", v, depth)? {
-                        out.insert("dependentSchemas".into(), Value::Object(p));
+                        out.insert("dependentSchemas", Node::object(p));
                     }
                 }
                 "required" => {
                     if let Value::Array(names) = v {
-                        let mut list: Vec<Value> = Vec::with_capacity(names.len());
+                        let mut list = List::with_capacity_in(names.len(), arena);
                         for n in names {
-                            if n.is_string() && !list.contains(n) {
-                                list.push(n.clone());
+                            if n.is_string()
+                                && !list.iter().any(|l| matches!(l, Node::Raw(x) if *x == n))
+                            {
+                                list.push(Node::Raw(n));
                             }
                         }
-                        out.insert("required".into(), Value::Array(list));
+                        out.insert("required", Node::array(list));
                     }
                 }
                 "additionalProperties" => {
                     // `true`/`false` here say open or closed: kept as they are.
                     let s = match v {
-                        Value::Bool(_) => v.clone(),
+                        Value::Bool(b) => Node::Bool(*b),
                         _ => self.sub(Seg::Key("additionalProperties"), v, depth)?,
                     };
-                    out.insert("additionalProperties".into(), s);
+                    out.insert("additionalProperties", s);
                 }
                 "items" => match v {
                     Value::Array(_) => {
                         // Draft 4 tuple form.
                         if let Some(list) = self.sub_list("items", v, depth)? {
-                            out.insert("prefixItems".into(), Value::Array(list));
+                            out.insert("prefixItems", Node::array(list));
                         }
                     }
                     _ => {
                         let s = self.sub(Seg::Key("items"), v, depth)?;
-                        out.insert("items".into(), s);
+                        out.insert("items", s);
                     }
                 },
                 "prefixItems" => {
                     if let Some(list) = self.sub_list("prefixItems", v, depth)? {
-                        out.insert("prefixItems".into(), Value::Array(list));
+                        out.insert("prefixItems", Node::array(list));
                     }
                 }
                 "propertyNames"
@@ -790,10 +842,10 @@ impl<'a> Pass<'a> {
                 | "contentSchema" => {
                     let key = static_key(k);
                     let s = match v {
-                        Value::Bool(_) => v.clone(),
+                        Value::Bool(b) => Node::Bool(*b),
                         _ => self.sub(Seg::Key(key), v, depth)?,
                     };
-                    out.insert(k.to_owned(), s);
+                    out.insert(key, s);
                 }
                 "anyOf" => any_of = self.sub_list("anyOf", v, depth)?,
                 "oneOf" => one_of = self.sub_list("oneOf", v, depth)?,
@@ -809,7 +861,7 @@ impl<'a> Pass<'a> {
                 "default" if llm && v.is_null() => self.notes.dropped("default: null"),
                 _ if is_keyword(k) => {
                     if depth_ok(v, MAX_VALUE_DEPTH) {
-                        out.insert(k.to_owned(), v.clone());
+                        out.insert(k, Node::Raw(v));
                     } else {
                         self.notes.dropped(k);
                     }
@@ -824,7 +876,7 @@ impl<'a> Pass<'a> {
                             k
                         });
                     } else {
-                        out.insert(k.to_owned(), v.clone());
+                        out.insert(k, Node::Raw(v));
                     }
                 }
             }
@@ -837,31 +889,40 @@ impl<'a> Pass<'a> {
                 if any_of.is_none() {
                     any_of = Some(variants);
                 } else {
-                    let mut wrapped = Map::new();
-                    wrapped.insert("anyOf".into(), Value::Array(variants));
+                    let mut wrapped = Obj::with_capacity_in(1, arena);
+                    wrapped.insert("anyOf", Node::array(variants));
                     all_of
-                        .get_or_insert_with(Vec::new)
-                        .push(Value::Object(wrapped));
+                        .get_or_insert_with(|| List::new_in(arena))
+                        .push(Node::object(wrapped));
                 }
             } else {
-                out.insert("oneOf".into(), Value::Array(variants));
+                out.insert("oneOf", Node::array(variants));
             }
         }
         if let Some(mut variants) = any_of {
             if llm {
                 variants = splice_unions(variants);
             }
-            out.insert("anyOf".into(), Value::Array(variants));
+            out.insert("anyOf", Node::array(variants));
         }
         if let Some(parts) = all_of {
-            if llm && merge_all_of(&mut out, &parts) {
-                self.notes.all_of_merged += 1;
-            } else {
-                if llm {
-                    self.notes.all_of_kept += 1;
-                    self.block("an allOf whose parts conflict");
+            let kept = if llm {
+                match merge_all_of(&mut out, parts) {
+                    Ok(()) => {
+                        self.notes.all_of_merged += 1;
+                        None
+                    }
+                    Err(parts) => {
+                        self.notes.all_of_kept += 1;
+                        self.block("an allOf whose parts conflict");
+                        Some(parts)
+                    }
                 }
-                out.insert("allOf".into(), Value::Array(parts));
+            } else {
+                Some(parts)
+            };
+            if let Some(parts) = kept {
+                out.insert("allOf", Node::array(parts));
             }
         }
 
@@ -878,7 +939,7 @@ impl<'a> Pass<'a> {
                     self.notes.dropped("title");
                 } else {
                     self.notes.titles_to_description += 1;
-                    out.insert("description".into(), Value::String(t.to_owned()));
+                    out.insert("description", Node::Raw(t));
                 }
             }
             if !out.contains_key("type")
@@ -886,23 +947,29 @@ impl<'a> Pass<'a> {
                 && let Some(t) = infer_type(&out)
             {
                 self.notes.types_inferred += 1;
-                out.insert("type".into(), t);
+                out.insert("type", t);
             }
         }
         if depth == 0 {
             self.root_type(&mut out)?;
         }
         self.numeric_format(&mut out);
-        if matches!(out.get("exclusiveMinimum"), Some(Value::Bool(_)))
-            || matches!(out.get("exclusiveMaximum"), Some(Value::Bool(_)))
+        if out
+            .get("exclusiveMinimum")
+            .and_then(Node::as_bool)
+            .is_some()
+            || out
+                .get("exclusiveMaximum")
+                .and_then(Node::as_bool)
+                .is_some()
         {
             draft4_exclusive(&mut out);
         }
 
         if !llm {
-            return Ok(Value::Object(out));
+            return Ok(Node::object(out));
         }
-        let mut moved_root: Vec<(Key, Value)> = Vec::new();
+        let mut moved: List<'a, (&'a str, Node<'a>)> = List::new_in(arena);
 
         if depth == 0 {
             // No model API takes a union at the root (Anthropic rejects it);
@@ -911,25 +978,25 @@ impl<'a> Pass<'a> {
                 if let Some(v) = out.remove(k) {
                     self.notes
                         .other(format!("root {k} moved into the description"));
-                    moved_root.push((Key::Borrowed(k), v));
+                    moved.push((k, v));
                 }
             }
         }
-        let mut moved: Vec<(Key, Value)> = moved_root;
-        let fates: Vec<(Key, Fate)> = out
-            .keys()
-            .filter_map(|k| match self.fate(k, &out) {
-                Fate::Keep => None,
-                fate => Some((key(k), fate)),
-            })
-            .collect();
+        // Every key's fate is decided on the node as it is, then applied.
+        let mut fates: List<'a, (&'a str, Fate)> = List::new_in(arena);
+        for k in out.keys() {
+            match self.fate(k, &out) {
+                Fate::Keep => {}
+                fate => fates.push((k, fate)),
+            }
+        }
         for (k, fate) in fates {
-            if let Some(v) = out.remove(k.as_ref()) {
-                if fate == Fate::Describe && !is_noise(&k, &v) {
-                    self.notes.moved(&k);
+            if let Some(v) = out.remove(k) {
+                if fate == Fate::Describe && !is_noise(k, &v) {
+                    self.notes.moved(k);
                     moved.push((k, v));
                 } else {
-                    self.notes.dropped(&k);
+                    self.notes.dropped(k);
                 }
             }
         }
@@ -943,18 +1010,20 @@ impl<'a> Pass<'a> {
         if !moved.is_empty() {
             describe(&mut out, &moved);
         }
-        Ok(Value::Object(out))
+        Ok(Node::object(out))
     }
 
     /// A valid `type`: one of the JSON types, or a list of them.
-    fn types(&mut self, v: &Value) -> Option<Value> {
+    fn types(&mut self, v: &'a Value) -> Option<Node<'a>> {
         match v {
-            Value::String(s) if JSON_TYPES.contains(&s.as_str()) => Some(v.clone()),
+            Value::String(s) if JSON_TYPES.contains(&s.as_str()) => Some(Node::Raw(v)),
             Value::Array(list) => {
-                let mut kept: Vec<Value> = Vec::with_capacity(list.len());
+                let mut kept = List::with_capacity_in(list.len(), self.arena);
                 for t in list {
-                    if t.as_str().is_some_and(|s| JSON_TYPES.contains(&s)) && !kept.contains(t) {
-                        kept.push(t.clone());
+                    if t.as_str().is_some_and(|s| JSON_TYPES.contains(&s))
+                        && !kept.iter().any(|k| matches!(k, Node::Raw(x) if *x == t))
+                    {
+                        kept.push(Node::Raw(t));
                     }
                 }
                 if kept.len() != list.len() {
@@ -963,7 +1032,7 @@ impl<'a> Pass<'a> {
                 match kept.len() {
                     0 => None,
                     1 => kept.pop(),
-                    _ => Some(Value::Array(kept)),
+                    _ => Some(Node::array(kept)),
                 }
             }
             _ => {
@@ -974,7 +1043,7 @@ impl<'a> Pass<'a> {
     }
 
     /// Every tool takes an object of named arguments.
-    fn root_type(&mut self, out: &mut Map<String, Value>) -> Result<(), SchemaError> {
+    fn root_type(&mut self, out: &mut Obj<'a>) -> Result<(), SchemaError> {
         match out.get("type") {
             None => {
                 if out.contains_key("anyOf") && self.llm() {
@@ -982,20 +1051,20 @@ impl<'a> Pass<'a> {
                         found: "a union of non-object schemas".into(),
                     });
                 }
-                out.insert("type".into(), Value::String("object".into()));
+                out.insert("type", Node::Str(&"object"));
                 if !out.contains_key("properties") && self.dialect != Dialect::Mcp {
-                    out.insert("properties".into(), Value::Object(Map::new()));
+                    out.insert("properties", Node::object(Obj::new_in(self.arena)));
                 }
             }
-            Some(Value::String(t)) if t == "object" => {}
-            Some(t) if type_includes(t, "object") => {
+            Some(t) if t.as_str() == Some("object") => {}
+            Some(t) if type_includes_node(t, "object") => {
                 self.notes
                     .other("root type narrowed to \"object\"".to_owned());
-                out.insert("type".into(), Value::String("object".into()));
+                out.insert("type", Node::Str(&"object"));
             }
             Some(t) => {
                 return Err(SchemaError::RootNotObject {
-                    found: format!("type {}", clip(&t.to_string(), 80)),
+                    found: format!("type {}", clip(&t.text(), 80)),
                 });
             }
         }
@@ -1005,29 +1074,28 @@ impl<'a> Pass<'a> {
     /// schemars' `uint32`, `int64`, `double`...: not JSON Schema formats,
     /// and rejected or meaningless in the model dialects. The range they
     /// imply is kept as `minimum`/`maximum`.
-    fn numeric_format(&mut self, out: &mut Map<String, Value>) {
-        let Some(Value::String(format)) = out.get("format") else {
+    fn numeric_format(&mut self, out: &mut Obj<'a>) {
+        let Some(format) = out.get("format").and_then(Node::as_str) else {
             return;
         };
-        let Some((min, max)) = numeric_format_range(format) else {
+        let Some((name, min, max)) = numeric_format_range(format) else {
             return;
         };
-        if self.openapi() && matches!(format.as_str(), "int32" | "int64" | "float" | "double") {
+        if self.openapi() && matches!(name, "int32" | "int64" | "float" | "double") {
             return;
         }
-        let format = format.clone();
+        self.notes.int_format(name);
         out.remove("format");
         if let Some(min) = min {
-            out.entry("minimum").or_insert(Value::from(min));
+            out.or_insert("minimum", Node::number_in(min.into(), self.arena));
         }
         if let Some(max) = max {
-            out.entry("maximum").or_insert(Value::from(max));
+            out.or_insert("maximum", Node::number_in(max.into(), self.arena));
         }
-        self.notes.int_format(&format);
     }
 
     /// What `key` becomes in this dialect.
-    fn fate(&self, key: &str, out: &Map<String, Value>) -> Fate {
+    fn fate(&self, key: &str, out: &Obj<'a>) -> Fate {
         use Fate::*;
         if matches!(
             key,
@@ -1035,8 +1103,8 @@ impl<'a> Pass<'a> {
         ) {
             return Keep;
         }
-        let format_ok = |formats: &[&str]| match out.get("format") {
-            Some(Value::String(f)) if formats.contains(&f.as_str()) => Keep,
+        let format_ok = |formats: &[&str]| match out.get("format").and_then(Node::as_str) {
+            Some(f) if formats.contains(&f) => Keep,
             _ => Describe,
         };
         match (self.dialect, self.strict) {
@@ -1053,7 +1121,7 @@ impl<'a> Pass<'a> {
             (Dialect::Anthropic, true) => match key {
                 "additionalProperties" | "patternProperties" | "unevaluatedProperties" => Keep,
                 "format" => format_ok(ANTHROPIC_FORMATS),
-                "minItems" => match out.get("minItems").and_then(Value::as_u64) {
+                "minItems" => match out.get("minItems").and_then(Node::as_u64) {
                     Some(0 | 1) => Keep,
                     _ => Describe,
                 },
@@ -1073,14 +1141,14 @@ impl<'a> Pass<'a> {
                 "minimum" | "maximum" | "minItems" | "maxItems" | "minLength" | "maxLength"
                 | "pattern" | "minProperties" | "maxProperties" | "default" => Keep,
                 "example" => Keep,
-                "format" => match (primary_type(out), out.get("format").and_then(Value::as_str)) {
+                "format" => match (primary_type(out), out.get("format").and_then(Node::as_str)) {
                     ("string", Some("date-time" | "enum"))
                     | ("integer", Some("int32" | "int64"))
                     | ("number", Some("float" | "double")) => Keep,
                     _ => Describe,
                 },
                 "additionalProperties" => match out.get("additionalProperties") {
-                    Some(Value::Bool(false)) => Drop,
+                    Some(Node::Bool(false)) => Drop,
                     _ => Describe,
                 },
                 _ => Describe,
@@ -1090,14 +1158,14 @@ impl<'a> Pass<'a> {
     }
 
     /// Strict mode's rules for one node (its subschemas are done).
-    fn strict_node(&mut self, out: &mut Map<String, Value>, depth: usize) {
-        if let Some(Value::Array(values)) = out.get("enum") {
-            if values.iter().any(|v| v.is_object() || v.is_array()) {
+    fn strict_node(&mut self, out: &mut Obj<'a>, depth: usize) {
+        if let Some(Node::Array(values)) = out.get("enum") {
+            if values.iter().any(Node::is_object_or_array) {
                 self.block("an enum of objects or arrays");
             }
             let mut chars = 0;
-            for v in values {
-                if let Value::String(s) = v {
+            for v in values.iter() {
+                if let Some(s) = v.as_str() {
                     chars += s.len();
                 }
             }
@@ -1117,7 +1185,10 @@ impl<'a> Pass<'a> {
                 }
                 (false, false)
             }
-            Some(t) => (type_includes(t, "object"), type_includes(t, "array")),
+            Some(t) => (
+                type_includes_node(t, "object"),
+                type_includes_node(t, "array"),
+            ),
         };
         if object {
             self.close_object(out, depth);
@@ -1129,28 +1200,28 @@ impl<'a> Pass<'a> {
 
     /// `additionalProperties: false`; for OpenAI, every property required
     /// and the optional ones nullable.
-    fn close_object(&mut self, out: &mut Map<String, Value>, depth: usize) {
+    fn close_object(&mut self, out: &mut Obj<'a>, depth: usize) {
         match out.get("additionalProperties") {
-            None | Some(Value::Bool(false)) => {}
+            None | Some(Node::Bool(false)) => {}
             Some(_) => self.block("an open object (additionalProperties)"),
         }
         if out.contains_key("patternProperties") {
             self.block("an open object (patternProperties)");
         }
         match out.remove("unevaluatedProperties") {
-            None | Some(Value::Bool(false)) => {}
+            None | Some(Node::Bool(false)) => {}
             Some(_) => self.block("an open object (unevaluatedProperties)"),
         }
         if !out.contains_key("properties") {
-            let closed = out.get("additionalProperties") == Some(&Value::Bool(false));
+            let closed = matches!(out.get("additionalProperties"), Some(Node::Bool(false)));
             if depth == 0 || closed {
-                out.insert("properties".into(), Value::Object(Map::new()));
+                out.insert("properties", Node::object(Obj::new_in(self.arena)));
             } else {
                 self.block("an object that declares no properties");
                 return;
             }
         }
-        out.insert("additionalProperties".into(), Value::Bool(false));
+        out.insert("additionalProperties", Node::Bool(false));
         if self.dialect == Dialect::OpenAi {
             let levels = 1 + self
                 .path
@@ -1161,21 +1232,24 @@ impl<'a> Pass<'a> {
                 self.block("nesting deeper than 10 object levels");
             }
         }
-        let required: Vec<Value> = match out.remove("required") {
-            Some(Value::Array(r)) => r,
-            _ => Vec::new(),
+        let required: &'a [Node<'a>] = match out.remove("required") {
+            Some(Node::Array(r)) => {
+                let r: &'a List<'a, Node<'a>> = r;
+                r
+            }
+            _ => &[],
         };
-        let Some(Value::Object(props)) = out.get_mut("properties") else {
+        let Some(Node::Object(props)) = out.get_mut("properties") else {
             return;
         };
         self.properties += props.len();
-        let mut all = Vec::with_capacity(props.len());
+        let mut all = List::with_capacity_in(props.len(), self.arena);
         let mut made = 0;
         let mut optional = 0;
         let mut unions = 0;
         for (name, schema) in props.iter_mut() {
             self.chars += name.len();
-            let is_required = required.iter().any(|r| r.as_str() == Some(name.as_str()));
+            let is_required = required.iter().any(|r| r.as_str() == Some(name));
             if self.dialect == Dialect::OpenAi {
                 if !is_required && make_nullable(schema) {
                     made += 1;
@@ -1187,7 +1261,7 @@ impl<'a> Pass<'a> {
                 unions += 1;
             }
             if self.dialect == Dialect::OpenAi || is_required {
-                all.push(Value::String(name.clone()));
+                all.push(Node::str_in(name, self.arena));
             }
         }
         self.notes.nullable_made += made;
@@ -1196,7 +1270,7 @@ impl<'a> Pass<'a> {
         if all.is_empty() && self.dialect == Dialect::Anthropic {
             out.remove("required");
         } else {
-            out.insert("required".into(), Value::Array(all));
+            out.insert("required", Node::array(all));
         }
     }
 
@@ -1204,22 +1278,20 @@ impl<'a> Pass<'a> {
     /// no `additionalProperties`, no empty `properties`.
     fn openapi_node(
         &mut self,
-        out: &mut Map<String, Value>,
+        out: &mut Obj<'a>,
         mut nullable: bool,
-        moved: &mut Vec<(Key, Value)>,
+        moved: &mut List<'a, (&'a str, Node<'a>)>,
     ) {
-        match out.get_mut("type") {
-            Some(Value::String(t)) if t.as_str() != "null" => t.make_ascii_uppercase(),
-            Some(Value::String(_)) => {
-                out.remove("type");
-                nullable = true;
-            }
-            Some(Value::Array(_)) => {
-                let types = match out.remove("type") {
-                    Some(Value::Array(types)) => types,
-                    _ => Vec::new(),
+        match out.get("type") {
+            Some(Node::Array(_)) => {
+                let types: &'a [Node<'a>] = match out.remove("type") {
+                    Some(Node::Array(types)) => {
+                        let types: &'a List<'a, Node<'a>> = types;
+                        types
+                    }
+                    _ => &[],
                 };
-                let names: Vec<&str> = types.iter().filter_map(Value::as_str).collect();
+                let names: Vec<&str> = types.iter().filter_map(Node::as_str).collect();
                 if names.contains(&"null") {
                     nullable = true;
                     self.notes.null_variants_folded += 1;
@@ -1228,24 +1300,35 @@ impl<'a> Pass<'a> {
                 match non_null.as_slice() {
                     [] => {}
                     [one] => {
-                        out.insert("type".into(), Value::String(one.to_ascii_uppercase()));
+                        out.insert("type", upper(one, self.arena));
                     }
                     many => {
                         let variants = many
                             .iter()
                             .map(|t| {
-                                let mut m = Map::new();
-                                m.insert("type".into(), Value::String(t.to_ascii_uppercase()));
-                                Value::Object(m)
+                                let mut m = Obj::with_capacity_in(1, self.arena);
+                                m.insert("type", upper(t, self.arena));
+                                Node::object(m)
                             })
-                            .collect();
-                        out.insert("anyOf".into(), Value::Array(variants));
+                            .collect_in(self.arena);
+                        out.insert("anyOf", Node::array(variants));
                     }
                 }
             }
-            _ => {}
+            Some(t) => match t.as_str() {
+                Some("null") => {
+                    out.remove("type");
+                    nullable = true;
+                }
+                Some(name) => {
+                    let name = upper(name, self.arena);
+                    out.insert("type", name);
+                }
+                None => {}
+            },
+            None => {}
         }
-        if let Some(Value::Array(variants)) = out.get_mut("anyOf") {
+        if let Some(Node::Array(variants)) = out.get_mut("anyOf") {
             let before = variants.len();
             variants.retain(|v| !is_openapi_null(v));
             if variants.len() != before {
@@ -1255,63 +1338,78 @@ impl<'a> Pass<'a> {
             if variants.len() <= 1 {
                 let single = variants.pop();
                 out.remove("anyOf");
-                if let Some(Value::Object(single)) = single {
-                    for (k, v) in single {
+                if let Some(Node::Object(single)) = single {
+                    for (k, v) in single.take_entries() {
                         if k == "nullable" {
-                            nullable |= v == Value::Bool(true);
+                            nullable |= v.as_bool() == Some(true);
                         } else {
-                            out.entry(k).or_insert(v);
+                            out.or_insert(k, v);
                         }
                     }
                 }
             }
         }
-        if let Some(Value::Array(values)) = out.get_mut("enum") {
+        if let Some(Node::Array(values)) = out.get_mut("enum") {
             let before = values.len();
             values.retain(|v| !v.is_null());
             if values.len() != before {
                 nullable = true;
             }
-            if !values.iter().all(Value::is_string) {
+            if !values.iter().all(Node::is_string) {
                 if let Some(values) = out.remove("enum") {
                     self.notes.moved("enum (not strings)");
-                    moved.insert(0, (Key::Borrowed("one of"), values));
+                    moved.insert(0, ("one of", values));
                 }
             } else if !out.contains_key("type") {
-                out.insert("type".into(), Value::String("STRING".into()));
+                out.insert("type", Node::Str(&"STRING"));
             }
         }
-        let empty = matches!(out.get("properties"), Some(Value::Object(p)) if p.is_empty());
+        let empty = matches!(out.get("properties"), Some(Node::Object(p)) if p.is_empty());
         if empty {
             out.remove("properties");
             out.remove("required");
-        } else if let (Some(Value::Object(props)), Some(Value::Array(required))) =
+        } else if let (Some(Node::Object(props)), Some(Node::Array(required))) =
             (out.get("properties"), out.get("required"))
             && required
                 .iter()
                 .any(|r| r.as_str().is_none_or(|r| !props.contains_key(r)))
         {
-            let kept: Vec<Value> = required
+            let kept: List<'a, Node<'a>> = required
                 .iter()
                 .filter(|r| r.as_str().is_some_and(|r| props.contains_key(r)))
-                .cloned()
-                .collect();
+                .filter_map(Node::leaf_copy)
+                .collect_in(self.arena);
             self.notes
                 .dropped("required names of undeclared properties");
-            out.insert("required".into(), Value::Array(kept));
+            out.insert("required", Node::array(kept));
         }
         if nullable {
-            out.insert("nullable".into(), Value::Bool(true));
+            out.insert("nullable", Node::Bool(true));
         }
     }
 }
 
+/// A JSON type's name in OpenAPI's upper case (without a copy for the
+/// names a compiled schema holds).
+fn upper<'a>(name: &str, arena: &'a Bump) -> Node<'a> {
+    Node::Str(match name {
+        "null" => &"NULL",
+        "boolean" => &"BOOLEAN",
+        "object" => &"OBJECT",
+        "array" => &"ARRAY",
+        "number" => &"NUMBER",
+        "integer" => &"INTEGER",
+        "string" => &"STRING",
+        other => return Node::string_in(&other.to_ascii_uppercase(), arena),
+    })
+}
+
 /// `anyOf: [{anyOf: [a, b]}, c]` as `anyOf: [a, b, c]` (the inner union's
 /// own description, if any, is dropped: the outer one says the same).
-fn splice_unions(variants: Vec<Value>) -> Vec<Value> {
-    let nested = |v: &Value| match v {
-        Value::Object(m) => {
-            matches!(m.get("anyOf"), Some(Value::Array(_)))
+fn splice_unions<'a>(variants: List<'a, Node<'a>>) -> List<'a, Node<'a>> {
+    let nested = |v: &Node<'_>| match v {
+        Node::Object(m) => {
+            matches!(m.get("anyOf"), Some(Node::Array(_)))
                 && m.keys().all(|k| k == "anyOf" || k == "description")
         }
         _ => false,
@@ -1319,13 +1417,13 @@ fn splice_unions(variants: Vec<Value>) -> Vec<Value> {
     if !variants.iter().any(nested) {
         return variants;
     }
-    let mut out = Vec::with_capacity(variants.len() + 2);
+    let mut out = List::with_capacity_in(variants.len() + 2, variants.bump());
     for v in variants {
         if nested(&v) {
-            if let Value::Object(mut m) = v
-                && let Some(Value::Array(inner)) = m.remove("anyOf")
+            if let Node::Object(m) = v
+                && let Some(Node::Array(inner)) = m.remove("anyOf")
             {
-                out.extend(inner);
+                out.extend(inner.drain(..));
             }
         } else {
             out.push(v);
@@ -1335,10 +1433,10 @@ fn splice_unions(variants: Vec<Value>) -> Vec<Value> {
 }
 
 /// `{"type": "null"}` once compiled for OpenAPI: `{"nullable": true}`.
-fn is_openapi_null(v: &Value) -> bool {
+fn is_openapi_null(v: &Node<'_>) -> bool {
     match v {
-        Value::Object(m) => {
-            m.get("nullable") == Some(&Value::Bool(true))
+        Node::Object(m) => {
+            m.get("nullable").and_then(Node::as_bool) == Some(true)
                 && !m.contains_key("type")
                 && !m.contains_key("anyOf")
                 && !m.contains_key("enum")
@@ -1349,26 +1447,36 @@ fn is_openapi_null(v: &Value) -> bool {
 }
 
 /// The one non-null type of a schema, if it has one.
-fn primary_type(out: &Map<String, Value>) -> &str {
+fn primary_type<'n>(out: &'n Obj<'_>) -> &'n str {
     match out.get("type") {
-        Some(Value::String(t)) => t,
-        Some(Value::Array(types)) => {
+        Some(Node::Array(types)) => {
             let mut non_null = types
                 .iter()
-                .filter_map(Value::as_str)
+                .filter_map(Node::as_str)
                 .filter(|t| *t != "null");
             match (non_null.next(), non_null.next()) {
                 (Some(t), None) => t,
                 _ => "",
             }
         }
-        _ => "",
+        Some(t) => t.as_str().unwrap_or(""),
+        None => "",
+    }
+}
+
+/// Whether a compiled `type` names `name`.
+fn type_includes_node(t: &Node<'_>, name: &str) -> bool {
+    match t {
+        Node::Array(a) => a.iter().any(|s| s.as_str() == Some(name)),
+        Node::Raw(Value::Array(a)) => a.iter().any(|s| s.as_str() == Some(name)),
+        _ => t.as_str() == Some(name),
     }
 }
 
 /// Annotations that tell a model nothing worth a description.
-fn is_noise(key: &str, value: &Value) -> bool {
-    matches!(key, "readOnly" | "writeOnly") || (key == "deprecated" && value == &Value::Bool(false))
+fn is_noise(key: &str, value: &Node<'_>) -> bool {
+    matches!(key, "readOnly" | "writeOnly")
+        || (key == "deprecated" && value.as_bool() == Some(false))
 }
 
 /// Keywords of JSON Schema (2020-12 and the drafts tool schemas still use)
@@ -1421,64 +1529,77 @@ fn static_key(k: &str) -> &'static str {
 }
 
 /// The range a numeric format implies, when it is one of schemars' (or
-/// OpenAPI's) numeric formats.
+/// OpenAPI's) numeric formats, with the format's name (ours, so that a
+/// note can name it without a copy).
 #[allow(clippy::type_complexity)]
-fn numeric_format_range(format: &str) -> Option<(Option<i64>, Option<i64>)> {
+fn numeric_format_range(format: &str) -> Option<(&'static str, Option<i64>, Option<i64>)> {
+    const UNSIGNED: &[&str] = &["uint", "uint32", "uint64", "uint128"];
+    const UNBOUNDED: &[&str] = &["int", "int32", "int64", "int128", "float", "double"];
     Some(match format {
-        "int8" => (Some(i64::from(i8::MIN)), Some(i64::from(i8::MAX))),
-        "int16" => (Some(i64::from(i16::MIN)), Some(i64::from(i16::MAX))),
-        "uint8" => (Some(0), Some(i64::from(u8::MAX))),
-        "uint16" => (Some(0), Some(i64::from(u16::MAX))),
-        "uint" | "uint32" | "uint64" | "uint128" => (Some(0), None),
-        "int" | "int32" | "int64" | "int128" | "float" | "double" => (None, None),
-        _ => return None,
+        "int8" => ("int8", Some(i64::from(i8::MIN)), Some(i64::from(i8::MAX))),
+        "int16" => (
+            "int16",
+            Some(i64::from(i16::MIN)),
+            Some(i64::from(i16::MAX)),
+        ),
+        "uint8" => ("uint8", Some(0), Some(i64::from(u8::MAX))),
+        "uint16" => ("uint16", Some(0), Some(i64::from(u16::MAX))),
+        _ => {
+            if let Some(name) = UNSIGNED.iter().find(|n| **n == format) {
+                (name, Some(0), None)
+            } else if let Some(name) = UNBOUNDED.iter().find(|n| **n == format) {
+                (name, None, None)
+            } else {
+                return None;
+            }
+        }
     })
 }
 
 /// Draft 4's boolean `exclusiveMinimum`/`exclusiveMaximum` as 2020-12's
 /// numbers.
-fn draft4_exclusive(out: &mut Map<String, Value>) {
+fn draft4_exclusive(out: &mut Obj<'_>) {
     for (flag, bound) in [
         ("exclusiveMinimum", "minimum"),
         ("exclusiveMaximum", "maximum"),
     ] {
-        if let Some(Value::Bool(b)) = out.get(flag) {
-            let b = *b;
+        if let Some(b) = out.get(flag).and_then(Node::as_bool) {
             out.remove(flag);
             if b && let Some(n) = out.remove(bound) {
-                out.insert(flag.into(), n);
+                out.insert(flag, n);
             }
         }
     }
 }
 
 /// The type a schema without one evidently has.
-fn infer_type(out: &Map<String, Value>) -> Option<Value> {
+fn infer_type<'a>(out: &Obj<'a>) -> Option<Node<'a>> {
     if out.contains_key("properties")
         || out.contains_key("additionalProperties")
         || out.contains_key("patternProperties")
         || out.contains_key("required")
     {
-        return Some(Value::String("object".into()));
+        return Some(Node::Str(&"object"));
     }
     if out.contains_key("items") || out.contains_key("prefixItems") {
-        return Some(Value::String("array".into()));
+        return Some(Node::Str(&"array"));
     }
-    let Some(Value::Array(values)) = out.get("enum") else {
+    let Some(Node::Array(values)) = out.get("enum") else {
         return None;
     };
-    let mut name: Option<&str> = None;
+    let mut name: Option<&'static str> = None;
     let mut null = false;
-    for v in values {
+    for v in values.iter() {
         let t = match v {
-            Value::Null => {
+            Node::Null | Node::Raw(Value::Null) => {
                 null = true;
                 continue;
             }
-            Value::Bool(_) => "boolean",
-            Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-            Value::Number(_) => "number",
-            Value::String(_) => "string",
+            Node::Bool(_) | Node::Raw(Value::Bool(_)) => "boolean",
+            Node::Number(n) if n.is_i64() || n.is_u64() => "integer",
+            Node::Raw(Value::Number(n)) if n.is_i64() || n.is_u64() => "integer",
+            Node::Number(_) | Node::Raw(Value::Number(_)) => "number",
+            Node::Str(_) | Node::Raw(Value::String(_)) => "string",
             _ => return None,
         };
         name = match (name, t) {
@@ -1488,90 +1609,91 @@ fn infer_type(out: &Map<String, Value>) -> Option<Value> {
             _ => return None,
         };
     }
-    let name = name?;
+    let name: &'static &'static str = match name? {
+        "boolean" => &"boolean",
+        "integer" => &"integer",
+        "number" => &"number",
+        _ => &"string",
+    };
     Some(if null {
-        Value::Array(vec![
-            Value::String(name.into()),
-            Value::String("null".into()),
-        ])
+        Node::array(bumpalo::vec![in out.arena(); Node::Str(name), Node::Str(&"null")])
     } else {
-        Value::String(name.into())
+        Node::Str(name)
     })
 }
 
 /// OpenAPI's `nullable: true` in JSON Schema: `null` among the types.
-fn add_null_type(out: &mut Map<String, Value>) {
+fn add_null_type(out: &mut Obj<'_>) {
     match out.get_mut("type") {
-        Some(Value::String(t)) if t != "null" => {
-            let t = std::mem::take(t);
-            out.insert(
-                "type".into(),
-                Value::Array(vec![Value::String(t), Value::String("null".into())]),
-            );
+        Some(Node::Array(types)) if !types.iter().any(|t| t.as_str() == Some("null")) => {
+            types.push(Node::Str(&"null"));
         }
-        Some(Value::Array(types)) if !types.iter().any(|t| t.as_str() == Some("null")) => {
-            types.push(Value::String("null".into()));
+        Some(t) if t.as_str().is_some_and(|t| t != "null") => {
+            let t = std::mem::replace(t, Node::Null);
+            let types = bumpalo::vec![in out.arena(); t, Node::Str(&"null")];
+            out.insert("type", Node::array(types));
         }
         _ => {}
     }
-    if let Some(Value::Array(values)) = out.get_mut("enum")
-        && !values.contains(&Value::Null)
+    if let Some(Node::Array(values)) = out.get_mut("enum")
+        && !values.iter().any(Node::is_null)
     {
-        values.push(Value::Null);
+        values.push(Node::Null);
     }
 }
 
 /// Whether a compiled schema already takes `null`.
-fn takes_null(schema: &Value) -> bool {
-    let Value::Object(m) = schema else {
+fn takes_null(schema: &Node<'_>) -> bool {
+    let Node::Object(m) = schema else {
         return true;
     };
     if let Some(t) = m.get("type") {
-        if !type_includes(t, "null") {
+        if !type_includes_node(t, "null") {
             return false;
         }
         return match m.get("enum") {
-            Some(Value::Array(values)) => values.contains(&Value::Null),
+            Some(Node::Array(values)) => values.iter().any(Node::is_null),
             _ => true,
         };
     }
-    if let Some(Value::Array(variants)) = m.get("anyOf") {
+    if let Some(Node::Array(variants)) = m.get("anyOf") {
         return variants.iter().any(takes_null);
     }
     match m.get("enum") {
-        Some(Value::Array(values)) => values.contains(&Value::Null),
+        Some(Node::Array(values)) => values.iter().any(Node::is_null),
         _ => true,
     }
 }
 
 /// Makes a (strict, compiled) schema also take `null`; true when it had to.
-fn make_nullable(schema: &mut Value) -> bool {
+fn make_nullable(schema: &mut Node<'_>) -> bool {
     if takes_null(schema) {
         return false;
     }
-    let Value::Object(m) = schema else {
+    let Node::Object(m) = schema else {
         return false;
     };
+    let arena = m.arena();
     let primitive = |t: &str| matches!(t, "string" | "number" | "integer" | "boolean");
     let simple = !m.contains_key("anyOf");
     match m.get_mut("type") {
-        Some(Value::String(t)) if simple && primitive(t) => {
-            let t = std::mem::take(t);
-            m.insert(
-                "type".into(),
-                Value::Array(vec![Value::String(t), Value::String("null".into())]),
-            );
-            if let Some(Value::Array(values)) = m.get_mut("enum") {
-                values.push(Value::Null);
+        Some(Node::Array(types))
+            if simple && types.iter().all(|t| t.as_str().is_some_and(primitive)) =>
+        {
+            types.push(Node::Str(&"null"));
+            if let Some(Node::Array(values)) = m.get_mut("enum") {
+                values.push(Node::Null);
             }
             return true;
         }
-        Some(Value::Array(types))
-            if simple && types.iter().all(|t| t.as_str().is_some_and(primitive)) =>
-        {
-            types.push(Value::String("null".into()));
-            if let Some(Value::Array(values)) = m.get_mut("enum") {
-                values.push(Value::Null);
+        Some(t) if simple && t.as_str().is_some_and(primitive) => {
+            let t = std::mem::replace(t, Node::Null);
+            m.insert(
+                "type",
+                Node::array(bumpalo::vec![in arena; t, Node::Str(&"null")]),
+            );
+            if let Some(Node::Array(values)) = m.get_mut("enum") {
+                values.push(Node::Null);
             }
             return true;
         }
@@ -1579,33 +1701,36 @@ fn make_nullable(schema: &mut Value) -> bool {
     }
     if !m.contains_key("type")
         && !m.contains_key("enum")
-        && let Some(Value::Array(variants)) = m.get_mut("anyOf")
+        && let Some(Node::Array(variants)) = m.get_mut("anyOf")
     {
-        variants.push(null_schema());
+        variants.push(null_schema(arena));
         return true;
     }
     let description = m.remove("description");
-    let inner = std::mem::take(schema);
-    let mut wrapper = Map::new();
-    wrapper.insert("anyOf".into(), Value::Array(vec![inner, null_schema()]));
+    let inner = std::mem::replace(schema, Node::Null);
+    let mut wrapper = Obj::with_capacity_in(2, arena);
+    wrapper.insert(
+        "anyOf",
+        Node::array(bumpalo::vec![in arena; inner, null_schema(arena)]),
+    );
     if let Some(d) = description {
-        wrapper.insert("description".into(), d);
+        wrapper.insert("description", d);
     }
-    *schema = Value::Object(wrapper);
+    *schema = Node::object(wrapper);
     true
 }
 
-fn null_schema() -> Value {
-    let mut m = Map::new();
-    m.insert("type".into(), Value::String("null".into()));
-    Value::Object(m)
+fn null_schema(arena: &Bump) -> Node<'_> {
+    let mut m = Obj::with_capacity_in(1, arena);
+    m.insert("type", Node::Str(&"null"));
+    Node::object(m)
 }
 
 /// A property whose schema is a union (`anyOf`, or several types).
-fn is_union(schema: &Value) -> bool {
+fn is_union(schema: &Node<'_>) -> bool {
     match schema {
-        Value::Object(m) => {
-            m.contains_key("anyOf") || matches!(m.get("type"), Some(Value::Array(t)) if t.len() > 1)
+        Node::Object(m) => {
+            m.contains_key("anyOf") || matches!(m.get("type"), Some(Node::Array(t)) if t.len() > 1)
         }
         _ => false,
     }
@@ -1613,152 +1738,104 @@ fn is_union(schema: &Value) -> bool {
 
 /// Merges compiled `allOf` parts into `out` when they do not conflict:
 /// properties and required lists are united, any other keyword must agree.
-/// Returns false (and leaves `out` alone) when they conflict.
-fn merge_all_of(out: &mut Map<String, Value>, parts: &[Value]) -> bool {
-    // Dry run first, so a conflict leaves `out` untouched.
-    let mut seen: Map<String, Value> = Map::new();
-    for part in parts {
-        let Value::Object(part) = part else {
-            return false;
-        };
-        for (k, v) in part {
-            match k.as_str() {
-                "required" | "description" => {}
-                "properties" => {
-                    let Value::Object(props) = v else {
-                        return false;
-                    };
-                    for (name, s) in props {
+/// Gives the parts back (and leaves `out` alone) when they conflict.
+fn merge_all_of<'a>(
+    out: &mut Obj<'a>,
+    parts: List<'a, Node<'a>>,
+) -> Result<(), List<'a, Node<'a>>> {
+    // Dry run first, so a conflict leaves `out` untouched: what the parts
+    // before this one set, as (key, value) and (property name, schema).
+    let mut seen: Vec<(&str, &Node<'a>)> = Vec::new();
+    let mut seen_properties: Vec<(&str, &Node<'a>)> = Vec::new();
+    let conflict = 'dry: {
+        for part in &parts {
+            let Node::Object(part) = part else {
+                break 'dry true;
+            };
+            for (k, v) in part.iter() {
+                match k {
+                    "required" | "description" => {}
+                    "properties" => {
+                        let Node::Object(props) = v else {
+                            break 'dry true;
+                        };
+                        for (name, s) in props.iter() {
+                            let existing = out
+                                .get("properties")
+                                .and_then(Node::as_object)
+                                .and_then(|p| p.get(name))
+                                .or_else(|| {
+                                    seen_properties
+                                        .iter()
+                                        .find(|(n, _)| *n == name)
+                                        .map(|(_, s)| *s)
+                                });
+                            if existing.is_some_and(|e| e != s) {
+                                break 'dry true;
+                            }
+                        }
+                        for (name, s) in props.iter() {
+                            match seen_properties.iter_mut().find(|(n, _)| *n == name) {
+                                Some(entry) => entry.1 = s,
+                                None => seen_properties.push((name, s)),
+                            }
+                        }
+                    }
+                    _ => {
                         let existing = out
-                            .get("properties")
-                            .and_then(|p| p.get(name))
-                            .or_else(|| seen.get("properties").and_then(|p| p.get(name)));
-                        if existing.is_some_and(|e| e != s) {
-                            return false;
-                        }
-                    }
-                    let entry = seen
-                        .entry("properties")
-                        .or_insert_with(|| Value::Object(Map::new()));
-                    if let Value::Object(acc) = entry {
-                        for (name, s) in props {
-                            acc.insert(name.clone(), s.clone());
-                        }
-                    }
-                }
-                _ => {
-                    let existing = out.get(k).or_else(|| seen.get(k));
-                    match existing {
-                        Some(e) if e != v => return false,
-                        Some(_) => {}
-                        None => {
-                            seen.insert(k.clone(), v.clone());
+                            .get(k)
+                            .or_else(|| seen.iter().find(|(n, _)| *n == k).map(|(_, v)| *v));
+                        match existing {
+                            Some(e) if e != v => break 'dry true,
+                            Some(_) => {}
+                            None => seen.push((k, v)),
                         }
                     }
                 }
             }
         }
+        false
+    };
+    if conflict {
+        return Err(parts);
     }
+    let arena = out.arena();
     for part in parts {
-        let Value::Object(part) = part else {
+        let Node::Object(part) = part else {
             continue;
         };
-        for (k, v) in part {
-            match k.as_str() {
+        for (k, v) in part.take_entries() {
+            match k {
                 "properties" => {
-                    let entry = out
-                        .entry("properties")
-                        .or_insert_with(|| Value::Object(Map::new()));
-                    if let (Value::Object(acc), Value::Object(props)) = (entry, v) {
-                        for (name, s) in props {
-                            acc.entry(name.clone()).or_insert_with(|| s.clone());
+                    let entry = out.or_insert("properties", Node::object(Obj::new_in(arena)));
+                    if let (Node::Object(acc), Node::Object(props)) = (entry, v) {
+                        for (name, s) in props.take_entries() {
+                            acc.or_insert(name, s);
                         }
                     }
                 }
                 "required" => {
-                    let entry = out
-                        .entry("required")
-                        .or_insert_with(|| Value::Array(Vec::new()));
-                    if let (Value::Array(acc), Value::Array(names)) = (entry, v) {
-                        for n in names {
-                            if !acc.contains(n) {
-                                acc.push(n.clone());
+                    let entry = out.or_insert("required", Node::array(List::new_in(arena)));
+                    if let (Node::Array(acc), Node::Array(names)) = (entry, v) {
+                        for n in names.drain(..) {
+                            if !acc.contains(&n) {
+                                acc.push(n);
                             }
                         }
                     }
                 }
                 _ => {
-                    out.entry(k.clone()).or_insert_with(|| v.clone());
+                    out.or_insert(k, v);
                 }
             }
         }
     }
-    true
-}
-
-/// A keyword moved out of a compiled schema: a name of our own vocabulary
-/// (nearly always), or a copy of the input's.
-type Key = std::borrow::Cow<'static, str>;
-
-/// `k` as a [`Key`], without a copy when it is one of the keywords a
-/// compiled schema can hold.
-fn key(k: &str) -> Key {
-    const KEYWORDS: &[&str] = &[
-        "format",
-        "minLength",
-        "maxLength",
-        "pattern",
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "multipleOf",
-        "minItems",
-        "maxItems",
-        "uniqueItems",
-        "minContains",
-        "maxContains",
-        "minProperties",
-        "maxProperties",
-        "dependentRequired",
-        "dependencies",
-        "default",
-        "examples",
-        "example",
-        "deprecated",
-        "readOnly",
-        "writeOnly",
-        "contentEncoding",
-        "contentMediaType",
-        "additionalProperties",
-        "patternProperties",
-        "dependentSchemas",
-        "prefixItems",
-        "propertyNames",
-        "unevaluatedProperties",
-        "unevaluatedItems",
-        "additionalItems",
-        "contains",
-        "not",
-        "if",
-        "then",
-        "else",
-        "contentSchema",
-        "allOf",
-        "anyOf",
-        "oneOf",
-        "const",
-        "title",
-    ];
-    match KEYWORDS.iter().find(|w| **w == k) {
-        Some(w) => Key::Borrowed(w),
-        None => Key::Owned(k.to_owned()),
-    }
+    Ok(())
 }
 
 /// Appends keywords the dialect does not take to the description, so the
 /// model still reads them: `"Name (minLength: 1; pattern: ^[a-z]+$)"`.
-fn describe(out: &mut Map<String, Value>, moved: &[(Key, Value)]) {
+fn describe<'a>(out: &mut Obj<'a>, moved: &[(&'a str, Node<'a>)]) {
     let mut parts = String::new();
     for (k, v) in moved {
         if !parts.is_empty() {
@@ -1766,21 +1843,22 @@ fn describe(out: &mut Map<String, Value>, moved: &[(Key, Value)]) {
         }
         parts.push_str(k);
         parts.push_str(": ");
-        match (k.as_ref(), v) {
-            ("pattern" | "format", Value::String(s)) => parts.push_str(clip(s, 300)),
-            ("additionalProperties", Value::Object(m))
-                if m.len() == 1 && m.contains_key("type") =>
-            {
+        match (*k, v) {
+            ("pattern" | "format", v) if v.as_str().is_some() => {
+                parts.push_str(clip(v.as_str().unwrap_or_default(), 300));
+            }
+            ("additionalProperties", Node::Object(m)) if m.len() == 1 && m.contains_key("type") => {
                 // A map: `additionalProperties: values of type string`.
                 parts.push_str("values of type ");
-                parts.push_str(&m["type"].to_string().to_ascii_lowercase().replace('"', ""));
+                let t = m.get("type").map(Node::text).unwrap_or_default();
+                parts.push_str(&t.to_ascii_lowercase().replace('"', ""));
             }
-            ("one of", Value::Array(values)) => {
-                let list: Vec<String> = values.iter().map(Value::to_string).collect();
+            ("one of", Node::Array(values)) => {
+                let list: Vec<String> = values.iter().map(Node::text).collect();
                 parts.push_str(clip(&list.join(", "), 600));
             }
             _ => {
-                let text = v.to_string();
+                let text = v.text();
                 let clipped = clip(&text, 300);
                 parts.push_str(clipped);
                 if clipped.len() < text.len() {
@@ -1789,11 +1867,23 @@ fn describe(out: &mut Map<String, Value>, moved: &[(Key, Value)]) {
             }
         }
     }
-    let text = match out.get("description").and_then(Value::as_str) {
+    let text = match out.get("description").and_then(Node::as_str) {
         Some(d) if !d.is_empty() => format!("{d} ({parts})"),
         _ => parts,
     };
-    out.insert("description".into(), Value::String(text));
+    let text = Node::string_in(&text, out.arena());
+    out.insert("description", text);
+}
+
+/// `m["$ref"]`, found without a search in nearly every schema: the keys
+/// are sorted (`serde_json::Map` is a `BTreeMap`; a test in `mod.rs` says
+/// so), and `$ref` sorts before any key that starts with a letter.
+fn get_ref(m: &Map<String, Value>) -> Option<&Value> {
+    match m.keys().next() {
+        Some(first) if first.as_bytes().first().is_some_and(|b| *b > b'$') => None,
+        Some(_) => m.get("$ref"),
+        None => None,
+    }
 }
 
 /// Whether `v` nests no deeper than `limit`.

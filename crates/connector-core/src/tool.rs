@@ -411,7 +411,7 @@ impl DynTool {
     pub fn new<T: Tool>(tool: T) -> Result<Self, Error> {
         let mut input_schema = schema_for::<T::Args>();
         // The argument type's own doc comment is not the tool's description.
-        input_schema.shift_remove("description");
+        input_schema.remove("description");
         let spec = ToolSpec {
             name: T::NAME.to_owned(),
             title: None,

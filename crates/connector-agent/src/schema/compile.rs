@@ -1875,15 +1875,11 @@ fn describe<'a>(out: &mut Obj<'a>, moved: &[(&'a str, Node<'a>)]) {
     out.insert("description", text);
 }
 
-/// `m["$ref"]`, found without a search in nearly every schema: the keys
-/// are sorted (`serde_json::Map` is a `BTreeMap`; a test in `mod.rs` says
-/// so), and `$ref` sorts before any key that starts with a letter.
+/// `m["$ref"]`. (Looked up, never assumed first: serde_json keeps keys
+/// sorted unless some crate in the build turns on its `preserve_order`
+/// feature, rig-core among them, and then they come as the input wrote them.)
 fn get_ref(m: &Map<String, Value>) -> Option<&Value> {
-    match m.keys().next() {
-        Some(first) if first.as_bytes().first().is_some_and(|b| *b > b'$') => None,
-        Some(_) => m.get("$ref"),
-        None => None,
-    }
+    m.get("$ref")
 }
 
 /// Whether `v` nests no deeper than `limit`.

@@ -597,50 +597,73 @@ fn shape_tool(
     strict: bool,
     dialect: Dialect,
 ) -> Value {
-    let mut tool = Map::new();
-    tool.insert("name".into(), Value::String(name.to_owned()));
-    tool.insert("description".into(), Value::String(description.to_owned()));
-    match dialect {
+    // Keys inserted in sorted order, so that the text is the same (and the
+    // same as the JSON path's) whether or not a crate in the build turns on
+    // serde_json's `preserve_order`.
+    let name = Value::String(name.to_owned());
+    let description = Value::String(description.to_owned());
+    let function = || Value::String("function".into());
+    let entries: Vec<(&str, Value)> = match dialect {
         Dialect::OpenAi => {
-            tool.insert("parameters".into(), schema);
-            tool.insert("strict".into(), Value::Bool(strict));
-            let mut outer = Map::new();
-            outer.insert("type".into(), Value::String("function".into()));
-            outer.insert("function".into(), Value::Object(tool));
-            return Value::Object(outer);
+            let inner = object(vec![
+                ("description", description),
+                ("name", name),
+                ("parameters", schema),
+                ("strict", Value::Bool(strict)),
+            ]);
+            vec![("function", inner), ("type", function())]
         }
-        Dialect::OpenAiResponses => {
-            // The Responses API's `strict` defaults to true: always say it.
-            let mut flat = Map::new();
-            flat.insert("type".into(), Value::String("function".into()));
-            flat.append(&mut tool);
-            flat.insert("parameters".into(), schema);
-            flat.insert("strict".into(), Value::Bool(strict));
-            return Value::Object(flat);
-        }
+        // The Responses API's `strict` defaults to true: always say it.
+        Dialect::OpenAiResponses => vec![
+            ("description", description),
+            ("name", name),
+            ("parameters", schema),
+            ("strict", Value::Bool(strict)),
+            ("type", function()),
+        ],
         Dialect::Anthropic => {
-            tool.insert("input_schema".into(), schema);
+            let mut e = vec![
+                ("description", description),
+                ("input_schema", schema),
+                ("name", name),
+            ];
             if strict {
-                tool.insert("strict".into(), Value::Bool(true));
+                e.push(("strict", Value::Bool(true)));
             }
+            e
         }
-        Dialect::Gemini => {
-            tool.insert("parametersJsonSchema".into(), schema);
-        }
+        Dialect::Gemini => vec![
+            ("description", description),
+            ("name", name),
+            ("parametersJsonSchema", schema),
+        ],
         Dialect::GeminiOpenApi => {
             let has_properties = schema
                 .get("properties")
                 .and_then(Value::as_object)
                 .is_some_and(|p| !p.is_empty());
+            let mut e = vec![("description", description), ("name", name)];
             if has_properties {
-                tool.insert("parameters".into(), schema);
+                e.push(("parameters", schema));
             }
+            e
         }
-        Dialect::Mcp => {
-            tool.insert("inputSchema".into(), schema);
-        }
+        Dialect::Mcp => vec![
+            ("description", description),
+            ("inputSchema", schema),
+            ("name", name),
+        ],
+    };
+    object(entries)
+}
+
+/// An object of `entries`, inserted in the order given.
+fn object(entries: Vec<(&str, Value)>) -> Value {
+    let mut m = Map::new();
+    for (k, v) in entries {
+        m.insert(k.to_owned(), v);
     }
-    Value::Object(tool)
+    Value::Object(m)
 }
 
 /// What the dialect's API takes as its list of tools:
@@ -836,17 +859,63 @@ mod tests {
         assert!(compile_catalog(&[], &dialects).iter().all(Vec::is_empty));
     }
 
+    /// Whatever order the input's keys come in (serde_json keeps them sorted
+    /// unless a crate in the build turns on `preserve_order`, as rig-core
+    /// does), the compiled output is the same, keys sorted.
     #[test]
-    fn serde_json_maps_keep_keys_sorted() {
-        // The compiler relies on it: `get_ref` looks at the first key only,
-        // and the JSON path writes keys in sorted order to match what
-        // serde_json writes of a `Value` (`preserve_order` would break both).
-        let m: Map<String, Value> = ["b", "a", "$ref", "B"]
-            .into_iter()
-            .map(|k| (k.to_owned(), Value::Null))
+    fn output_does_not_depend_on_the_order_of_input_keys() {
+        let entries = [
+            ("type", serde_json::json!("object")),
+            ("title", serde_json::json!("Args")),
+            (
+                "properties",
+                serde_json::json!({
+                    "z": {"description": "Last.", "$ref": "#/$defs/Z", "minLength": 2},
+                    "a": {"maxLength": 5, "type": "string", "minLength": 1, "pattern": "^a"}
+                }),
+            ),
+            ("required", serde_json::json!(["z"])),
+            (
+                "$defs",
+                serde_json::json!({"Z": {"type": "string", "format": "uuid", "title": "Zed"}}),
+            ),
+        ];
+        let forward: Map<String, Value> = entries
+            .iter()
+            .cloned()
+            .map(|(k, v)| (k.to_owned(), v))
             .collect();
-        let keys: Vec<&str> = m.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["$ref", "B", "a", "b"]);
+        let backward: Map<String, Value> = entries
+            .iter()
+            .rev()
+            .cloned()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        for dialect in Dialect::ALL {
+            for strict in [false, true] {
+                let opts = CompileOptions {
+                    strict,
+                    ..CompileOptions::default()
+                };
+                let (f, b) = (
+                    compile(&forward, dialect, &opts).unwrap(),
+                    compile(&backward, dialect, &opts).unwrap(),
+                );
+                assert_eq!(f.schema.to_string(), b.schema.to_string(), "{dialect}");
+                assert_eq!(f.notes, b.notes, "{dialect}");
+                let (fj, bj) = (
+                    compile_json(&forward, dialect, &opts).unwrap(),
+                    compile_json(&backward, dialect, &opts).unwrap(),
+                );
+                assert_eq!(fj.schema.as_str(), bj.schema.as_str(), "{dialect}");
+                assert_eq!(fj.schema.as_str(), f.schema.to_string(), "{dialect}");
+                // The `$ref` was followed wherever it stood among the keys.
+                assert!(
+                    fj.schema.as_str().contains("uuid") || !fj.schema.as_str().contains("$ref"),
+                    "{dialect}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -228,6 +228,26 @@ fn object_arguments(id: &str, name: &str, arguments: Value) -> EachCall {
     }
 }
 
+/// OpenAI's `arguments`, the JSON string the model wrote (both APIs): an
+/// empty one counts as `{}`, and an object (sent by some compatible
+/// servers) is taken as is.
+fn string_arguments(id: &str, name: &str, arguments: Option<&Value>) -> EachCall {
+    let parsed = match arguments {
+        None | Some(Value::Null) => Ok(Value::Object(Map::new())),
+        Some(Value::String(raw)) if raw.trim().is_empty() => Ok(Value::Object(Map::new())),
+        Some(Value::String(raw)) => {
+            serde_json::from_str::<Value>(raw).map_err(|e| ArgumentsError {
+                id: id.to_owned(),
+                name: name.to_owned(),
+                raw: raw.clone(),
+                reason: format!("the arguments are not valid JSON ({e})"),
+            })
+        }
+        Some(other) => Ok(other.clone()),
+    };
+    parsed.and_then(|args| object_arguments(id, name, args))
+}
+
 fn first_error(each: Vec<EachCall>) -> Result<Vec<ToolCall>, MessageError> {
     each.into_iter()
         .map(|c| c.map_err(MessageError::from))
@@ -384,20 +404,7 @@ pub mod openai {
                 .filter(|f| f.is_object())
                 .ok_or_else(|| malformed(format!("{path}.function"), "an object"))?;
             let name = get_str(function, "name", &format!("{path}.function"))?;
-            let parsed = match function.get("arguments") {
-                None | Some(Value::Null) => Ok(Value::Object(Map::new())),
-                Some(Value::String(raw)) if raw.trim().is_empty() => Ok(Value::Object(Map::new())),
-                Some(Value::String(raw)) => {
-                    serde_json::from_str::<Value>(raw).map_err(|e| ArgumentsError {
-                        id: id.to_owned(),
-                        name: name.to_owned(),
-                        raw: raw.clone(),
-                        reason: format!("the arguments are not valid JSON ({e})"),
-                    })
-                }
-                Some(other) => Ok(other.clone()),
-            };
-            out.push(parsed.and_then(|args| object_arguments(id, name, args)));
+            out.push(string_arguments(id, name, function.get("arguments")));
         }
         Ok(out)
     }
@@ -529,20 +536,7 @@ pub mod openai_responses {
             }
             let id = get_str(item, "call_id", &path)?;
             let name = get_str(item, "name", &path)?;
-            let parsed = match item.get("arguments") {
-                None | Some(Value::Null) => Ok(Value::Object(Map::new())),
-                Some(Value::String(raw)) if raw.trim().is_empty() => Ok(Value::Object(Map::new())),
-                Some(Value::String(raw)) => {
-                    serde_json::from_str::<Value>(raw).map_err(|e| ArgumentsError {
-                        id: id.to_owned(),
-                        name: name.to_owned(),
-                        raw: raw.clone(),
-                        reason: format!("the arguments are not valid JSON ({e})"),
-                    })
-                }
-                Some(other) => Ok(other.clone()),
-            };
-            out.push(parsed.and_then(|args| object_arguments(id, name, args)));
+            out.push(string_arguments(id, name, item.get("arguments")));
         }
         Ok(out)
     }

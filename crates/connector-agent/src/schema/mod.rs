@@ -73,9 +73,9 @@
 //!   ever being built.
 //!
 //! Compiling a catalog of 1,000 tools into OpenAI strict, Anthropic strict,
-//! Gemini and MCP takes about a third of the time as text as it does as
-//! `Value`s (`docs/benchmarks.md`, "Compiling a catalog into every
-//! dialect").
+//! Gemini and MCP takes about half the time as text as it does as
+//! `Value`s, with a tenth of the allocations (`docs/benchmarks.md`,
+//! "Compiling a catalog into every dialect").
 //!
 //! ```
 //! use connector_agent::schema::{

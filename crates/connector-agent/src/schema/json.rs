@@ -3,12 +3,13 @@
 //! `serde_json::Value` they stand for (compact, keys in the order given,
 //! which is sorted).
 //!
-//! serde_json formats the numbers (their `Display`) and escapes the
-//! strings that need it.
-//! What is written here is only the frame (braces, brackets, commas,
-//! colons, `null`, `true`, `false`) and the strings that need no escaping:
-//! most of them, and serde_json's escaper goes byte by byte, where telling
-//! that nothing needs escaping goes eight bytes at a time ([`plain`]).
+//! serde_json escapes the strings that need it and formats the floats
+//! (their `Display` is its serializer's); integers go through `itoa`, as in
+//! serde_json. What is written here is only the frame (braces, brackets,
+//! commas, colons, `null`, `true`, `false`) and the strings that need no
+//! escaping: most of them, and serde_json's escaper goes byte by byte,
+//! where telling that nothing needs escaping goes eight bytes at a time
+//! ([`plain`]).
 
 use std::cell::RefCell;
 use std::fmt::Write as _;

@@ -13,7 +13,9 @@
 //! rounds (and the range), the ratio to the baseline, and the whole
 //! catalog documents (compile + tool definitions); twice: the JSON path
 //! alone, then every case interleaved (the `Value` cases' many small
-//! allocations slow what runs after them). Runs on the system allocator:
+//! allocations slow what runs after them). The "cold input" cases fill the
+//! caches with something else first (outside the timing), as for a catalog
+//! not touched lately. Runs on the system allocator:
 //! the memory figures come from `compile_memory.rs`, a separate binary
 //! with a counting allocator (whose shared atomic counters would slow
 //! these timed runs, the multi-threaded ones most).

@@ -141,15 +141,24 @@ fn number_into(out: &mut String, n: &serde_json::Number) {
 /// A JSON string: as it is between quotes when nothing in it needs
 /// escaping (which is what serde_json writes then), else escaped by
 /// serde_json.
+#[inline]
 pub(crate) fn string_into(out: &mut String, s: &str) -> Result<(), serde_json::Error> {
     if plain(s) {
         out.reserve(s.len() + 2);
         out.push('"');
         out.push_str(s);
         out.push('"');
+        Ok(())
     } else {
-        out.push_str(&serde_json::to_string(s)?);
+        escaped_into(out, s)
     }
+}
+
+/// The rare string that needs escaping, apart: the common path stays small.
+#[cold]
+#[inline(never)]
+fn escaped_into(out: &mut String, s: &str) -> Result<(), serde_json::Error> {
+    out.push_str(&serde_json::to_string(s)?);
     Ok(())
 }
 

@@ -13,11 +13,14 @@
 //! rounds (and the range), the ratio to the baseline, and the whole
 //! catalog documents (compile + tool definitions); twice: the JSON path
 //! alone, then every case interleaved (the `Value` cases' many small
-//! allocations slow what runs after them). Runs on the system allocator:
+//! allocations slow what runs after them). The "cold input" cases fill the
+//! caches with something else first (outside the timing), as for a catalog
+//! not touched lately. Runs on the system allocator:
 //! the memory figures come from `compile_memory.rs`, a separate binary
 //! with a counting allocator (whose shared atomic counters would slow
 //! these timed runs, the multi-threaded ones most).
 
+use std::cell::RefCell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -178,10 +181,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let schemas = catalog();
     let refs: Vec<&Map<String, Value>> = schemas.iter().collect();
     let (s, r) = (&schemas, &refs);
+    // "cold input": the caches are filled with something else first (64 MB
+    // written, outside the timing), as for a catalog not touched lately.
+    let evict = RefCell::new(vec![0u8; 64 << 20]);
+    let cold = move |f: &dyn Fn() -> Duration| {
+        let mut other = evict.borrow_mut();
+        for byte in other.iter_mut().step_by(64) {
+            *byte = byte.wrapping_add(1);
+        }
+        black_box(&*other);
+        drop(other);
+        f()
+    };
+    let cold = &cold;
     let cases: Vec<Case<'_>> = vec![
         (
             "baseline: deep clone of the inputs, 1 thread",
             Box::new(move || time(|| baseline(s))),
+        ),
+        (
+            "baseline, cold input",
+            Box::new(move || cold(&|| time(|| baseline(s)))),
+        ),
+        (
+            "JSON, 4 dialects (issue), compile_catalog_json, cold input",
+            Box::new(move || cold(&|| time(|| compile_parallel_json(r, &DIALECTS4)))),
+        ),
+        (
+            "Value, 4 dialects (issue), compile_catalog, cold input",
+            Box::new(move || cold(&|| time(|| compile_parallel(r, &DIALECTS4)))),
         ),
         (
             "JSON, 4 dialects (issue), 1 thread",

@@ -3,12 +3,13 @@
 //! `serde_json::Value` they stand for (compact, keys in the order given,
 //! which is sorted).
 //!
-//! serde_json formats the numbers (their `Display`) and escapes the
-//! strings that need it.
-//! What is written here is only the frame (braces, brackets, commas,
-//! colons, `null`, `true`, `false`) and the strings that need no escaping:
-//! most of them, and serde_json's escaper goes byte by byte, where telling
-//! that nothing needs escaping goes eight bytes at a time ([`plain`]).
+//! serde_json escapes the strings that need it and formats the floats
+//! (their `Display` is its serializer's); integers go through `itoa`, as in
+//! serde_json. What is written here is only the frame (braces, brackets,
+//! commas, colons, `null`, `true`, `false`) and the strings that need no
+//! escaping: most of them, and serde_json's escaper goes byte by byte,
+//! where telling that nothing needs escaping goes eight bytes at a time
+//! ([`plain`]).
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -140,15 +141,24 @@ fn number_into(out: &mut String, n: &serde_json::Number) {
 /// A JSON string: as it is between quotes when nothing in it needs
 /// escaping (which is what serde_json writes then), else escaped by
 /// serde_json.
+#[inline]
 pub(crate) fn string_into(out: &mut String, s: &str) -> Result<(), serde_json::Error> {
     if plain(s) {
         out.reserve(s.len() + 2);
         out.push('"');
         out.push_str(s);
         out.push('"');
+        Ok(())
     } else {
-        out.push_str(&serde_json::to_string(s)?);
+        escaped_into(out, s)
     }
+}
+
+/// The rare string that needs escaping, apart: the common path stays small.
+#[cold]
+#[inline(never)]
+fn escaped_into(out: &mut String, s: &str) -> Result<(), serde_json::Error> {
+    out.push_str(&serde_json::to_string(s)?);
     Ok(())
 }
 

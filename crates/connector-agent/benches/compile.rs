@@ -25,36 +25,20 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use connector_agent::schema::{
-    CompileOptions, Dialect, SchemaError, catalog_document, catalog_document_json, compile,
-    compile_catalog, compile_catalog_json, compile_json, tool_definition_json,
+    CompileOptions, Dialect, SchemaError, compile, compile_catalog, compile_catalog_json,
+    compile_json,
 };
 use serde_json::{Map, Value};
 
 #[path = "support/catalog.rs"]
 mod support;
 
-use support::{DIALECTS, DIALECTS4, TOOLS, catalog, options};
+use support::{
+    DIALECTS, DIALECTS4, TOOLS, baseline, catalog, compile_all, compile_all_json, documents,
+    documents_json, options,
+};
 
 const ROUNDS: usize = 21;
-
-fn baseline(schemas: &[Map<String, Value>]) -> Vec<Value> {
-    schemas.iter().map(|s| Value::Object(s.clone())).collect()
-}
-
-/// Every schema into every dialect: just the compiled schemas, one thread.
-fn compile_all(
-    schemas: &[Map<String, Value>],
-    dialects: &[Dialect],
-) -> Result<Vec<Value>, SchemaError> {
-    let mut out = Vec::with_capacity(schemas.len() * dialects.len());
-    for &dialect in dialects {
-        let opts = options(dialect);
-        for s in schemas {
-            out.push(compile(s, dialect, &opts)?.schema);
-        }
-    }
-    Ok(out)
-}
 
 /// The same through `compile_catalog`: spread over the machine's cores.
 fn compile_parallel(
@@ -66,21 +50,6 @@ fn compile_parallel(
     for list in compile_catalog(schemas, &pairs) {
         for c in list {
             out.push(c?.schema);
-        }
-    }
-    Ok(out)
-}
-
-/// Every schema into every dialect as JSON text, one thread.
-fn compile_all_json(
-    schemas: &[Map<String, Value>],
-    dialects: &[Dialect],
-) -> Result<Vec<String>, SchemaError> {
-    let mut out = Vec::with_capacity(schemas.len() * dialects.len());
-    for &dialect in dialects {
-        let opts = options(dialect);
-        for s in schemas {
-            out.push(compile_json(s, dialect, &opts)?.schema);
         }
     }
     Ok(out)
@@ -114,47 +83,6 @@ fn compile_parallel_json(
         }
     }
     Ok(out)
-}
-
-/// Every dialect's whole catalog document as JSON text.
-fn documents_json(
-    schemas: &[Map<String, Value>],
-) -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    let mut docs = Vec::with_capacity(DIALECTS.len());
-    for &dialect in &DIALECTS {
-        let opts = options(dialect);
-        let mut tools = Vec::with_capacity(schemas.len());
-        for (i, s) in schemas.iter().enumerate() {
-            let c = compile_json(s, dialect, &opts)?;
-            tools.push(tool_definition_json(
-                &format!("tool_{i}"),
-                "Does a thing.",
-                &c,
-                dialect,
-            )?);
-        }
-        docs.push(catalog_document_json(&tools, dialect));
-    }
-    Ok(docs)
-}
-
-/// Every dialect's whole catalog document (tool definitions included).
-fn documents(schemas: &[Map<String, Value>]) -> Result<Vec<Value>, SchemaError> {
-    DIALECTS
-        .iter()
-        .map(|&dialect| {
-            let opts = options(dialect);
-            let tools = schemas
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    let c = compile(s, dialect, &opts)?;
-                    Ok(c.into_tool_definition(&format!("tool_{i}"), "Does a thing.", dialect))
-                })
-                .collect::<Result<Vec<_>, SchemaError>>()?;
-            Ok(catalog_document(tools, dialect))
-        })
-        .collect()
 }
 
 fn time<T>(f: impl FnOnce() -> T) -> Duration {

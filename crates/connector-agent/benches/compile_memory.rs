@@ -11,91 +11,18 @@
 use std::alloc::System;
 use std::hint::black_box;
 
-use connector_agent::schema::{
-    Dialect, SchemaError, catalog_document, catalog_document_json, compile, compile_json,
-    tool_definition_json,
-};
-use serde_json::{Map, Value};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, Stats, StatsAlloc};
 
 #[path = "support/catalog.rs"]
 mod support;
 
-use support::{DIALECTS, DIALECTS4, TOOLS, catalog, options};
+use support::{
+    DIALECTS, DIALECTS4, TOOLS, baseline, catalog, compile_all, compile_all_json, documents,
+    documents_json,
+};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-fn baseline(schemas: &[Map<String, Value>]) -> Vec<Value> {
-    schemas.iter().map(|s| Value::Object(s.clone())).collect()
-}
-
-fn compile_all(
-    schemas: &[Map<String, Value>],
-    dialects: &[Dialect],
-) -> Result<Vec<Value>, SchemaError> {
-    let mut out = Vec::with_capacity(schemas.len() * dialects.len());
-    for &dialect in dialects {
-        let opts = options(dialect);
-        for s in schemas {
-            out.push(compile(s, dialect, &opts)?.schema);
-        }
-    }
-    Ok(out)
-}
-
-fn compile_all_json(
-    schemas: &[Map<String, Value>],
-    dialects: &[Dialect],
-) -> Result<Vec<String>, SchemaError> {
-    let mut out = Vec::with_capacity(schemas.len() * dialects.len());
-    for &dialect in dialects {
-        let opts = options(dialect);
-        for s in schemas {
-            out.push(compile_json(s, dialect, &opts)?.schema);
-        }
-    }
-    Ok(out)
-}
-
-fn documents_json(
-    schemas: &[Map<String, Value>],
-) -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    let mut docs = Vec::with_capacity(DIALECTS.len());
-    for &dialect in &DIALECTS {
-        let opts = options(dialect);
-        let mut tools = Vec::with_capacity(schemas.len());
-        for (i, s) in schemas.iter().enumerate() {
-            let c = compile_json(s, dialect, &opts)?;
-            tools.push(tool_definition_json(
-                &format!("tool_{i}"),
-                "Does a thing.",
-                &c,
-                dialect,
-            )?);
-        }
-        docs.push(catalog_document_json(&tools, dialect));
-    }
-    Ok(docs)
-}
-
-fn documents(schemas: &[Map<String, Value>]) -> Result<Vec<Value>, SchemaError> {
-    DIALECTS
-        .iter()
-        .map(|&dialect| {
-            let opts = options(dialect);
-            let tools = schemas
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    let c = compile(s, dialect, &opts)?;
-                    Ok(c.into_tool_definition(&format!("tool_{i}"), "Does a thing.", dialect))
-                })
-                .collect::<Result<Vec<_>, SchemaError>>()?;
-            Ok(catalog_document(tools, dialect))
-        })
-        .collect()
-}
 
 /// What `f` allocates, and what it still holds when it returns (its
 /// output).

@@ -1,6 +1,6 @@
 //! The catalog both schema benches compile (`compile.rs` times it,
 //! `compile_memory.rs` counts its allocations): 1,000 realistic tool
-//! schemas, the same every run.
+//! schemas, the same every run, and the workloads both run on it.
 //!
 //! The catalog mixes what the framework sees: 60% small provider tools
 //! (strings, an enum, an optional `uint32`, a list), 25% schemars schemas
@@ -9,7 +9,10 @@
 //! string constraints, defaults), 5% with a free-form map (strict falls
 //! back).
 
-use connector_agent::schema::{CompileOptions, Dialect};
+use connector_agent::schema::{
+    CompileOptions, Dialect, SchemaError, catalog_document, catalog_document_json, compile,
+    compile_json, tool_definition_json,
+};
 use serde_json::{Map, Value, json};
 
 pub const TOOLS: usize = 1_000;
@@ -209,4 +212,79 @@ pub fn options(dialect: Dialect) -> CompileOptions {
         strict: dialect.has_strict_mode(),
         ..CompileOptions::default()
     }
+}
+
+pub fn baseline(schemas: &[Map<String, Value>]) -> Vec<Value> {
+    schemas.iter().map(|s| Value::Object(s.clone())).collect()
+}
+
+/// Every schema into every dialect: just the compiled schemas, one thread.
+pub fn compile_all(
+    schemas: &[Map<String, Value>],
+    dialects: &[Dialect],
+) -> Result<Vec<Value>, SchemaError> {
+    let mut out = Vec::with_capacity(schemas.len() * dialects.len());
+    for &dialect in dialects {
+        let opts = options(dialect);
+        for s in schemas {
+            out.push(compile(s, dialect, &opts)?.schema);
+        }
+    }
+    Ok(out)
+}
+
+/// Every schema into every dialect as JSON text, one thread.
+pub fn compile_all_json(
+    schemas: &[Map<String, Value>],
+    dialects: &[Dialect],
+) -> Result<Vec<String>, SchemaError> {
+    let mut out = Vec::with_capacity(schemas.len() * dialects.len());
+    for &dialect in dialects {
+        let opts = options(dialect);
+        for s in schemas {
+            out.push(compile_json(s, dialect, &opts)?.schema);
+        }
+    }
+    Ok(out)
+}
+
+/// Every dialect's whole catalog document (tool definitions included).
+pub fn documents(schemas: &[Map<String, Value>]) -> Result<Vec<Value>, SchemaError> {
+    DIALECTS
+        .iter()
+        .map(|&dialect| {
+            let opts = options(dialect);
+            let tools = schemas
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let c = compile(s, dialect, &opts)?;
+                    Ok(c.into_tool_definition(&format!("tool_{i}"), "Does a thing.", dialect))
+                })
+                .collect::<Result<Vec<_>, SchemaError>>()?;
+            Ok(catalog_document(tools, dialect))
+        })
+        .collect()
+}
+
+/// Every dialect's whole catalog document as JSON text.
+pub fn documents_json(
+    schemas: &[Map<String, Value>],
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let mut docs = Vec::with_capacity(DIALECTS.len());
+    for &dialect in &DIALECTS {
+        let opts = options(dialect);
+        let mut tools = Vec::with_capacity(schemas.len());
+        for (i, s) in schemas.iter().enumerate() {
+            let c = compile_json(s, dialect, &opts)?;
+            tools.push(tool_definition_json(
+                &format!("tool_{i}"),
+                "Does a thing.",
+                &c,
+                dialect,
+            )?);
+        }
+        docs.push(catalog_document_json(&tools, dialect));
+    }
+    Ok(docs)
 }

@@ -248,6 +248,38 @@ fn string_arguments(id: &str, name: &str, arguments: Option<&Value>) -> EachCall
     parsed.and_then(|args| object_arguments(id, name, args))
 }
 
+/// Image types OpenAI's `input_image` and Anthropic's `image` block take.
+const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+
+/// A custom (free-form) tool call, OpenAI's other kind (`input` holds its
+/// text): we only declare function tools.
+fn custom_call(id: &str, name: &str, call: &Value) -> ArgumentsError {
+    ArgumentsError {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        raw: call
+            .get("input")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        reason: "it is a custom (free-form) tool call, and this tool is a function tool".to_owned(),
+    }
+}
+
+/// A failed call's text starting with `Error: ` (for dialects without an
+/// error flag), unless it already starts with "error".
+fn error_prefixed(output: &ToolOutput, text: String) -> String {
+    if output.is_error
+        && !text
+            .get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case("error"))
+    {
+        format!("Error: {text}")
+    } else {
+        text
+    }
+}
+
 fn first_error(each: Vec<EachCall>) -> Result<Vec<ToolCall>, MessageError> {
     each.into_iter()
         .map(|c| c.map_err(MessageError::from))
@@ -383,18 +415,7 @@ pub mod openai {
                 "custom" => {
                     let custom = call.get("custom").unwrap_or(&Value::Null);
                     let name = get_str(custom, "name", &format!("{path}.custom"))?;
-                    out.push(Err(ArgumentsError {
-                        id: id.to_owned(),
-                        name: name.to_owned(),
-                        raw: custom
-                            .get("input")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned(),
-                        reason: "it is a custom (free-form) tool call, and this tool is a \
-                                 function tool"
-                            .to_owned(),
-                    }));
+                    out.push(Err(custom_call(id, name, custom)));
                     continue;
                 }
                 _ => return Err(malformed(format!("{path}.type"), "\"function\"")),
@@ -421,14 +442,7 @@ pub mod openai {
     /// in words; a failed call's text starts with `Error: ` (the dialect has
     /// no error flag).
     pub fn tool_result_message(call: &ToolCall, output: &ToolOutput) -> Value {
-        let mut content = output_text(output);
-        if output.is_error
-            && !content
-                .get(..5)
-                .is_some_and(|s| s.eq_ignore_ascii_case("error"))
-        {
-            content = format!("Error: {content}");
-        }
+        let content = error_prefixed(output, output_text(output));
         json!({"role": "tool", "tool_call_id": call.id, "content": content})
     }
 
@@ -469,9 +483,6 @@ pub mod openai {
 /// ```
 pub mod openai_responses {
     use super::*;
-
-    /// Image types an `input_image` takes.
-    const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
 
     /// The output items: the `output` of a whole response, or the array
     /// itself.
@@ -518,18 +529,7 @@ pub mod openai_responses {
                 "custom_tool_call" => {
                     let id = get_str(item, "call_id", &path)?;
                     let name = get_str(item, "name", &path)?;
-                    out.push(Err(ArgumentsError {
-                        id: id.to_owned(),
-                        name: name.to_owned(),
-                        raw: item
-                            .get("input")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned(),
-                        reason: "it is a custom (free-form) tool call, and this tool is a \
-                                 function tool"
-                            .to_owned(),
-                    }));
+                    out.push(Err(custom_call(id, name, item)));
                     continue;
                 }
                 _ => continue,
@@ -569,17 +569,6 @@ pub mod openai_responses {
             }
             _ => false,
         };
-        let error_prefix = |text: String| {
-            if output.is_error
-                && !text
-                    .get(..5)
-                    .is_some_and(|s| s.eq_ignore_ascii_case("error"))
-            {
-                format!("Error: {text}")
-            } else {
-                text
-            }
-        };
         let value = if output.content.iter().any(is_image) {
             let mut parts = Vec::with_capacity(output.content.len() + 1);
             if output.is_error {
@@ -602,7 +591,7 @@ pub mod openai_responses {
             }
             Value::Array(parts)
         } else {
-            Value::String(error_prefix(output_text(output)))
+            Value::String(error_prefixed(output, output_text(output)))
         };
         json!({"type": "function_call_output", "call_id": call.id, "output": value})
     }
@@ -619,9 +608,6 @@ pub mod openai_responses {
 /// Anthropic Messages.
 pub mod anthropic {
     use super::*;
-
-    /// Image types a Messages `image` block takes.
-    const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
 
     fn content(response: &Value) -> Result<(&[Value], &'static str), MessageError> {
         match response {

@@ -5,31 +5,13 @@ use std::sync::Arc;
 
 use connector_agent::schema::Dialect;
 use connector_agent::{CallOptions, CatalogOptions, Toolbox};
-use connector_core::Connector;
-use connector_core::oauth::OAuthEngine;
-use connector_core::vault::Vault;
-use connector_mcp::config::McpServerConfig;
-use connector_mcp::connector::McpConnector;
 use connector_testkit::mcp_server::{FakeMcpOptions, FakeMcpServer};
 use rig_core::message::ToolResultContent;
 use serde_json::json;
 
 async fn setup() -> (FakeMcpServer, Toolbox) {
     let mcp = FakeMcpServer::start(FakeMcpOptions::default()).await;
-    let engine = OAuthEngine::builder(Vault::in_memory().unwrap())
-        .build()
-        .unwrap();
-    let server = McpConnector::builder(
-        McpServerConfig::new(mcp.url())
-            .resolve_with("srv", &|_| None)
-            .unwrap(),
-    )
-    .build()
-    .unwrap();
-    let toolbox = Toolbox::builder(engine)
-        .connector(Arc::new(server) as Arc<dyn Connector>)
-        .build()
-        .unwrap();
+    let toolbox = crate::toolbox::mcp_toolbox(&mcp, "srv");
     (mcp, toolbox)
 }
 

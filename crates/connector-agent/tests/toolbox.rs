@@ -598,6 +598,25 @@ async fn call_builds_the_catalog_itself_and_render_covers_every_dialect() {
     }
 }
 
+/// A toolbox whose only connector is the MCP server `mcp`, named `id`
+/// (no authorization: every user has its tools).
+pub(crate) fn mcp_toolbox(mcp: &FakeMcpServer, id: &str) -> Toolbox {
+    let engine = OAuthEngine::builder(Vault::in_memory().unwrap())
+        .build()
+        .unwrap();
+    let server = McpConnector::builder(
+        McpServerConfig::new(mcp.url())
+            .resolve_with(id, &|_| None)
+            .unwrap(),
+    )
+    .build()
+    .unwrap();
+    Toolbox::builder(engine)
+        .connector(Arc::new(server) as Arc<dyn Connector>)
+        .build()
+        .unwrap()
+}
+
 /// A toolbox over one MCP server whose tools have, each, the given number
 /// of optional and of union-typed (required) properties, besides a
 /// required `id`; its catalog for `USER`.
@@ -636,20 +655,7 @@ async fn catalog_of_loads(loads: &[(usize, usize)]) -> (FakeMcpServer, Catalog) 
             ok.clone(),
         );
     }
-    let engine = OAuthEngine::builder(Vault::in_memory().unwrap())
-        .build()
-        .unwrap();
-    let server = McpConnector::builder(
-        McpServerConfig::new(mcp.url())
-            .resolve_with("many", &|_| None)
-            .unwrap(),
-    )
-    .build()
-    .unwrap();
-    let toolbox = Toolbox::builder(engine)
-        .connector(Arc::new(server) as Arc<dyn Connector>)
-        .build()
-        .unwrap();
+    let toolbox = mcp_toolbox(&mcp, "many");
     let c = toolbox
         .catalog(USER, &CatalogOptions::default())
         .await

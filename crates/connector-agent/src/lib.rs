@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod cache;
 pub mod dispatch;
 pub mod messages;
 pub mod names;
@@ -10,6 +11,6 @@ pub mod toolbox;
 
 pub use crate::dispatch::{CallOptions, Prepared};
 pub use crate::toolbox::{
-    Catalog, CatalogOptions, CatalogTool, EntryKind, Omission, Rendered, StrictFallback, Toolbox,
-    ToolboxBuilder,
+    Catalog, CatalogOptions, CatalogTool, EntryKind, Omission, Rendered, RenderedJson,
+    StrictFallback, Toolbox, ToolboxBuilder,
 };

@@ -19,9 +19,10 @@ use connector_core::{
 };
 use serde_json::{Map, Value, json};
 
+use crate::cache::{CacheStats, CompiledCache};
 use crate::dispatch::ValidatorCache;
 use crate::names::NameMap;
-use crate::schema::{self, CompileOptions, Dialect};
+use crate::schema::{self, CompileOptions, Dialect, StrictLoad};
 
 /// The name of the argument added when a user has several accounts at a provider.
 pub const ACCOUNT_ARG: &str = "account";
@@ -54,6 +55,8 @@ pub(crate) struct Inner {
     /// Told to a model when a provider has no redirect URI to connect with.
     pub(crate) connect_hint: Option<String>,
     pub(crate) validators: ValidatorCache,
+    /// Compiled schemas, shared by every catalog of this toolbox.
+    pub(crate) compiled: Arc<CompiledCache>,
 }
 
 impl std::fmt::Debug for Toolbox {
@@ -132,6 +135,7 @@ impl ToolboxBuilder {
                 connectors: self.connectors,
                 connect_hint: self.connect_hint,
                 validators: ValidatorCache::default(),
+                compiled: Arc::default(),
             }),
         })
     }
@@ -182,6 +186,9 @@ pub struct CatalogTool {
     /// A fingerprint of the provider, the tool and `original_schema`: the
     /// validator cache's key.
     pub(crate) fingerprint: u64,
+    /// A fingerprint of `input_schema` (`fingerprint`, and the account
+    /// choices when added): the compiled-schema cache's key.
+    pub(crate) schema_fingerprint: u64,
 }
 
 /// A provider left out of a catalog, and why (for the operator).
@@ -204,6 +211,8 @@ pub struct Catalog {
     /// Exposed tool names to their entry's index.
     pub(crate) index: BTreeMap<String, usize>,
     pub(crate) omitted: Vec<Omission>,
+    /// The toolbox's compiled schemas, which [`Catalog::render_json`] reuses.
+    pub(crate) compiled: Arc<CompiledCache>,
 }
 
 /// A dialect's document and what compiling it changed.
@@ -215,6 +224,20 @@ pub struct Rendered {
     /// Tools that asked for strict mode and were given plain schemas, and why.
     pub strict_fallbacks: Vec<StrictFallback>,
     /// Tools left out because their schema did not compile.
+    pub skipped: Vec<Omission>,
+}
+
+/// A dialect's document as JSON text, and what compiling it changed: what
+/// [`Catalog::render_json`] gives.
+#[derive(Debug, Clone)]
+pub struct RenderedJson {
+    /// The document as compact JSON text: byte for byte what
+    /// `serde_json::to_string` writes of [`Rendered::document`] for the
+    /// same catalog, ready to be put in a request body.
+    pub document: String,
+    /// As [`Rendered::strict_fallbacks`].
+    pub strict_fallbacks: Vec<StrictFallback>,
+    /// As [`Rendered::skipped`].
     pub skipped: Vec<Omission>,
 }
 
@@ -311,58 +334,101 @@ impl Catalog {
         }
     }
 
-    /// Anthropic limits the strict tools of one request *together*: at most
-    /// [`ANTHROPIC_MAX_STRICT_TOOLS`] tools, [`ANTHROPIC_MAX_OPTIONAL`]
-    /// optional and [`ANTHROPIC_MAX_UNIONS`] union-typed properties over all
-    /// of them, and rejects a request over any of them. The strict tools
-    /// are admitted lightest first (fewest optional and union properties,
-    /// then catalog order), which keeps the most tools strict; the rest are
-    /// compiled again, plain, with a note saying which limit.
+    /// The catalog in `dialect` as JSON text: the same document, fallbacks
+    /// and omissions as [`Catalog::render`], written straight from the
+    /// compiler (no `serde_json::Value` is built), and with every compiled
+    /// schema kept in the toolbox: rendering again, or another user's
+    /// catalog with the same tools, compiles only what changed. The way to
+    /// render for a server or on every turn of an agent loop.
+    pub fn render_json(&self, dialect: Dialect, strict: bool) -> RenderedJson {
+        let options = CompileOptions {
+            strict,
+            ..CompileOptions::default()
+        };
+        let tools: Vec<(u64, &Map<String, Value>)> = self
+            .tools
+            .iter()
+            .map(|t| (t.schema_fingerprint, &t.input_schema))
+            .collect();
+        let mut results = self.compiled.compile_all(&tools, dialect, &options);
+        if strict && dialect.schema_dialect() == Dialect::Anthropic {
+            let loads: Vec<Option<StrictLoad>> = results
+                .iter()
+                .map(|r| match r {
+                    Ok(c) if c.strict => Some(c.strict_load),
+                    _ => None,
+                })
+                .collect();
+            let over = anthropic_overflow(&loads);
+            if !over.is_empty() {
+                let plain = CompileOptions::default();
+                let again: Vec<(u64, &Map<String, Value>)> = over
+                    .iter()
+                    .filter_map(|(i, _)| tools.get(*i).copied())
+                    .collect();
+                let compiled = self.compiled.compile_all(&again, dialect, &plain);
+                for ((i, reason), c) in over.into_iter().zip(compiled) {
+                    if let Some(slot) = results.get_mut(i) {
+                        *slot = c.map(|c| {
+                            let mut c = Arc::unwrap_or_clone(c);
+                            c.notes.insert(0, not_applied(&reason));
+                            Arc::new(c)
+                        });
+                    }
+                }
+            }
+        }
+        let mut defs = Vec::with_capacity(self.tools.len());
+        let mut strict_fallbacks = Vec::new();
+        let mut skipped = Vec::new();
+        for (t, result) in self.tools.iter().zip(results) {
+            let def = result.map_err(|e| e.to_string()).and_then(|c| {
+                let def = c
+                    .tool_definition(&t.name, &t.description, dialect)
+                    .map_err(|e| e.to_string())?;
+                if strict && !c.strict {
+                    strict_fallbacks.push(StrictFallback {
+                        tool: t.name.clone(),
+                        notes: c.notes.clone(),
+                    });
+                }
+                Ok(def)
+            });
+            match def {
+                Ok(def) => defs.push(def),
+                Err(e) => skipped.push(Omission {
+                    provider: t.provider.clone(),
+                    reason: format!("tool `{}`: {e}", t.name),
+                }),
+            }
+        }
+        RenderedJson {
+            document: schema::catalog_document_json(&defs, dialect),
+            strict_fallbacks,
+            skipped,
+        }
+    }
+
+    /// Keeps a strict Anthropic render within the request-wide limits (see
+    /// [`anthropic_overflow`]): the tools over them compiled again, plain.
     fn fit_anthropic_request_limits(
         &self,
         results: &mut [Result<schema::Compiled, schema::SchemaError>],
     ) {
-        let mut strict: Vec<(usize, usize, usize)> = results
+        let loads: Vec<Option<StrictLoad>> = results
             .iter()
-            .enumerate()
-            .filter_map(|(i, r)| match r {
-                Ok(c) if c.strict => Some((i, c.strict_load.optional, c.strict_load.unions)),
+            .map(|r| match r {
+                Ok(c) if c.strict => Some(c.strict_load),
                 _ => None,
             })
             .collect();
-        strict.sort_by_key(|&(i, optional, unions)| (optional + unions, i));
-        let (mut tools, mut optional, mut unions) = (0usize, 0usize, 0usize);
         let plain = CompileOptions::default();
-        for (i, o, u) in strict {
-            let over = if tools + 1 > ANTHROPIC_MAX_STRICT_TOOLS {
-                Some(format!(
-                    "the request already has {ANTHROPIC_MAX_STRICT_TOOLS} strict tools, Anthropic's limit"
-                ))
-            } else if optional + o > ANTHROPIC_MAX_OPTIONAL {
-                Some(format!(
-                    "its {o} optional properties would take the request's strict tools over Anthropic's limit of {ANTHROPIC_MAX_OPTIONAL} ({optional} already)"
-                ))
-            } else if unions + u > ANTHROPIC_MAX_UNIONS {
-                Some(format!(
-                    "its {u} union-typed properties would take the request's strict tools over Anthropic's limit of {ANTHROPIC_MAX_UNIONS} ({unions} already)"
-                ))
-            } else {
-                None
-            };
-            let Some(reason) = over else {
-                tools += 1;
-                optional += o;
-                unions += u;
-                continue;
-            };
+        for (i, reason) in anthropic_overflow(&loads) {
             let (Some(slot), Some(t)) = (results.get_mut(i), self.tools.get(i)) else {
                 continue;
             };
             *slot = schema::compile(&t.input_schema, Dialect::Anthropic, &plain).map(|mut c| {
-                c.notes.insert(
-                    0,
-                    format!("strict mode not applied: {reason}; compiled plain"),
-                );
+                c.notes.insert(0, not_applied(&reason));
                 c
             });
         }
@@ -393,6 +459,52 @@ impl Catalog {
         scored.sort();
         scored.into_iter().take(max).map(|(_, n)| n).collect()
     }
+}
+
+/// Anthropic limits the strict tools of one request *together*: at most
+/// [`ANTHROPIC_MAX_STRICT_TOOLS`] tools, [`ANTHROPIC_MAX_OPTIONAL`] optional
+/// and [`ANTHROPIC_MAX_UNIONS`] union-typed properties over all of them, and
+/// rejects a request over any of them. Given each tool's load (`None` for
+/// a tool not compiled strict), the tools that must be compiled plain
+/// instead, and which limit each would break. The strict tools are
+/// admitted lightest first (fewest optional and union properties, then
+/// catalog order), which keeps the most tools strict.
+fn anthropic_overflow(loads: &[Option<StrictLoad>]) -> Vec<(usize, String)> {
+    let mut strict: Vec<(usize, usize, usize)> = loads
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| l.map(|l| (i, l.optional, l.unions)))
+        .collect();
+    strict.sort_by_key(|&(i, optional, unions)| (optional + unions, i));
+    let (mut tools, mut optional, mut unions) = (0usize, 0usize, 0usize);
+    let mut over = Vec::new();
+    for (i, o, u) in strict {
+        let reason = if tools + 1 > ANTHROPIC_MAX_STRICT_TOOLS {
+            format!(
+                "the request already has {ANTHROPIC_MAX_STRICT_TOOLS} strict tools, Anthropic's limit"
+            )
+        } else if optional + o > ANTHROPIC_MAX_OPTIONAL {
+            format!(
+                "its {o} optional properties would take the request's strict tools over Anthropic's limit of {ANTHROPIC_MAX_OPTIONAL} ({optional} already)"
+            )
+        } else if unions + u > ANTHROPIC_MAX_UNIONS {
+            format!(
+                "its {u} union-typed properties would take the request's strict tools over Anthropic's limit of {ANTHROPIC_MAX_UNIONS} ({unions} already)"
+            )
+        } else {
+            tools += 1;
+            optional += o;
+            unions += u;
+            continue;
+        };
+        over.push((i, reason));
+    }
+    over
+}
+
+/// The note that heads a tool's notes when a request-wide limit made it plain.
+fn not_applied(reason: &str) -> String {
+    format!("strict mode not applied: {reason}; compiled plain")
 }
 
 /// Levenshtein distance over bytes of names at most 256 bytes long (longer
@@ -445,6 +557,12 @@ impl Toolbox {
             connectors: Vec::new(),
             connect_hint: None,
         }
+    }
+
+    /// What the compiled-schema cache did so far, across every catalog and
+    /// user of this toolbox (see [`Catalog::render_json`]).
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner.compiled.stats()
     }
 
     /// The engine.
@@ -542,7 +660,7 @@ impl Toolbox {
                 Err(e) => omitted.push(omission(id, &e)),
             }
         }
-        Ok(assemble(user, entries, omitted))
+        Ok(assemble(user, entries, omitted, &self.inner.compiled))
     }
 
     /// Every tool of every connector, without looking at anyone's grants
@@ -564,7 +682,7 @@ impl Toolbox {
                 Err(e) => omitted.push(omission(id, &e)),
             }
         }
-        assemble(user, entries, omitted)
+        assemble(user, entries, omitted, &self.inner.compiled)
     }
 }
 
@@ -613,10 +731,13 @@ fn entry(
 ) -> CatalogTool {
     let fingerprint = fingerprint(provider, &spec.name, &spec.input_schema);
     let original = Arc::new(spec.input_schema);
-    let input_schema = if accounts.len() > 1 {
-        with_account(&original, &accounts)
+    let (input_schema, schema_fingerprint) = if accounts.len() > 1 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        fingerprint.hash(&mut h);
+        accounts.hash(&mut h);
+        (with_account(&original, &accounts), h.finish())
     } else {
-        (*original).clone()
+        ((*original).clone(), fingerprint)
     };
     CatalogTool {
         name: String::new(),
@@ -629,6 +750,7 @@ fn entry(
         accounts,
         implicit_account,
         fingerprint,
+        schema_fingerprint,
     }
 }
 
@@ -665,6 +787,7 @@ fn connect_entry(c: &dyn Connector) -> CatalogTool {
         Value::Object(m) => m,
         _ => Map::new(),
     };
+    let fingerprint = fingerprint(&m.id, "", &schema);
     CatalogTool {
         name: format!("{CONNECT_PREFIX}{}", m.id),
         provider: m.id.clone(),
@@ -674,7 +797,8 @@ fn connect_entry(c: &dyn Connector) -> CatalogTool {
             "Connects the user's {} account ({}) so its tools become available: returns a link for the user to open and approve. Call it when the user asks for something {} can do.",
             m.display_name, m.description, m.display_name
         ),
-        fingerprint: fingerprint(&m.id, "", &schema),
+        fingerprint,
+        schema_fingerprint: fingerprint,
         original_schema: Arc::new(schema.clone()),
         input_schema: schema,
         accounts: Vec::new(),
@@ -684,7 +808,12 @@ fn connect_entry(c: &dyn Connector) -> CatalogTool {
 
 /// Names the entries and indexes them. A connect tool whose name a real
 /// tool also has is dropped (the tool is kept).
-fn assemble(user: &str, entries: Vec<CatalogTool>, omitted: Vec<Omission>) -> Catalog {
+fn assemble(
+    user: &str,
+    entries: Vec<CatalogTool>,
+    omitted: Vec<Omission>,
+    compiled: &Arc<CompiledCache>,
+) -> Catalog {
     let names = NameMap::build(
         entries
             .iter()
@@ -725,6 +854,7 @@ fn assemble(user: &str, entries: Vec<CatalogTool>, omitted: Vec<Omission>) -> Ca
         connect,
         index,
         omitted,
+        compiled: Arc::clone(compiled),
     }
 }
 

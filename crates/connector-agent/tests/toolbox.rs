@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use connector_agent::schema::Dialect;
-use connector_agent::{CallOptions, Catalog, CatalogOptions, EntryKind, Toolbox};
+use connector_agent::{CallOptions, Catalog, CatalogOptions, EntryKind, Rendered, Toolbox};
 use connector_core::oauth::{OAuthEngine, OAuthProvider, ProviderSettings};
 use connector_core::vault::{TokenKey, TokenRecord, Vault, now_unix};
 use connector_core::{AuthRequirement, Connector, Content, Secret, ToolOutput};
@@ -692,7 +692,7 @@ fn strict_totals(doc: &Value) -> (usize, usize, usize) {
 async fn anthropic_strict_limits_are_counted_across_the_catalog() {
     // 30 tools without optional or union properties: 20 stay strict.
     let (_mcp, c) = catalog_of_loads(&[(0, 0); 30]).await;
-    let r = c.render(Dialect::Anthropic, true);
+    let r = same_as_text(&c, Dialect::Anthropic, true);
     assert_eq!(
         r.document.as_array().unwrap().len(),
         30,
@@ -723,7 +723,7 @@ async fn anthropic_strict_limits_are_counted_across_the_catalog() {
     let mut loads = vec![(0, 9); 3];
     loads.extend([(3, 0); 12]);
     let (_mcp, c) = catalog_of_loads(&loads).await;
-    let r = c.render(Dialect::Anthropic, true);
+    let r = same_as_text(&c, Dialect::Anthropic, true);
     assert_eq!(strict_totals(&r.document), (9, 24, 9));
     let reasons: Vec<&str> = r
         .strict_fallbacks
@@ -741,4 +741,184 @@ async fn anthropic_strict_limits_are_counted_across_the_catalog() {
         2,
         "{reasons:?}"
     );
+}
+
+/// `render`, after checking that `render_json` gives the same document as
+/// text, the same fallbacks and the same omissions.
+fn same_as_text(c: &Catalog, d: Dialect, strict: bool) -> Rendered {
+    let v = c.render(d, strict);
+    let j = c.render_json(d, strict);
+    assert_eq!(
+        serde_json::to_string(&v.document).unwrap(),
+        j.document,
+        "{d:?}, strict {strict}"
+    );
+    assert_eq!(
+        v.strict_fallbacks, j.strict_fallbacks,
+        "{d:?}, strict {strict}"
+    );
+    assert_eq!(v.skipped, j.skipped, "{d:?}, strict {strict}");
+    v
+}
+
+const EVERY_DIALECT: [Dialect; 6] = [
+    Dialect::OpenAi,
+    Dialect::OpenAiResponses,
+    Dialect::Anthropic,
+    Dialect::Gemini,
+    Dialect::GeminiOpenApi,
+    Dialect::Mcp,
+];
+
+/// `render_json` is `render` written as text, and keeps what it compiled:
+/// rendering again compiles nothing, and a tool whose `account` choices
+/// differ is compiled apart.
+#[tokio::test]
+async fn render_json_is_render_as_text_and_compiles_each_schema_once() {
+    let e = env(&[(
+        slack_key(None),
+        record(SLACK_TOKEN, &["users:read", "channels:read"]),
+    )])
+    .await;
+    let c = catalog(&e, true).await;
+    assert!(c.len() > 3, "{:?}", names(&c));
+    for d in EVERY_DIALECT {
+        for strict in [false, true] {
+            same_as_text(&c, d, strict);
+        }
+    }
+    let before = e.toolbox.cache_stats();
+    // Five schema dialects (both OpenAI APIs share one), plain and strict;
+    // OpenAI's strict schemas are Anthropic's plain ones in no case, so
+    // every (tool, rules, strict) was compiled once.
+    assert_eq!(before.misses, 10 * c.len() as u64, "{before:?}");
+    assert_eq!(before.entries as u64, before.misses);
+    assert_eq!(
+        before.hits,
+        2 * c.len() as u64,
+        "the Responses API's renders"
+    );
+    let again = c.render_json(Dialect::Gemini, false);
+    let after = e.toolbox.cache_stats();
+    assert_eq!(after.misses, before.misses, "nothing compiled again");
+    assert_eq!(after.hits, before.hits + c.len() as u64);
+    assert_eq!(
+        again.document,
+        c.render_json(Dialect::Gemini, false).document
+    );
+
+    // A second Slack account: `slack_lookup_user` gains an `account`
+    // argument, a different schema, compiled for itself.
+    let two = env(&[
+        (
+            slack_key(Some("work")),
+            record(SLACK_TOKEN, &["users:read", "channels:read"]),
+        ),
+        (
+            slack_key(Some("home")),
+            record(SLACK_TOKEN_HOME, &["users:read"]),
+        ),
+    ])
+    .await;
+    let one = catalog(&two, false).await;
+    let base = two.toolbox.cache_stats();
+    let doc: Value =
+        serde_json::from_str(&one.render_json(Dialect::OpenAi, true).document).unwrap();
+    let lookup = doc
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["function"]["name"] == "slack_lookup_user")
+        .unwrap();
+    assert_eq!(
+        lookup["function"]["parameters"]["properties"]["account"]["enum"],
+        json!(["home", "work"])
+    );
+    assert_eq!(
+        two.toolbox.cache_stats().misses,
+        base.misses + one.len() as u64
+    );
+}
+
+/// The compiled schemas belong to the toolbox: a second user's catalog
+/// finds them compiled, and a schema the server changes is compiled again
+/// (the new one served, never the old).
+#[tokio::test]
+async fn compiled_schemas_are_shared_by_users_and_follow_a_changed_schema() {
+    let mcp = FakeMcpServer::start(FakeMcpOptions::default()).await;
+    let engine = OAuthEngine::builder(Vault::in_memory().unwrap())
+        .build()
+        .unwrap();
+    let mut config = McpServerConfig::new(mcp.url());
+    // Every catalog asks the server (no cached tool list).
+    config.tool_cache_ttl_secs = Some(0);
+    let server = McpConnector::builder(config.resolve_with("srv", &|_| None).unwrap())
+        .build()
+        .unwrap();
+    let toolbox = Toolbox::builder(engine)
+        .connector(Arc::new(server) as Arc<dyn Connector>)
+        .build()
+        .unwrap();
+    let options = CatalogOptions::default();
+
+    let alice = toolbox.catalog("alice", &options).await.unwrap();
+    assert!(alice.len() >= 8, "{:?}", alice.omitted());
+    let first = alice.render_json(Dialect::Anthropic, true);
+    let s1 = toolbox.cache_stats();
+    assert_eq!((s1.hits, s1.misses), (0, alice.len() as u64));
+
+    let bob = toolbox.catalog("bob", &options).await.unwrap();
+    let second = bob.render_json(Dialect::Anthropic, true);
+    assert_eq!(second.document, first.document);
+    let s2 = toolbox.cache_stats();
+    assert_eq!((s2.hits, s2.misses), (bob.len() as u64, s1.misses));
+
+    mcp.add_tool(
+        json!({
+            "name": "echo",
+            "description": "Echoes the message, several times.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "message": {"type": "string"},
+                    "times": {"type": "integer", "minimum": 1}
+                },
+                "required": ["message"]
+            }
+        }),
+        json!({"content": [{"type": "text", "text": "ok"}], "isError": false}),
+    );
+    // The server says `tools/list_changed`; the client lists again once
+    // that arrives (bounded wait).
+    let mut changed = None;
+    for _ in 0..200 {
+        let c = toolbox.catalog("alice", &options).await.unwrap();
+        if c.get("srv_echo")
+            .is_some_and(|t| t.input_schema["properties"].get("times").is_some())
+        {
+            changed = Some(c);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let changed = changed.expect("the changed list within 2 s");
+    let third = same_as_text(&changed, Dialect::Anthropic, true);
+    let s3 = toolbox.cache_stats();
+    // The Value path compiles on its own; only `render_json` counts.
+    assert_eq!(s3.misses, s2.misses + 1, "only the changed schema");
+    assert_eq!(s3.hits, s2.hits + changed.len() as u64 - 1);
+    let echo = third
+        .document
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "srv_echo")
+        .unwrap();
+    assert_eq!(
+        echo["input_schema"]["properties"]["times"]["type"],
+        "integer"
+    );
+    // Anthropic's strict mode keeps optional properties optional.
+    assert_eq!(echo["strict"], true);
+    assert_eq!(echo["input_schema"]["required"], json!(["message"]));
 }

@@ -774,9 +774,22 @@ impl McpClient {
 
     /// Every tool (all pages), cached until the server says the list changed.
     pub async fn list_tools(&self) -> Result<Arc<Vec<McpTool>>, Error> {
+        self.tools_listed(false).await
+    }
+
+    /// Every tool (all pages), asked of the server now; the cache
+    /// [`McpClient::list_tools`] keeps is replaced. For a caller whose own
+    /// cache expired: a server that never says `tools/list_changed` (the
+    /// stateless revision has no stream to say it on, and many servers do
+    /// not send it) would otherwise be asked only once per session.
+    pub async fn refresh_tools(&self) -> Result<Arc<Vec<McpTool>>, Error> {
+        self.tools_listed(true).await
+    }
+
+    async fn tools_listed(&self, fresh: bool) -> Result<Arc<Vec<McpTool>>, Error> {
         let epoch = self.inner.core.dispatcher.tools_epoch();
         let mut cache = self.inner.tools.lock().await;
-        if let Some(c) = cache.as_ref().filter(|c| c.epoch == epoch) {
+        if !fresh && let Some(c) = cache.as_ref().filter(|c| c.epoch == epoch) {
             return Ok(c.tools.clone());
         }
         let raw = self.list_tools_raw().await?;

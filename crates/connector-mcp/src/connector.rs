@@ -698,7 +698,10 @@ impl McpConnector {
     ) -> Result<(u64, u64, Arc<Vec<crate::client::McpTool>>), Error> {
         let lease: Lease<McpClient> = self.pool.get(key, || self.connect(cx)).await?;
         let generation = lease.tools_generation();
-        let result = lease.list_tools().await;
+        // Asked of the server: the connector lists only when its own cache
+        // (bounded by `tool_cache_ttl`) has nothing current, and the
+        // session's cache would otherwise outlive that bound.
+        let result = lease.refresh_tools().await;
         if let Err(e) = &result
             && crate::pool::is_session_error(e)
         {

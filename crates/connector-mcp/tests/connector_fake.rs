@@ -30,6 +30,38 @@ async fn names(connector: &McpConnector, cx: &CallContext) -> Vec<String> {
     names
 }
 
+/// The connector's cache lifetime bounds how stale a list can be even when
+/// no `tools/list_changed` comes: once it expires, the next listing asks
+/// the server, not the session's own cache.
+#[tokio::test]
+async fn an_expired_tool_cache_asks_the_server_even_without_list_changed() {
+    for transport in [
+        TransportMode::Auto,
+        TransportMode::StreamableHttp,
+        TransportMode::Stateless,
+    ] {
+        let server = FakeMcpServer::start(FakeMcpOptions::default()).await;
+        let mut c = McpServerConfig::new(server.url());
+        c.transport = transport;
+        c.tool_cache_ttl_secs = Some(0);
+        let connector = McpConnector::builder(c.resolve_with("fake", &|_| None).unwrap())
+            .build()
+            .unwrap();
+        let cx = CallContext::new("alice");
+        let before = names(&connector, &cx).await;
+        let lists = server.calls("tools/list");
+        server.add_tool(
+            json!({ "name": "late", "description": "Added later.",
+                    "inputSchema": { "type": "object" } }),
+            json!({ "content": [{ "type": "text", "text": "late result" }] }),
+        );
+        let after = names(&connector, &cx).await;
+        assert_eq!(after.len(), before.len() + 1, "{transport:?}: {after:?}");
+        assert!(after.contains(&"late".to_owned()), "{transport:?}");
+        assert_eq!(server.calls("tools/list"), lists + 1, "{transport:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tool_cache_drops_when_the_session_hears_list_changed() {
     let server = FakeMcpServer::start(FakeMcpOptions::default()).await;

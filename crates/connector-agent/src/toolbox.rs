@@ -173,8 +173,9 @@ pub struct CatalogTool {
     /// What the tool does.
     pub description: String,
     /// The schema the model sees (the original plus `account` when added),
-    /// before a dialect compiles it.
-    pub input_schema: Map<String, Value>,
+    /// before a dialect compiles it: the same allocation as
+    /// `original_schema` when nothing was added.
+    pub input_schema: Arc<Map<String, Value>>,
     /// The connector's own input schema, which arguments are checked against.
     pub original_schema: Arc<Map<String, Value>>,
     /// The accounts the model chooses from, when the user has several that
@@ -303,7 +304,7 @@ impl Catalog {
         // A large catalog compiles on every core; each schema is moved into
         // its tool definition, never copied.
         let schemas: Vec<&Map<String, Value>> =
-            self.tools.iter().map(|t| &t.input_schema).collect();
+            self.tools.iter().map(|t| &*t.input_schema).collect();
         let mut results = schema::compile_catalog(&schemas, &[(dialect, options)])
             .pop()
             .unwrap_or_default();
@@ -348,7 +349,7 @@ impl Catalog {
         let tools: Vec<(u64, &Map<String, Value>)> = self
             .tools
             .iter()
-            .map(|t| (t.schema_fingerprint, &t.input_schema))
+            .map(|t| (t.schema_fingerprint, &*t.input_schema))
             .collect();
         let mut results = self.compiled.compile_all(&tools, dialect, &options);
         if strict && dialect.schema_dialect() == Dialect::Anthropic {
@@ -359,13 +360,13 @@ impl Catalog {
                     _ => None,
                 })
                 .collect();
-            let over = anthropic_overflow(&loads);
+            let mut over = anthropic_overflow(&loads);
+            // (Every index is a tool's: `results` has one entry per tool.)
+            over.retain(|(i, _)| *i < tools.len());
             if !over.is_empty() {
                 let plain = CompileOptions::default();
-                let again: Vec<(u64, &Map<String, Value>)> = over
-                    .iter()
-                    .filter_map(|(i, _)| tools.get(*i).copied())
-                    .collect();
+                let again: Vec<(u64, &Map<String, Value>)> =
+                    over.iter().map(|(i, _)| tools[*i]).collect();
                 let compiled = self.compiled.compile_all(&again, dialect, &plain);
                 for ((i, reason), c) in over.into_iter().zip(compiled) {
                     if let Some(slot) = results.get_mut(i) {
@@ -422,15 +423,25 @@ impl Catalog {
                 _ => None,
             })
             .collect();
-        let plain = CompileOptions::default();
-        for (i, reason) in anthropic_overflow(&loads) {
-            let (Some(slot), Some(t)) = (results.get_mut(i), self.tools.get(i)) else {
-                continue;
-            };
-            *slot = schema::compile(&t.input_schema, Dialect::Anthropic, &plain).map(|mut c| {
-                c.notes.insert(0, not_applied(&reason));
-                c
-            });
+        let mut over = anthropic_overflow(&loads);
+        // (Every index is a tool's: `results` has one entry per tool.)
+        over.retain(|(i, _)| *i < self.tools.len());
+        let schemas: Vec<&Map<String, Value>> = over
+            .iter()
+            .map(|(i, _)| &*self.tools[*i].input_schema)
+            .collect();
+        // Often most of a large catalog: spread over the cores too.
+        let plain =
+            schema::compile_catalog(&schemas, &[(Dialect::Anthropic, CompileOptions::default())])
+                .pop()
+                .unwrap_or_default();
+        for ((i, reason), c) in over.into_iter().zip(plain) {
+            if let Some(slot) = results.get_mut(i) {
+                *slot = c.map(|mut c| {
+                    c.notes.insert(0, not_applied(&reason));
+                    c
+                });
+            }
         }
     }
 
@@ -543,10 +554,24 @@ pub(crate) fn fingerprint(provider: &str, tool: &str, schema: &Map<String, Value
     let mut h = std::collections::hash_map::DefaultHasher::new();
     provider.hash(&mut h);
     tool.hash(&mut h);
-    serde_json::to_string(schema)
-        .unwrap_or_default()
-        .hash(&mut h);
+    // The serialization written straight into the hasher (no string
+    // built); `write` cannot fail, nor can serializing a `Map`.
+    let _ = serde_json::to_writer(HashWriter(&mut h), schema);
     h.finish()
+}
+
+/// An `io::Write` that feeds a hasher.
+struct HashWriter<'h, H: std::hash::Hasher>(&'h mut H);
+
+impl<H: std::hash::Hasher> std::io::Write for HashWriter<'_, H> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Toolbox {
@@ -735,9 +760,9 @@ fn entry(
         let mut h = std::collections::hash_map::DefaultHasher::new();
         fingerprint.hash(&mut h);
         accounts.hash(&mut h);
-        (with_account(&original, &accounts), h.finish())
+        (Arc::new(with_account(&original, &accounts)), h.finish())
     } else {
-        ((*original).clone(), fingerprint)
+        (Arc::clone(&original), fingerprint)
     };
     CatalogTool {
         name: String::new(),
@@ -788,6 +813,7 @@ fn connect_entry(c: &dyn Connector) -> CatalogTool {
         _ => Map::new(),
     };
     let fingerprint = fingerprint(&m.id, "", &schema);
+    let schema = Arc::new(schema);
     CatalogTool {
         name: format!("{CONNECT_PREFIX}{}", m.id),
         provider: m.id.clone(),
@@ -799,8 +825,8 @@ fn connect_entry(c: &dyn Connector) -> CatalogTool {
         ),
         fingerprint,
         schema_fingerprint: fingerprint,
-        original_schema: Arc::new(schema.clone()),
-        input_schema: schema,
+        input_schema: Arc::clone(&schema),
+        original_schema: schema,
         accounts: Vec::new(),
         implicit_account: None,
     }

@@ -227,7 +227,7 @@ async fn connect_tools_give_a_link_or_say_how_to_connect() {
     let connect = c.get("connect_google").unwrap();
     assert_eq!(connect.kind, EntryKind::Connect);
     assert_eq!(
-        connect.input_schema,
+        *connect.input_schema,
         *json!({"type": "object", "properties": {}, "additionalProperties": false})
             .as_object()
             .unwrap()

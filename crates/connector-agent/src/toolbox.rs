@@ -353,14 +353,7 @@ impl Catalog {
             .collect();
         let mut results = self.compiled.compile_all(&tools, dialect, &options);
         if strict && dialect.schema_dialect() == Dialect::Anthropic {
-            let loads: Vec<Option<StrictLoad>> = results
-                .iter()
-                .map(|r| match r {
-                    Ok(c) if c.strict => Some(c.strict_load),
-                    _ => None,
-                })
-                .collect();
-            let mut over = anthropic_overflow(&loads);
+            let mut over = anthropic_overflow(&results, |c| (c.strict, c.strict_load));
             // (Every index is a tool's: `results` has one entry per tool.)
             over.retain(|(i, _)| *i < tools.len());
             if !over.is_empty() {
@@ -416,14 +409,7 @@ impl Catalog {
         &self,
         results: &mut [Result<schema::Compiled, schema::SchemaError>],
     ) {
-        let loads: Vec<Option<StrictLoad>> = results
-            .iter()
-            .map(|r| match r {
-                Ok(c) if c.strict => Some(c.strict_load),
-                _ => None,
-            })
-            .collect();
-        let mut over = anthropic_overflow(&loads);
+        let mut over = anthropic_overflow(results, |c| (c.strict, c.strict_load));
         // (Every index is a tool's: `results` has one entry per tool.)
         over.retain(|(i, _)| *i < self.tools.len());
         let schemas: Vec<&Map<String, Value>> = over
@@ -475,16 +461,22 @@ impl Catalog {
 /// Anthropic limits the strict tools of one request *together*: at most
 /// [`ANTHROPIC_MAX_STRICT_TOOLS`] tools, [`ANTHROPIC_MAX_OPTIONAL`] optional
 /// and [`ANTHROPIC_MAX_UNIONS`] union-typed properties over all of them, and
-/// rejects a request over any of them. Given each tool's load (`None` for
-/// a tool not compiled strict), the tools that must be compiled plain
-/// instead, and which limit each would break. The strict tools are
-/// admitted lightest first (fewest optional and union properties, then
-/// catalog order), which keeps the most tools strict.
-fn anthropic_overflow(loads: &[Option<StrictLoad>]) -> Vec<(usize, String)> {
-    let mut strict: Vec<(usize, usize, usize)> = loads
+/// rejects a request over any of them. Given each tool's compiled schema
+/// (and how to read whether it is strict, and its load), the tools that
+/// must be compiled plain instead, and which limit each would break. The
+/// strict tools are admitted lightest first (fewest optional and union
+/// properties, then catalog order), which keeps the most tools strict.
+fn anthropic_overflow<T>(
+    results: &[Result<T, schema::SchemaError>],
+    load: impl Fn(&T) -> (bool, StrictLoad),
+) -> Vec<(usize, String)> {
+    let mut strict: Vec<(usize, usize, usize)> = results
         .iter()
         .enumerate()
-        .filter_map(|(i, l)| l.map(|l| (i, l.optional, l.unions)))
+        .filter_map(|(i, r)| match r.as_ref().map(&load) {
+            Ok((true, l)) => Some((i, l.optional, l.unions)),
+            _ => None,
+        })
         .collect();
     strict.sort_by_key(|&(i, optional, unions)| (optional + unions, i));
     let (mut tools, mut optional, mut unions) = (0usize, 0usize, 0usize);

@@ -761,15 +761,6 @@ fn same_as_text(c: &Catalog, d: Dialect, strict: bool) -> Rendered {
     v
 }
 
-const EVERY_DIALECT: [Dialect; 6] = [
-    Dialect::OpenAi,
-    Dialect::OpenAiResponses,
-    Dialect::Anthropic,
-    Dialect::Gemini,
-    Dialect::GeminiOpenApi,
-    Dialect::Mcp,
-];
-
 /// `render_json` is `render` written as text, and keeps what it compiled:
 /// rendering again compiles nothing, and a tool whose `account` choices
 /// differ is compiled apart.
@@ -782,7 +773,7 @@ async fn render_json_is_render_as_text_and_compiles_each_schema_once() {
     .await;
     let c = catalog(&e, true).await;
     assert!(c.len() > 3, "{:?}", names(&c));
-    for d in EVERY_DIALECT {
+    for d in Dialect::ALL {
         for strict in [false, true] {
             same_as_text(&c, d, strict);
         }

@@ -10,7 +10,7 @@
 //! runs it (see [`crate::dispatch`]).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::{Hash as _, Hasher as _};
+use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
 use std::sync::Arc;
 
 use connector_core::oauth::OAuthEngine;
@@ -57,6 +57,8 @@ pub(crate) struct Inner {
     pub(crate) validators: ValidatorCache,
     /// Compiled schemas, shared by every catalog of this toolbox.
     pub(crate) compiled: Arc<CompiledCache>,
+    /// The key both caches' fingerprints are made with.
+    pub(crate) fingerprints: Fingerprints,
 }
 
 impl std::fmt::Debug for Toolbox {
@@ -136,6 +138,7 @@ impl ToolboxBuilder {
                 connect_hint: self.connect_hint,
                 validators: ValidatorCache::default(),
                 compiled: Arc::default(),
+                fingerprints: Fingerprints::new(),
             }),
         })
     }
@@ -539,17 +542,48 @@ struct Grants {
     stale: Vec<String>,
 }
 
-/// A fingerprint of a tool and its schema (the serialization hashed), so
-/// validators compiled for one version of a tool's schema are not used for
-/// another.
-pub(crate) fn fingerprint(provider: &str, tool: &str, schema: &Map<String, Value>) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    provider.hash(&mut h);
-    tool.hash(&mut h);
-    // The serialization written straight into the hasher (no string
-    // built); `write` cannot fail, nor can serializing a `Map`.
-    let _ = serde_json::to_writer(HashWriter(&mut h), schema);
-    h.finish()
+/// Fingerprints of tools and their schemas: the keys of the validator cache
+/// (so a validator compiled for one version of a tool's schema is never
+/// used for another) and of the compiled-schema cache.
+///
+/// Keyed SipHash with a random key per toolbox (`RandomState`): a remote
+/// MCP server sees its own schemas but not the key, so it cannot craft a
+/// schema whose fingerprint is another tool's and have that tool's calls
+/// checked by its validator, or its schema shown in that tool's place.
+/// (With a fixed, known key, SipHash gives no such guarantee.)
+#[derive(Clone)]
+pub(crate) struct Fingerprints(std::hash::RandomState);
+
+impl Fingerprints {
+    pub(crate) fn new() -> Self {
+        Fingerprints(std::hash::RandomState::new())
+    }
+
+    /// The provider, the tool and the schema's serialization, hashed.
+    pub(crate) fn tool(&self, provider: &str, tool: &str, schema: &Map<String, Value>) -> u64 {
+        let mut h = self.0.build_hasher();
+        provider.hash(&mut h);
+        tool.hash(&mut h);
+        // The serialization written straight into the hasher (no string
+        // built); `write` cannot fail, nor can serializing a `Map`.
+        let _ = serde_json::to_writer(HashWriter(&mut h), schema);
+        h.finish()
+    }
+
+    /// A tool's fingerprint with the `account` choices added to its schema.
+    pub(crate) fn with_accounts(&self, fingerprint: u64, accounts: &[String]) -> u64 {
+        let mut h = self.0.build_hasher();
+        fingerprint.hash(&mut h);
+        accounts.hash(&mut h);
+        h.finish()
+    }
+}
+
+/// The fingerprints, never the key.
+impl std::fmt::Debug for Fingerprints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fingerprints")
+    }
 }
 
 /// An `io::Write` that feeds a hasher.
@@ -636,6 +670,7 @@ impl Toolbox {
     /// listed in [`Catalog::omitted`].
     pub async fn catalog(&self, user: &str, options: &CatalogOptions) -> Result<Catalog, Error> {
         let grants = self.grants(user).await?;
+        let keys = &self.inner.fingerprints;
         let mut entries = Vec::new();
         let mut omitted = Vec::new();
         for c in &self.inner.connectors {
@@ -651,14 +686,14 @@ impl Toolbox {
                         let cx = CallContext::new(user);
                         match c.tools(&cx).await {
                             Ok(tools) => {
-                                entries.extend(scoped_entries(c.as_ref(), tools, accounts))
+                                entries.extend(scoped_entries(c.as_ref(), tools, accounts, keys))
                             }
                             Err(e) => omitted.push(omission(id, &e)),
                         }
                     }
                     _ => {
                         if options.connect_tools {
-                            entries.push(connect_entry(c.as_ref()));
+                            entries.push(connect_entry(c.as_ref(), keys));
                         }
                     }
                 }
@@ -666,12 +701,14 @@ impl Toolbox {
             }
             let cx = CallContext::new(user);
             match c.tools(&cx).await {
-                Ok(tools) => {
-                    entries.extend(tools.into_iter().map(|t| entry(id, t, Vec::new(), None)))
-                }
+                Ok(tools) => entries.extend(
+                    tools
+                        .into_iter()
+                        .map(|t| entry(id, t, Vec::new(), None, keys)),
+                ),
                 Err(e) if e.needs_reauthorization() => {
                     if options.connect_tools {
-                        entries.push(connect_entry(c.as_ref()));
+                        entries.push(connect_entry(c.as_ref(), keys));
                     }
                 }
                 Err(e) => omitted.push(omission(id, &e)),
@@ -684,6 +721,7 @@ impl Toolbox {
     /// (what `connectors tools --all` prints). MCP servers are asked as
     /// `user`; one that fails is listed in [`Catalog::omitted`].
     pub async fn catalog_all(&self, user: &str) -> Catalog {
+        let keys = &self.inner.fingerprints;
         let mut entries = Vec::new();
         let mut omitted = Vec::new();
         let cx = CallContext::new(user);
@@ -693,9 +731,11 @@ impl Toolbox {
                 continue;
             }
             match c.tools(&cx).await {
-                Ok(tools) => {
-                    entries.extend(tools.into_iter().map(|t| entry(id, t, Vec::new(), None)))
-                }
+                Ok(tools) => entries.extend(
+                    tools
+                        .into_iter()
+                        .map(|t| entry(id, t, Vec::new(), None, keys)),
+                ),
                 Err(e) => omitted.push(omission(id, &e)),
             }
         }
@@ -717,6 +757,7 @@ fn scoped_entries(
     c: &dyn Connector,
     tools: Vec<ToolSpec>,
     accounts: &BTreeMap<String, Vec<String>>,
+    keys: &Fingerprints,
 ) -> Vec<CatalogTool> {
     let id = c.metadata().id.as_str();
     let mut out = Vec::with_capacity(tools.len());
@@ -732,9 +773,9 @@ fn scoped_entries(
                 let only = able.into_iter().next();
                 // The engine's default account needs no naming.
                 let implicit = only.filter(|a| a != "default");
-                out.push(entry(id, t, Vec::new(), implicit));
+                out.push(entry(id, t, Vec::new(), implicit, keys));
             }
-            _ => out.push(entry(id, t, able, None)),
+            _ => out.push(entry(id, t, able, None, keys)),
         }
     }
     out
@@ -745,14 +786,15 @@ fn entry(
     spec: ToolSpec,
     accounts: Vec<String>,
     implicit_account: Option<String>,
+    keys: &Fingerprints,
 ) -> CatalogTool {
-    let fingerprint = fingerprint(provider, &spec.name, &spec.input_schema);
+    let fingerprint = keys.tool(provider, &spec.name, &spec.input_schema);
     let original = Arc::new(spec.input_schema);
     let (input_schema, schema_fingerprint) = if accounts.len() > 1 {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        fingerprint.hash(&mut h);
-        accounts.hash(&mut h);
-        (Arc::new(with_account(&original, &accounts)), h.finish())
+        (
+            Arc::new(with_account(&original, &accounts)),
+            keys.with_accounts(fingerprint, &accounts),
+        )
     } else {
         (Arc::clone(&original), fingerprint)
     };
@@ -798,13 +840,13 @@ fn with_account(schema: &Map<String, Value>, accounts: &[String]) -> Map<String,
     s
 }
 
-fn connect_entry(c: &dyn Connector) -> CatalogTool {
+fn connect_entry(c: &dyn Connector, keys: &Fingerprints) -> CatalogTool {
     let m = c.metadata();
     let schema = match json!({"type": "object", "properties": {}, "additionalProperties": false}) {
         Value::Object(m) => m,
         _ => Map::new(),
     };
-    let fingerprint = fingerprint(&m.id, "", &schema);
+    let fingerprint = keys.tool(&m.id, "", &schema);
     let schema = Arc::new(schema);
     CatalogTool {
         name: format!("{CONNECT_PREFIX}{}", m.id),
@@ -909,5 +951,30 @@ mod tests {
             s["properties"].get("account").is_none(),
             "the original is untouched"
         );
+    }
+
+    #[test]
+    fn fingerprints_are_keyed_per_toolbox() {
+        let schema = |t: &str| match json!({"type": "object", "properties": {"q": {"type": t}}}) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let (a, b) = (Fingerprints::new(), Fingerprints::new());
+        let fp = a.tool("docs", "search", &schema("string"));
+        // The same input gives the same key within a toolbox ...
+        assert_eq!(fp, a.tool("docs", "search", &schema("string")));
+        // ... and changes with the schema, the tool or the provider ...
+        assert_ne!(fp, a.tool("docs", "search", &schema("integer")));
+        assert_ne!(fp, a.tool("docs", "find", &schema("string")));
+        assert_ne!(fp, a.tool("wiki", "search", &schema("string")));
+        let accounts = ["home".to_owned(), "work".to_owned()];
+        assert_ne!(a.with_accounts(fp, &accounts), fp);
+        assert_ne!(
+            a.with_accounts(fp, &accounts),
+            a.with_accounts(fp, &accounts[..1])
+        );
+        // ... but another toolbox's key gives another fingerprint, so what
+        // a server sees of one process tells it nothing of the keys.
+        assert_ne!(fp, b.tool("docs", "search", &schema("string")));
     }
 }

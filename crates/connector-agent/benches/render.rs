@@ -9,7 +9,8 @@
 //! `cargo bench -p connector-agent --bench render`. Prints the median time
 //! of each case over the rounds (and the range) and the ratio to the
 //! baseline. "first render" uses a new toolbox each round (built outside
-//! the timing), so nothing is compiled yet; "again" renders a catalog
+//! the timing), so nothing is compiled yet (`render_json` one dialect after
+//! the other, or `render_json_many` all four in one go); "again" renders a catalog
 //! whose schemas the toolbox has compiled before (another user's, or an
 //! earlier turn's); "catalog + again" is what a server pays per request
 //! for a user whose tools are known: the catalog built, then rendered.
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use connector_agent::schema::Dialect;
 use connector_agent::{Catalog, CatalogOptions, Toolbox};
 use connector_core::oauth::OAuthEngine;
 use connector_core::vault::Vault;
@@ -91,6 +93,15 @@ fn render_all_json(c: &Catalog) -> usize {
         .sum()
 }
 
+fn render_many_json(c: &Catalog) -> usize {
+    let requests: Vec<(Dialect, bool)> =
+        DIALECTS4.iter().map(|&d| (d, options(d).strict)).collect();
+    black_box(c.render_json_many(&requests))
+        .iter()
+        .map(|r| r.document.len())
+        .sum()
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -136,6 +147,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "Toolbox::catalog (1,000 tools)",
         "render + to_string, 4 dialects (Value path)",
         "render_json, 4 dialects, first render",
+        "render_json_many, 4 dialects, first render",
         "render_json, 4 dialects, again",
         "catalog + render_json again (per request)",
     ];
@@ -143,11 +155,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..ROUNDS {
         let fresh = toolbox(&specs)?;
         let first = runtime.block_on(fresh.catalog("alice", &options))?;
-        let cases: [&dyn Fn() -> Result<usize, Box<dyn std::error::Error>>; 6] = [
+        let fresh_many = toolbox(&specs)?;
+        let first_many = runtime.block_on(fresh_many.catalog("alice", &options))?;
+        let cases: [&dyn Fn() -> Result<usize, Box<dyn std::error::Error>>; 7] = [
             &|| Ok(baseline(&schemas).len()),
             &|| Ok(runtime.block_on(shared.catalog("bob", &options))?.len()),
             &|| Ok(render_all(&warm)),
             &|| Ok(render_all_json(&first)),
+            &|| Ok(render_many_json(&first_many)),
             &|| Ok(render_all_json(&warm)),
             &|| {
                 let c = runtime.block_on(shared.catalog("bob", &options))?;

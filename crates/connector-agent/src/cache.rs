@@ -88,58 +88,98 @@ impl CompiledCache {
     }
 
     /// Every schema of `tools` (its fingerprint and the schema itself)
-    /// compiled for `dialect`: found here, or compiled (the missing ones
-    /// together, spread over the cores as
-    /// [`compile_catalog_json`](schema::compile_catalog_json) does) and
-    /// then kept. One lock to look up, one to keep: compiling happens
-    /// outside it.
+    /// compiled for `dialect`: found here, or compiled and kept (see
+    /// [`CompiledCache::compile_many`]).
     pub(crate) fn compile_all(
         &self,
         tools: &[(u64, &Map<String, Value>)],
         dialect: Dialect,
         opts: &CompileOptions,
     ) -> Vec<Entry> {
-        let keys: Vec<Key> = tools
+        self.compile_many(tools, &[(dialect, opts.clone())])
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// Every schema of `tools` compiled for every `(dialect, options)`
+    /// pair: one list per pair, in the order given, each with one entry
+    /// per tool. What is here is taken; the tools missing in any pair are
+    /// compiled together, tool by tool into every pair (each schema read
+    /// once for all of them), spread over the cores as
+    /// [`compile_catalog_json`](schema::compile_catalog_json) does, and
+    /// then kept. One lock to look up, one to keep: compiling happens
+    /// outside it.
+    pub(crate) fn compile_many(
+        &self,
+        tools: &[(u64, &Map<String, Value>)],
+        pairs: &[(Dialect, CompileOptions)],
+    ) -> Vec<Vec<Entry>> {
+        let keys: Vec<Vec<Key>> = pairs
             .iter()
-            .map(|&(fp, _)| Key::new(fp, dialect, opts))
+            .map(|(dialect, opts)| {
+                tools
+                    .iter()
+                    .map(|&(fp, _)| Key::new(fp, *dialect, opts))
+                    .collect()
+            })
             .collect();
-        let mut out: Vec<Option<Entry>> = match self.map.lock() {
-            Ok(map) => keys.iter().map(|k| map.get(k).cloned()).collect(),
+        let mut out: Vec<Vec<Option<Entry>>> = match self.map.lock() {
+            Ok(map) => keys
+                .iter()
+                .map(|keys| keys.iter().map(|k| map.get(k).cloned()).collect())
+                .collect(),
             // A thread panicked holding the lock: compile without the cache.
-            Err(_) => vec![None; keys.len()],
+            Err(_) => keys.iter().map(|keys| vec![None; keys.len()]).collect(),
         };
-        let missing: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
-        self.hits
-            .fetch_add((out.len() - missing.len()) as u64, Ordering::Relaxed);
+        // The tools some pair lacks.
+        let missing: Vec<usize> = (0..tools.len())
+            .filter(|&i| out.iter().any(|list| list[i].is_none()))
+            .collect();
+        let lacking = out.iter().flatten().filter(|e| e.is_none()).count();
+        self.hits.fetch_add(
+            (tools.len() * pairs.len() - lacking) as u64,
+            Ordering::Relaxed,
+        );
         if !missing.is_empty() {
-            self.misses
-                .fetch_add(missing.len() as u64, Ordering::Relaxed);
+            self.misses.fetch_add(lacking as u64, Ordering::Relaxed);
             let schemas: Vec<&Map<String, Value>> = missing.iter().map(|&i| tools[i].1).collect();
-            let compiled = schema::compile_catalog_json(&schemas, &[(dialect, opts.clone())])
-                .pop()
-                .unwrap_or_default();
-            let compiled: Vec<Entry> = compiled.into_iter().map(|r| r.map(Arc::new)).collect();
+            let compiled: Vec<Vec<Entry>> = schema::compile_catalog_json(&schemas, pairs)
+                .into_iter()
+                .map(|list| list.into_iter().map(|r| r.map(Arc::new)).collect())
+                .collect();
             if let Ok(mut map) = self.map.lock() {
-                if map.len() + compiled.len() > MAX_COMPILED {
+                if map.len() + lacking > MAX_COMPILED {
                     map.clear();
                 }
-                for (&i, entry) in missing.iter().zip(&compiled) {
-                    if map.len() < MAX_COMPILED {
-                        map.insert(keys[i].clone(), entry.clone());
+                for ((keys, list), slots) in keys.iter().zip(&compiled).zip(&out) {
+                    for (&i, entry) in missing.iter().zip(list) {
+                        // A pair that had this tool keeps what it had.
+                        if slots[i].is_none() && map.len() < MAX_COMPILED {
+                            map.insert(keys[i].clone(), entry.clone());
+                        }
                     }
                 }
             }
-            for (i, entry) in missing.into_iter().zip(compiled) {
-                out[i] = Some(entry);
+            for (slots, list) in out.iter_mut().zip(compiled) {
+                for (&i, entry) in missing.iter().zip(list) {
+                    if slots[i].is_none() {
+                        slots[i] = Some(entry);
+                    }
+                }
             }
         }
         out.into_iter()
-            .map(|e| {
-                e.unwrap_or_else(|| {
-                    Err(SchemaError::Json {
-                        message: "the compiler returned fewer results than schemas".to_owned(),
+            .map(|list| {
+                list.into_iter()
+                    .map(|e| {
+                        e.unwrap_or_else(|| {
+                            Err(SchemaError::Json {
+                                message: "the compiler returned fewer results than schemas"
+                                    .to_owned(),
+                            })
+                        })
                     })
-                })
+                    .collect()
             })
             .collect()
     }

@@ -831,6 +831,62 @@ async fn render_json_is_render_as_text_and_compiles_each_schema_once() {
     );
 }
 
+/// `render_json_many` gives each request what `render_json` gives alone,
+/// compiles what is missing once for every dialect that lacks it (the two
+/// OpenAI APIs share their schemas), and takes what is compiled already.
+#[tokio::test]
+async fn render_json_many_is_render_json_for_each_request_compiled_together() {
+    let grants = [(
+        slack_key(None),
+        record(SLACK_TOKEN, &["users:read", "channels:read"]),
+    )];
+    let requests: Vec<(Dialect, bool)> = Dialect::ALL
+        .iter()
+        .flat_map(|&d| [(d, true), (d, false)])
+        .collect();
+
+    // Alone, one request after the other, on one toolbox ...
+    let alone = env(&grants).await;
+    let c = catalog(&alone, true).await;
+    let expected: Vec<_> = requests
+        .iter()
+        .map(|&(d, strict)| c.render_json(d, strict))
+        .collect();
+
+    // ... and together on another.
+    let together = env(&grants).await;
+    let c = catalog(&together, true).await;
+    let n = c.len() as u64;
+    let got = c.render_json_many(&requests);
+    assert_eq!(got.len(), requests.len());
+    for ((one, many), (d, strict)) in expected.iter().zip(&got).zip(&requests) {
+        assert_eq!(one.document, many.document, "{d:?}, strict {strict}");
+        assert_eq!(
+            one.strict_fallbacks, many.strict_fallbacks,
+            "{d:?}, strict {strict}"
+        );
+        assert_eq!(one.skipped, many.skipped, "{d:?}, strict {strict}");
+    }
+    let stats = together.toolbox.cache_stats();
+    // Five schema dialects, strict and plain: every tool compiled once for
+    // each, nothing found (the Responses requests were folded into
+    // OpenAI's before looking).
+    assert_eq!((stats.misses, stats.hits), (10 * n, 0), "{stats:?}");
+
+    // Partly compiled: Gemini is there, MCP is not.
+    let third = env(&grants).await;
+    let c = catalog(&third, true).await;
+    let gemini = c.render_json(Dialect::Gemini, false);
+    let before = third.toolbox.cache_stats();
+    let both = c.render_json_many(&[(Dialect::Gemini, false), (Dialect::Mcp, false)]);
+    let after = third.toolbox.cache_stats();
+    assert_eq!(both[0].document, gemini.document);
+    assert_eq!(after.hits, before.hits + n, "Gemini's schemas found");
+    assert_eq!(after.misses, before.misses + n, "MCP's compiled");
+    assert_eq!(after.entries, before.entries + n as usize);
+    assert!(c.render_json_many(&[]).is_empty());
+}
+
 /// The compiled schemas belong to the toolbox: a second user's catalog
 /// finds them compiled, and a schema the server changes is compiled again
 /// (the new one served, never the old).

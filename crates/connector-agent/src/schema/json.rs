@@ -231,6 +231,16 @@ impl Writer {
     pub fn into_string(self) -> String {
         self.buf
     }
+
+    /// The bytes written so far.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Back to the first `len` bytes (a length [`Writer::len`] gave).
+    pub fn truncate(&mut self, len: usize) {
+        self.buf.truncate(len);
+    }
 }
 
 #[cfg(test)]

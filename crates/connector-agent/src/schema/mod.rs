@@ -701,9 +701,84 @@ pub fn tool_definition_json(
     compiled: &CompiledJson,
     dialect: Dialect,
 ) -> Result<String, serde_json::Error> {
+    let size = compiled.schema.len() + name.len() + description.len() + 96;
+    let mut w = json::Writer::with_capacity(size);
+    write_tool_definition(&mut w, name, description, compiled, dialect)?;
+    Ok(w.into_string())
+}
+
+/// The start and end of a dialect's catalog document.
+fn document_frame(dialect: Dialect) -> (&'static str, &'static str) {
+    match dialect {
+        Dialect::OpenAi | Dialect::OpenAiResponses | Dialect::Anthropic => ("[", "]"),
+        Dialect::Gemini | Dialect::GeminiOpenApi => (r#"[{"functionDeclarations":["#, "]}]"),
+        Dialect::Mcp => (r#"{"tools":["#, "]}"),
+    }
+}
+
+/// A catalog document written one tool definition at a time, straight
+/// into the document: the text [`catalog_document_json`] makes of the
+/// [`tool_definition_json`]s of the same tools, without a string per tool.
+pub(crate) struct DocumentWriter {
+    w: json::Writer,
+    dialect: Dialect,
+    close: &'static str,
+    tools: usize,
+}
+
+impl DocumentWriter {
+    /// An empty document, with room for `capacity` bytes.
+    pub(crate) fn new(dialect: Dialect, capacity: usize) -> Self {
+        let (open, close) = document_frame(dialect);
+        let mut w = json::Writer::with_capacity(capacity + open.len() + close.len());
+        w.raw(open);
+        DocumentWriter {
+            w,
+            dialect,
+            close,
+            tools: 0,
+        }
+    }
+
+    /// Adds a tool; on an error, the document is left as it was.
+    pub(crate) fn tool(
+        &mut self,
+        name: &str,
+        description: &str,
+        compiled: &CompiledJson,
+    ) -> Result<(), serde_json::Error> {
+        let mark = self.w.len();
+        if self.tools > 0 {
+            self.w.raw(",");
+        }
+        match write_tool_definition(&mut self.w, name, description, compiled, self.dialect) {
+            Ok(()) => {
+                self.tools += 1;
+                Ok(())
+            }
+            Err(e) => {
+                self.w.truncate(mark);
+                Err(e)
+            }
+        }
+    }
+
+    /// The document.
+    pub(crate) fn finish(mut self) -> String {
+        self.w.raw(self.close);
+        self.w.into_string()
+    }
+}
+
+fn write_tool_definition(
+    w: &mut json::Writer,
+    name: &str,
+    description: &str,
+    compiled: &CompiledJson,
+    dialect: Dialect,
+) -> Result<(), serde_json::Error> {
     let schema = compiled.schema.as_str();
     let strict = compiled.strict;
-    let mut w = json::Writer::with_capacity(schema.len() + name.len() + description.len() + 96);
     // Every object's keys in sorted order, as `serde_json::Map` keeps them.
     match dialect {
         Dialect::OpenAi => {
@@ -769,7 +844,7 @@ pub fn tool_definition_json(
                 .raw("}");
         }
     }
-    Ok(w.into_string())
+    Ok(())
 }
 
 impl CompiledJson {
@@ -791,11 +866,7 @@ impl CompiledJson {
 pub fn catalog_document_json<T: AsRef<str>>(tools: &[T], dialect: Dialect) -> String {
     let size: usize = tools.iter().map(|t| t.as_ref().len() + 1).sum();
     let mut w = json::Writer::with_capacity(size + 32);
-    let (open, close) = match dialect {
-        Dialect::OpenAi | Dialect::OpenAiResponses | Dialect::Anthropic => ("[", "]"),
-        Dialect::Gemini | Dialect::GeminiOpenApi => (r#"[{"functionDeclarations":["#, "]}]"),
-        Dialect::Mcp => (r#"{"tools":["#, "]}"),
-    };
+    let (open, close) = document_frame(dialect);
     w.raw(open);
     for (i, tool) in tools.iter().enumerate() {
         if i > 0 {

@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use connector_core::oauth::BeginParams;
-use connector_core::{BackendKind, CallContext, Content, Error, ErrorKind, ToolOutput};
+use connector_core::{BackendKind, CallContext, Connector, Content, Error, ErrorKind, ToolOutput};
 use serde_json::{Value, json};
 
+use crate::names::{self, NameMap};
 use crate::schema::{self, Dialect};
 use crate::toolbox::{
     ACCOUNT_ARG, Catalog, CatalogOptions, CatalogTool, EntryKind, Toolbox, is_authorization,
@@ -126,6 +127,20 @@ impl Toolbox {
 
     /// Calls `name` as `catalog` (the one the model was given) defines it.
     pub async fn call_in(
+        &self,
+        catalog: &Catalog,
+        name: &str,
+        arguments: Value,
+        options: &CallOptions,
+    ) -> ToolOutput {
+        if catalog.get(name).is_none() {
+            return self.not_in_catalog(catalog, name, arguments, options).await;
+        }
+        self.call_listed(catalog, name, arguments, options).await
+    }
+
+    /// [`Toolbox::call_in`] for a name `catalog` has.
+    async fn call_listed(
         &self,
         catalog: &Catalog,
         name: &str,
@@ -256,6 +271,118 @@ impl Toolbox {
             account,
             arguments: args,
         })
+    }
+
+    /// A name the catalog does not have, but maybe one of the toolbox's
+    /// providers' tools:
+    ///
+    /// - the user can call it now (the catalog was made before the user
+    ///   connected, or granted more): it is called, through the user's
+    ///   catalog as it is now;
+    /// - the user cannot yet (the provider is not connected, its grant
+    ///   expired, or the user did not grant the permissions the tool needs,
+    ///   so the catalog leaves it out): the "authorization required" result
+    ///   with the link to connect, which the model can act on;
+    /// - the provider cannot be asked (an MCP server that is down): its
+    ///   error.
+    ///
+    /// Anything else is an unknown tool, with close matches. A name no
+    /// provider's tools could have costs nothing more.
+    async fn not_in_catalog(
+        &self,
+        catalog: &Catalog,
+        name: &str,
+        arguments: Value,
+        options: &CallOptions,
+    ) -> ToolOutput {
+        let user = catalog.user();
+        // The providers whose tools `name` could be, the longest prefix
+        // first (`google_drive_x` is `google_drive`'s before `google`'s).
+        let mut owners: Vec<(usize, &Arc<dyn Connector>)> = self
+            .connectors()
+            .iter()
+            .filter(|c| c.metadata().backend != BackendKind::OAuthOnly)
+            .filter_map(|c| {
+                let prefix = names::provider_prefix(&c.metadata().id);
+                (name.len() > prefix.len() && name.starts_with(&prefix))
+                    .then_some((prefix.len(), c))
+            })
+            .collect();
+        if owners.is_empty() {
+            return unknown_tool(catalog, name);
+        }
+        owners.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
+        match self.catalog(user, &CatalogOptions::default()).await {
+            Ok(now) if now.get(name).is_some() => {
+                tracing::info!(tool = %short(name), "a tool missing from the model's catalog is in the user's catalog now");
+                return self.call_listed(&now, name, arguments, options).await;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::info!(error = %e, "the user's catalog could not be built again"),
+        }
+        let mut cx = CallContext::new(user);
+        if let Some(t) = options.timeout {
+            cx = cx.with_timeout(t);
+        }
+        for (_, connector) in owners {
+            let id = connector.metadata().id.as_str();
+            let tools = match connector.tools(&cx).await {
+                Ok(tools) => tools,
+                // The server wants the user to authorize before it lists
+                // anything (MCP authorization): its error carries the link.
+                Err(e) if is_authorization(&e) => {
+                    return self.connect_output(user, id, None, Some(&e)).await;
+                }
+                Err(e) => {
+                    tracing::info!(provider = %id, error = %e, "a provider's tools could not be listed for a call");
+                    return error_output(&e);
+                }
+            };
+            let map = NameMap::build(tools.iter().map(|t| (id.to_owned(), t.name.clone())));
+            let Some(spec) = map
+                .resolve(name)
+                .and_then(|original| tools.iter().find(|t| t.name == original.tool))
+            else {
+                continue;
+            };
+            if !self.needs_grant(connector.as_ref()) {
+                // Nothing the user could authorize would make it callable.
+                continue;
+            }
+            let display = connector.metadata().display_name.as_str();
+            let shown = short(name);
+            let standing = self.grants(user).await.ok().and_then(|mut g| g.remove(id));
+            let cause = match standing {
+                Some(g) if !g.accounts.is_empty() => {
+                    let needs = if spec.scopes.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", spec.scopes.join(", "))
+                    };
+                    Error::new(
+                        ErrorKind::InsufficientScope,
+                        format!("tool `{}` needs scopes the user has not granted", spec.name),
+                    )
+                    .with_provider(id)
+                    .with_model_message(format!(
+                        "`{shown}` needs permissions the user has not granted to {display}{needs}."
+                    ))
+                }
+                Some(g) if !g.stale.is_empty() => Error::reauthorization_required(
+                    id,
+                    "the stored grant is no longer valid",
+                )
+                .with_model_message(format!(
+                    "`{shown}` needs the user's {display} account, whose connection has expired."
+                )),
+                _ => Error::authorization_required(id).with_model_message(format!(
+                    "`{shown}` needs the user's {display} account, which is not connected."
+                )),
+            };
+            tracing::info!(provider = %id, tool = %spec.name, kind = %cause.kind(), "a call to a tool the user cannot call yet");
+            return self.connect_output(user, id, None, Some(&cause)).await;
+        }
+        unknown_tool(catalog, name)
     }
 
     /// The "authorization required" result for `provider`: the link to

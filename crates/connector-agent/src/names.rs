@@ -127,6 +127,13 @@ fn candidate(provider: &str, tool: &str) -> String {
     out
 }
 
+/// What every exposed name of `provider`'s tools starts with: the provider
+/// as [`NameMap`] writes it, then `_` (a hashed name keeps it too, unless the
+/// provider alone is longer than [`HASHED_PREFIX_LEN`]).
+pub(crate) fn provider_prefix(provider: &str) -> String {
+    candidate(provider, "")
+}
+
 /// `_` and 8 hex digits of SHA-256(`provider \0 tool` [`\0 salt`]).
 /// The NUL separator keeps `("a_b", "c")` and `("a", "b_c")` apart.
 fn hash_suffix(provider: &str, tool: &str, salt: u32) -> String {

@@ -599,11 +599,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// What the user has at one provider.
 #[derive(Debug, Default)]
-struct Grants {
+pub(crate) struct Grants {
     /// Usable accounts and the scopes each granted (own and nested grants).
-    accounts: BTreeMap<String, Vec<String>>,
+    pub(crate) accounts: BTreeMap<String, Vec<String>>,
     /// Accounts that must be authorized again.
-    stale: Vec<String>,
+    pub(crate) stale: Vec<String>,
 }
 
 /// Fingerprints of tools and their schemas: the keys of the validator cache
@@ -700,13 +700,13 @@ impl Toolbox {
     }
 
     /// Whether the connector needs a per-user OAuth2 grant from the engine.
-    fn needs_grant(&self, c: &dyn Connector) -> bool {
+    pub(crate) fn needs_grant(&self, c: &dyn Connector) -> bool {
         matches!(c.metadata().auth, AuthRequirement::OAuth2(_))
             && c.metadata().backend != BackendKind::Mcp
     }
 
     /// The user's usable grants per provider, from the engine's status.
-    async fn grants(&self, user: &str) -> Result<BTreeMap<String, Grants>, Error> {
+    pub(crate) async fn grants(&self, user: &str) -> Result<BTreeMap<String, Grants>, Error> {
         let mut out: BTreeMap<String, Grants> = BTreeMap::new();
         for s in self.inner.engine.status(user).await? {
             let g = out.entry(s.provider.clone()).or_default();

@@ -487,19 +487,107 @@ async fn unknown_tools_name_close_matches() {
     // The provider's own name is a close match too.
     let out = e.toolbox.call_in(&c, "lookup_user", json!({}), &opts).await;
     assert!(text(&out).contains("`slack_lookup_user`"), "{}", text(&out));
-    // A tool whose scope was not granted is unknown.
+    // A name with a provider's prefix that the provider has not: unknown.
     let out = e
         .toolbox
-        .call_in(&c, "slack_post_message", json!({}), &opts)
+        .call_in(&c, "slack_post_a_poem", json!({}), &opts)
         .await;
     assert!(out.is_error);
     assert!(text(&out).contains("no tool named"), "{}", text(&out));
+    assert_eq!(
+        out.structured.unwrap()["error"]["kind"],
+        "unknown tool",
+        "not an authorization question"
+    );
     // Nonsense gets no suggestion but a clear answer.
     let out = e
         .toolbox
         .call_in(&c, &"z".repeat(500), json!({}), &opts)
         .await;
     assert!(out.is_error);
+}
+
+/// A tool the model's catalog does not have, of a provider the user has
+/// not connected or has not granted what the tool needs, is answered
+/// with the link to connect (or how to), not as an unknown tool; once the
+/// user has connected, the same call goes through without a new catalog.
+#[tokio::test]
+async fn tools_left_out_for_authorization_answer_with_the_link_to_connect() {
+    let e = env(&[(
+        slack_key(None),
+        record(SLACK_TOKEN, &["users:read", "channels:read"]),
+    )])
+    .await;
+    let c = catalog(&e, false).await;
+    let opts = CallOptions::default();
+    assert!(c.get("google_list_labels").is_none());
+    assert!(c.get("slack_post_message").is_none());
+
+    // Google is not connected: the link (Google has a redirect URI).
+    let out = e
+        .toolbox
+        .call_in(&c, "google_list_labels", json!({}), &opts)
+        .await;
+    assert!(out.is_error, "the tool did not run");
+    let s = out.structured.clone().unwrap();
+    assert_eq!(s["authorization_required"], true, "{s}");
+    assert_eq!(s["provider"], "google");
+    let url = s["url"].as_str().expect("a link");
+    assert!(url.starts_with("https://accounts.google.com/"), "{url}");
+    let t = text(&out);
+    assert!(
+        t.contains("`google_list_labels` needs the user's Google"),
+        "{t}"
+    );
+    assert!(t.contains("not connected") && t.contains(url), "{t}");
+
+    // Slack is connected without `chat:write`: the permission is named,
+    // and as Slack has no redirect URI here, how to connect is said.
+    let out = e
+        .toolbox
+        .call_in(
+            &c,
+            "slack_post_message",
+            json!({"channel": "C1", "text": "hi"}),
+            &opts,
+        )
+        .await;
+    assert!(out.is_error);
+    let s = out.structured.clone().unwrap();
+    assert_eq!(s["authorization_required"], true, "{s}");
+    assert_eq!(s["provider"], "slack");
+    assert!(s["url"].is_null(), "{s}");
+    let t = text(&out);
+    assert!(
+        t.contains(
+            "`slack_post_message` needs permissions the user has not granted to Slack (chat:write)"
+        ),
+        "{t}"
+    );
+    assert!(t.contains("connectors connect slack --user alice"), "{t}");
+    assert!(!t.contains(SLACK_TOKEN), "no token in a result");
+
+    // The user connects Google after the catalog was handed out: the
+    // model's next call goes through, with the catalog it has.
+    e.vault
+        .save_token(
+            &TokenKey::new("google", USER, None),
+            &record(GOOGLE_TOKEN, &[GMAIL_MODIFY]),
+        )
+        .await
+        .unwrap();
+    let out = e
+        .toolbox
+        .call_in(&c, "google_list_labels", json!({}), &opts)
+        .await;
+    assert!(!out.is_error, "{}", text(&out));
+    assert!(
+        out.structured
+            .as_ref()
+            .is_none_or(|s| s.get("authorization_required").is_none()),
+        "{:?}",
+        out.structured
+    );
 }
 
 #[tokio::test]

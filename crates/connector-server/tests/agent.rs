@@ -308,6 +308,33 @@ async fn call_dispatches_and_reports_problems_as_tool_results() {
     );
     all += &String::from_utf8_lossy(&o.stdout);
     all += &String::from_utf8_lossy(&o.stderr);
+
+    // So is one who calls a Slack tool without having connected: the
+    // answer is the same, and the call failed (exit code 1).
+    let o = run(
+        &s,
+        &[
+            "call",
+            "slack_lookup_user",
+            "--user",
+            "bob",
+            "--args",
+            r#"{"user_id": "W012A3CDE"}"#,
+        ],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    let out = json_out(&o);
+    assert_eq!(out["isError"], true);
+    assert_eq!(out["structuredContent"]["authorization_required"], true);
+    let text = out["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("`slack_lookup_user` needs the user's Slack account")
+            && text.contains("connectors connect slack --user bob"),
+        "{out}"
+    );
+    all += &String::from_utf8_lossy(&o.stdout);
+    all += &String::from_utf8_lossy(&o.stderr);
     assert!(!all.contains(SLACK_TOKEN), "a token was printed");
     drop(s.dir);
 }

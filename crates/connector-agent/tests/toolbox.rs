@@ -14,7 +14,7 @@ use connector_mcp::config::McpServerConfig;
 use connector_mcp::connector::McpConnector;
 use connector_slack::SlackConnector;
 use connector_testkit::google::FakeGoogle;
-use connector_testkit::mcp_server::{FakeMcpOptions, FakeMcpServer};
+use connector_testkit::mcp_server::{FakeMcpOptions, FakeMcpServer, TokenCheck};
 use connector_testkit::slack::{FakeSlack, TokenKind};
 use serde_json::{Value, json};
 
@@ -587,6 +587,40 @@ async fn tools_left_out_for_authorization_answer_with_the_link_to_connect() {
             .is_none_or(|s| s.get("authorization_required").is_none()),
         "{:?}",
         out.structured
+    );
+}
+
+/// An MCP server that wants the user to authorize before it lists
+/// anything: a call to one of its tools says so (not "unknown tool").
+#[tokio::test]
+async fn an_mcp_server_that_needs_authorization_says_so_for_its_tools() {
+    let e = env(&[]).await;
+    e.mcp
+        .require_bearer(Arc::new(|_: &str| TokenCheck::Invalid));
+    let c = catalog(&e, false).await;
+    assert!(c.get("docs_search_docs").is_none(), "{:?}", names(&c));
+    let out = e
+        .toolbox
+        .call_in(
+            &c,
+            "docs_search_docs",
+            json!({"query": "x"}),
+            &CallOptions::default(),
+        )
+        .await;
+    assert!(out.is_error);
+    let s = out.structured.clone().unwrap();
+    assert_eq!(s["authorization_required"], true, "{s}");
+    assert_eq!(s["provider"], "docs");
+    // A name with no provider's prefix is not asked of anyone.
+    let out = e
+        .toolbox
+        .call_in(&c, "nodocs_search", json!({}), &CallOptions::default())
+        .await;
+    assert_eq!(
+        out.structured.unwrap()["error"]["kind"],
+        "unknown tool",
+        "no provider's prefix"
     );
 }
 

@@ -126,6 +126,11 @@ impl Toolbox {
     }
 
     /// Calls `name` as `catalog` (the one the model was given) defines it.
+    /// A name the catalog lacks that is one of a provider's tools is
+    /// called when the user can call it by now (connected since the
+    /// catalog was made), and otherwise answered with what authorization
+    /// is missing and the link to connect; any other name is an unknown
+    /// tool, with close matches.
     pub async fn call_in(
         &self,
         catalog: &Catalog,

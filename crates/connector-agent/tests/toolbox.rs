@@ -153,6 +153,16 @@ fn text(out: &ToolOutput) -> String {
         .join("\n")
 }
 
+/// The "authorization required" result of a tool that did not run, for
+/// `provider`: its structured content.
+fn needs_connecting(out: &ToolOutput, provider: &str) -> Value {
+    assert!(out.is_error, "the tool did not run: {out:?}");
+    let s = out.structured.clone().unwrap_or_default();
+    assert_eq!(s["authorization_required"], true, "{s}");
+    assert_eq!(s["provider"], provider, "{s}");
+    s
+}
+
 async fn catalog(e: &Env, connect_tools: bool) -> Catalog {
     e.toolbox
         .catalog(USER, &CatalogOptions { connect_tools })
@@ -528,10 +538,7 @@ async fn tools_left_out_for_authorization_answer_with_the_link_to_connect() {
         .toolbox
         .call_in(&c, "google_list_labels", json!({}), &opts)
         .await;
-    assert!(out.is_error, "the tool did not run");
-    let s = out.structured.clone().unwrap();
-    assert_eq!(s["authorization_required"], true, "{s}");
-    assert_eq!(s["provider"], "google");
+    let s = needs_connecting(&out, "google");
     let url = s["url"].as_str().expect("a link");
     assert!(url.starts_with("https://accounts.google.com/"), "{url}");
     let t = text(&out);
@@ -552,10 +559,7 @@ async fn tools_left_out_for_authorization_answer_with_the_link_to_connect() {
             &opts,
         )
         .await;
-    assert!(out.is_error);
-    let s = out.structured.clone().unwrap();
-    assert_eq!(s["authorization_required"], true, "{s}");
-    assert_eq!(s["provider"], "slack");
+    let s = needs_connecting(&out, "slack");
     assert!(s["url"].is_null(), "{s}");
     let t = text(&out);
     assert!(
@@ -608,10 +612,7 @@ async fn an_mcp_server_that_needs_authorization_says_so_for_its_tools() {
             &CallOptions::default(),
         )
         .await;
-    assert!(out.is_error);
-    let s = out.structured.clone().unwrap();
-    assert_eq!(s["authorization_required"], true, "{s}");
-    assert_eq!(s["provider"], "docs");
+    needs_connecting(&out, "docs");
     // A name with no provider's prefix is not asked of anyone.
     let out = e
         .toolbox
@@ -640,10 +641,7 @@ async fn missing_authorization_comes_back_as_a_tool_result() {
             &CallOptions::default(),
         )
         .await;
-    assert!(out.is_error);
-    let s = out.structured.clone().unwrap();
-    assert_eq!(s["authorization_required"], true, "{s}");
-    assert_eq!(s["provider"], "google");
+    let s = needs_connecting(&out, "google");
     let url = s["url"].as_str().unwrap();
     assert!(text(&out).contains(url), "{}", text(&out));
     assert!(text(&out).contains("connected"), "{}", text(&out));

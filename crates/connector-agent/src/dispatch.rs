@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use crate::names::{self, NameMap};
 use crate::schema::{self, Dialect};
 use crate::toolbox::{
-    ACCOUNT_ARG, Catalog, CatalogOptions, CatalogTool, EntryKind, Toolbox, is_authorization,
+    ACCOUNT_ARG, Catalog, CatalogOptions, CatalogTool, EntryKind, Toolbox, can_run,
+    is_authorization,
 };
 
 /// How a call's arguments were produced.
@@ -165,12 +166,9 @@ impl Toolbox {
         let Some(connector) = self.connector(&tool.provider) else {
             return ToolOutput::error(format!("The tool `{name}` is not available any more."));
         };
-        let mut cx = CallContext::new(catalog.user());
+        let mut cx = context(catalog.user(), options);
         if let Some(a) = &prepared.account {
             cx = cx.with_account(a.clone());
-        }
-        if let Some(t) = options.timeout {
-            cx = cx.with_timeout(t);
         }
         match connector.call(&cx, &tool.tool, prepared.arguments).await {
             Ok(out) => out,
@@ -279,17 +277,18 @@ impl Toolbox {
     }
 
     /// A name the catalog does not have, but maybe one of the toolbox's
-    /// providers' tools:
+    /// providers' tools. Each provider whose names it could be is asked for
+    /// its tools (once):
     ///
     /// - the user can call it now (the catalog was made before the user
-    ///   connected, or granted more): it is called, through the user's
-    ///   catalog as it is now;
+    ///   connected, or granted more, or an MCP server added it): it is
+    ///   called, through the user's catalog as it is now;
     /// - the user cannot yet (the provider is not connected, its grant
     ///   expired, or the user did not grant the permissions the tool needs,
     ///   so the catalog leaves it out): the "authorization required" result
     ///   with the link to connect, which the model can act on;
-    /// - the provider cannot be asked (an MCP server that is down): its
-    ///   error.
+    /// - the provider cannot be asked: an MCP server that wants the user to
+    ///   authorize first gives the connect result, one that fails its error.
     ///
     /// Anything else is an unknown tool, with close matches. A name no
     /// provider's tools could have costs nothing more.
@@ -313,22 +312,8 @@ impl Toolbox {
                     .then_some((prefix.len(), c))
             })
             .collect();
-        if owners.is_empty() {
-            return unknown_tool(catalog, name);
-        }
         owners.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
-        match self.catalog(user, &CatalogOptions::default()).await {
-            Ok(now) if now.get(name).is_some() => {
-                tracing::info!(tool = %short(name), "a tool missing from the model's catalog is in the user's catalog now");
-                return self.call_listed(&now, name, arguments, options).await;
-            }
-            Ok(_) => {}
-            Err(e) => tracing::info!(error = %e, "the user's catalog could not be built again"),
-        }
-        let mut cx = CallContext::new(user);
-        if let Some(t) = options.timeout {
-            cx = cx.with_timeout(t);
-        }
+        let cx = context(user, options);
         for (_, connector) in owners {
             let id = connector.metadata().id.as_str();
             let tools = match connector.tools(&cx).await {
@@ -350,13 +335,38 @@ impl Toolbox {
             else {
                 continue;
             };
-            if !self.needs_grant(connector.as_ref()) {
+            // A provider without per-user grants listed it for this user;
+            // one with grants, when an account can run it.
+            let per_user = self.needs_grant(connector.as_ref());
+            let standing = if per_user {
+                self.grants(user).await.ok().and_then(|mut g| g.remove(id))
+            } else {
+                None
+            };
+            let callable = !per_user
+                || standing.as_ref().is_some_and(|g| {
+                    g.accounts
+                        .values()
+                        .any(|granted| can_run(connector.as_ref(), &spec.scopes, granted))
+                });
+            if callable {
+                match self.catalog(user, &CatalogOptions::default()).await {
+                    Ok(now) if now.get(name).is_some() => {
+                        tracing::info!(tool = %short(name), "a tool missing from the model's catalog is in the user's catalog now");
+                        return self.call_listed(&now, name, arguments, options).await;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::info!(error = %e, "the user's catalog could not be built again");
+                    }
+                }
+            }
+            if !per_user {
                 // Nothing the user could authorize would make it callable.
                 continue;
             }
             let display = connector.metadata().display_name.as_str();
             let shown = short(name);
-            let standing = self.grants(user).await.ok().and_then(|mut g| g.remove(id));
             let cause = match standing {
                 Some(g) if !g.accounts.is_empty() => {
                     let needs = if spec.scopes.is_empty() {
@@ -470,6 +480,15 @@ impl Toolbox {
                 "No link can be made here (no redirect URI is configured for {provider}); the user can connect with the command `connectors connect {provider} --user {user}`."
             ),
         }
+    }
+}
+
+/// A call's context for `user`, with the options' deadline.
+fn context(user: &str, options: &CallOptions) -> CallContext {
+    let cx = CallContext::new(user);
+    match options.timeout {
+        Some(t) => cx.with_timeout(t),
+        None => cx,
     }
 }
 

@@ -815,6 +815,13 @@ fn omission(id: &str, e: &Error) -> Omission {
     }
 }
 
+/// Whether an account that granted `granted` can run a tool that needs
+/// `needed`: a grant that records no scopes at all can (the provider will
+/// say at call time).
+pub(crate) fn can_run(c: &dyn Connector, needed: &[String], granted: &[String]) -> bool {
+    granted.is_empty() || c.scopes_satisfied(needed, granted)
+}
+
 /// The tools of a connected OAuth2 connector that some account can run,
 /// with the `account` argument when several can.
 fn scoped_entries(
@@ -828,7 +835,7 @@ fn scoped_entries(
     for t in tools {
         let able: Vec<String> = accounts
             .iter()
-            .filter(|(_, granted)| granted.is_empty() || c.scopes_satisfied(&t.scopes, granted))
+            .filter(|(_, granted)| can_run(c, &t.scopes, granted))
             .map(|(a, _)| a.clone())
             .collect();
         match able.len() {

@@ -359,9 +359,9 @@ impl Catalog {
     /// [`Catalog::render_json`] for several `(dialect, strict)` requests at
     /// once, one result each, in the order given. What the toolbox has not
     /// compiled yet is compiled in one go, each schema read once for every
-    /// dialect, which a first render in several dialects (a server that
-    /// serves them all, or warms its cache at start) takes about a third
-    /// less time than one dialect after the other.
+    /// dialect: a first render in several dialects (a server that serves
+    /// them all, or warms its cache at start) takes about a seventh less
+    /// time than one dialect after the other (`docs/benchmarks.md`).
     pub fn render_json_many(&self, requests: &[(Dialect, bool)]) -> Vec<RenderedJson> {
         let tools: Vec<(u64, &Map<String, Value>)> = self
             .tools
